@@ -1,0 +1,11 @@
+/* alias.c - 'postern alias': placeholder until the accounts store lands. */
+#include "lib/common.h"
+
+#include "cli/cli.h"
+
+int
+cmd_alias(struct cli *cli, int argc, char **argv)
+{
+	cli_error(cli, "not available in this build");
+	return 1;
+}

@@ -1,0 +1,11 @@
+/* serve.c - 'postern serve'. */
+#include "lib/common.h"
+
+#include "cli/cli.h"
+
+int
+cmd_serve(struct cli *cli, int argc, char **argv)
+{
+	cli_error(cli, "not available in this build");
+	return 1;
+}

@@ -1,0 +1,50 @@
+/* common.h - included first by every postern source file.
+ *
+ * System headers every module uses, attribute shorthands, and the poisoning
+ * of libc string functions that cannot be used safely (STYLE.md, practice 2).
+ */
+#ifndef POSTERN_COMMON_H
+#define POSTERN_COMMON_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#define ATTR_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#define ATTR_NORETURN __attribute__((noreturn))
+#define ATTR_NODISCARD __attribute__((warn_unused_result))
+#define ATTR_UNUSED __attribute__((unused))
+
+#define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Case-insensitive ASCII comparison that ignores the locale. */
+static inline int
+ascii_tolower(int c)
+{
+	return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
+}
+
+/* Copy src into dst[size]; returns -1 (and copies nothing useful) when it
+ * would not fit, so callers never truncate silently. */
+static inline int
+str_copy(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= size)
+		return -1;
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+#pragma GCC poison strcpy strcat sprintf vsprintf gets strncpy stpcpy
+
+#endif

@@ -1,0 +1,556 @@
+/* config.c - the key table, value parsers, INI reader and printer. */
+#include "lib/common.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <unistd.h>
+
+#include "lib/config.h"
+#include "lib/xalloc.h"
+
+#define CONFIG_LINE_MAX 4096
+
+enum key_type { KEY_STRING, KEY_UINT, KEY_DURATION, KEY_BOOL, KEY_LOGLEVEL };
+
+struct key_def {
+	const char *name;
+	enum key_type type;
+	size_t offset;
+	const char *def; /* NULL: unset, derived or empty */
+	const char *help;
+};
+
+static const struct key_def global_keys[] = {
+	{"server.hostname", KEY_STRING, offsetof(struct config, hostname), NULL,
+	 "name in greetings and Received headers (default: this machine's FQDN)"},
+	{"server.data_dir", KEY_STRING, offsetof(struct config, data_dir), "./var",
+	 "data directory: accounts, mail, queue, certificates"},
+	{"server.user", KEY_STRING, offsetof(struct config, user), "postern",
+	 "unprivileged user the services run as when started as root"},
+	{"server.workers", KEY_UINT, offsetof(struct config, workers), "0",
+	 "worker processes (0 = one per core)"},
+	{"server.grace", KEY_DURATION, offsetof(struct config, grace), "10s",
+	 "time sessions get to finish on shutdown"},
+	{"log.level", KEY_LOGLEVEL, offsetof(struct config, log_level), "info",
+	 "debug, info, notice, warning or error"},
+	{"log.syslog", KEY_BOOL, offsetof(struct config, log_syslog), "no",
+	 "log to syslog (mail facility) instead of standard error"},
+	{"tls.cert", KEY_STRING, offsetof(struct config, tls_cert), NULL,
+	 "certificate chain, PEM (default: self-signed, generated in the data directory)"},
+	{"tls.key", KEY_STRING, offsetof(struct config, tls_key), NULL, "private key, PEM"},
+};
+
+struct service_def {
+	const char *name;
+	bool implicit_tls;
+	uint16_t root_port, user_port;
+	unsigned max_connections, max_per_ip, idle_timeout;
+};
+
+static const struct service_def service_defs[SVC_COUNT] = {
+	[SVC_SMTP] = {"smtp", false, 25, 2525, 1000, 50, 300},
+	[SVC_SUBMISSION] = {"submission", false, 587, 2587, 1000, 50, 300},
+	[SVC_SMTPS] = {"smtps", true, 465, 2465, 1000, 50, 300},
+	[SVC_IMAP] = {"imap", false, 143, 1143, 50000, 100, 1800},
+	[SVC_IMAPS] = {"imaps", true, 993, 1993, 50000, 100, 1800},
+	[SVC_POP3] = {"pop3", false, 110, 1110, 1000, 20, 600},
+	[SVC_POP3S] = {"pop3s", true, 995, 1995, 1000, 20, 600},
+	[SVC_HTTP] = {"http", false, 80, 8080, 1000, 100, 60},
+	[SVC_HTTPS] = {"https", true, 443, 8443, 1000, 100, 60},
+};
+
+struct service_key {
+	const char *key;
+	enum key_type type;
+	size_t offset;
+	const char *help;
+};
+
+static const struct service_key service_keys[] = {
+	{"max_connections", KEY_UINT, offsetof(struct service_config, max_connections),
+	 "connections at once, across workers (0 = unlimited)"},
+	{"max_per_ip", KEY_UINT, offsetof(struct service_config, max_per_ip),
+	 "connections at once from one client address (0 = unlimited)"},
+	{"idle_timeout", KEY_DURATION, offsetof(struct service_config, idle_timeout),
+	 "close a session idle this long"},
+};
+
+static int
+set_error(struct config *cfg, const char **error_r, const char *fmt, ...) ATTR_PRINTF(3, 4);
+
+static int
+set_error(struct config *cfg, const char **error_r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vsnprintf(cfg->error, sizeof(cfg->error), fmt, ap) < 0)
+		cfg->error[0] = '\0';
+	va_end(ap);
+	*error_r = cfg->error;
+	return -1;
+}
+
+static int
+parse_uint(const char *s, unsigned long long max, unsigned long long *out)
+{
+	unsigned long long v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (max - (unsigned)(*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (unsigned)(*s - '0');
+	}
+	if (*s != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* "90", "90s", "15m", "2h", "5d" -> seconds, at most UINT_MAX. */
+static int
+parse_duration(const char *s, unsigned *out)
+{
+	char num[32];
+	size_t n = strlen(s);
+	unsigned long long mult = 1, v;
+
+	if (n == 0 || n >= sizeof(num))
+		return -1;
+	memcpy(num, s, n + 1);
+	switch (num[n - 1]) {
+	case 's': mult = 1; num[n - 1] = '\0'; break;
+	case 'm': mult = 60; num[n - 1] = '\0'; break;
+	case 'h': mult = 3600; num[n - 1] = '\0'; break;
+	case 'd': mult = 86400; num[n - 1] = '\0'; break;
+	default: break;
+	}
+	if (parse_uint(num, UINT32_MAX, &v) < 0 || v > UINT32_MAX / mult)
+		return -1;
+	*out = (unsigned)(v * mult);
+	return 0;
+}
+
+static int
+parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
+
+	for (size_t i = 0; i < N_ELEMENTS(yes); i++) {
+		if (strcasecmp(s, yes[i]) == 0)
+			return (*out = true), 0;
+		if (strcasecmp(s, no[i]) == 0)
+			return (*out = false), 0;
+	}
+	return -1;
+}
+
+static int
+parse_one_listen(const char *item, size_t len, struct listen_addr *a, const char **error_r)
+{
+	const char *colon, *host = item;
+	size_t hostlen;
+	char port[8];
+
+	if (len > 0 && item[0] == '[') {
+		const char *close = memchr(item, ']', len);
+		if (close == NULL || close + 1 >= item + len || close[1] != ':')
+			return (*error_r = "IPv6 addresses are written [ADDRESS]:PORT"), -1;
+		host = item + 1;
+		hostlen = (size_t)(close - host);
+		colon = close + 1;
+	} else {
+		colon = memrchr(item, ':', len);
+		if (colon == NULL)
+			return (*error_r = "expected HOST:PORT"), -1;
+		hostlen = (size_t)(colon - item);
+		if (memchr(item, ':', hostlen) != NULL)
+			return (*error_r = "IPv6 addresses are written [ADDRESS]:PORT"), -1;
+	}
+	size_t portlen = (size_t)(item + len - colon - 1);
+	unsigned long long p;
+	if (portlen == 0 || portlen >= sizeof(port))
+		return (*error_r = "bad port"), -1;
+	memcpy(port, colon + 1, portlen);
+	port[portlen] = '\0';
+	if (parse_uint(port, 65535, &p) < 0 || p == 0)
+		return (*error_r = "port must be 1-65535"), -1;
+	if (hostlen == 0 || hostlen >= sizeof(a->host))
+		return (*error_r = "bad host"), -1;
+	memcpy(a->host, host, hostlen);
+	a->host[hostlen] = '\0';
+	if (strcmp(a->host, "*") != 0) {
+		unsigned char bin[16];
+		int af = item[0] == '[' ? AF_INET6 : AF_INET;
+		if (inet_pton(af, a->host, bin) != 1)
+			return (*error_r = af == AF_INET6 ? "bad IPv6 address"
+							  : "host must be a numeric IPv4 "
+							    "address, [IPv6] or *"), -1;
+	}
+	a->port = (uint16_t)p;
+	return 0;
+}
+
+int
+config_parse_listen(const char *value, struct listen_addr **addrs_r, size_t *count_r,
+		    const char **error_r)
+{
+	struct listen_addr *addrs = NULL;
+	size_t count = 0;
+	const char *p = value;
+
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		const char *end = p;
+		while (*end != '\0' && *end != ',' && *end != ' ' && *end != '\t')
+			end++;
+		if (count >= 64) {
+			free(addrs);
+			return (*error_r = "at most 64 addresses"), -1;
+		}
+		addrs = xreallocarray(addrs, count + 1, sizeof(*addrs));
+		if (parse_one_listen(p, (size_t)(end - p), &addrs[count], error_r) < 0) {
+			free(addrs);
+			return -1;
+		}
+		count++;
+		p = end;
+	}
+	*addrs_r = addrs;
+	*count_r = count;
+	return 0;
+}
+
+static int
+set_typed(struct config *cfg, void *field, enum key_type type, const char *name,
+	  const char *value, const char **error_r)
+{
+	unsigned long long v;
+	int level;
+
+	switch (type) {
+	case KEY_STRING: {
+		char **s = field;
+		free(*s);
+		*s = value[0] != '\0' ? xstrdup(value) : NULL;
+		return 0;
+	}
+	case KEY_UINT:
+		if (parse_uint(value, UINT32_MAX, &v) < 0)
+			return set_error(cfg, error_r, "%s: '%s' is not a whole number", name,
+					 value);
+		*(unsigned *)field = (unsigned)v;
+		return 0;
+	case KEY_DURATION:
+		if (parse_duration(value, field) < 0)
+			return set_error(cfg, error_r,
+					 "%s: '%s' is not a duration (e.g. 30s, 5m, 2h, 1d)", name,
+					 value);
+		return 0;
+	case KEY_BOOL:
+		if (parse_bool(value, field) < 0)
+			return set_error(cfg, error_r, "%s: '%s' is not yes or no", name, value);
+		return 0;
+	case KEY_LOGLEVEL:
+		if ((level = log_level_parse(value)) < 0)
+			return set_error(cfg, error_r,
+					 "%s: '%s' is not debug, info, notice, warning or error",
+					 name, value);
+		*(enum log_level *)field = (enum log_level)level;
+		return 0;
+	}
+	panic("config: bad key type %d", type);
+}
+
+static int
+set_service_key(struct config *cfg, struct service_config *svc, const char *name,
+		const char *key, const char *value, const char **error_r)
+{
+	if (strcmp(key, "listen") == 0) {
+		struct listen_addr *addrs;
+		size_t count;
+		const char *why;
+		if (config_parse_listen(value, &addrs, &count, &why) < 0)
+			return set_error(cfg, error_r, "%s: '%s': %s", name, value, why);
+		free(svc->listen);
+		svc->listen = addrs;
+		svc->listen_count = count;
+		svc->listen_set = true;
+		return 0;
+	}
+	for (size_t i = 0; i < N_ELEMENTS(service_keys); i++)
+		if (strcmp(key, service_keys[i].key) == 0)
+			return set_typed(cfg, (char *)svc + service_keys[i].offset,
+					 service_keys[i].type, name, value, error_r);
+	return set_error(cfg, error_r, "unknown key '%s'", name);
+}
+
+int
+config_set(struct config *cfg, const char *name, const char *value, const char **error_r)
+{
+	const char *dot = strchr(name, '.');
+
+	for (size_t i = 0; i < N_ELEMENTS(global_keys); i++)
+		if (strcmp(name, global_keys[i].name) == 0)
+			return set_typed(cfg, (char *)cfg + global_keys[i].offset,
+					 global_keys[i].type, name, value, error_r);
+	if (dot != NULL) {
+		for (size_t s = 0; s < SVC_COUNT; s++) {
+			size_t n = strlen(service_defs[s].name);
+			if ((size_t)(dot - name) == n && strncmp(name, service_defs[s].name, n) == 0)
+				return set_service_key(cfg, &cfg->svc[s], name, dot + 1, value,
+						       error_r);
+		}
+	}
+	return set_error(cfg, error_r, "unknown key '%s'", name);
+}
+
+int
+config_set_override(struct config *cfg, const char *assignment, const char **error_r)
+{
+	const char *eq = strchr(assignment, '=');
+	char name[128];
+
+	if (eq == NULL)
+		return set_error(cfg, error_r, "-o '%s': expected SECTION.KEY=VALUE", assignment);
+	size_t n = (size_t)(eq - assignment);
+	while (n > 0 && (assignment[n - 1] == ' ' || assignment[n - 1] == '\t'))
+		n--;
+	if (n == 0 || n >= sizeof(name))
+		return set_error(cfg, error_r, "-o '%s': bad key", assignment);
+	memcpy(name, assignment, n);
+	name[n] = '\0';
+	const char *value = eq + 1;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	return config_set(cfg, name, value, error_r);
+}
+
+struct config *
+config_new(void)
+{
+	struct config *cfg = xcalloc(1, sizeof(*cfg));
+	const char *error;
+
+	for (size_t i = 0; i < N_ELEMENTS(global_keys); i++)
+		if (global_keys[i].def != NULL &&
+		    config_set(cfg, global_keys[i].name, global_keys[i].def, &error) < 0)
+			panic("config default: %s", error);
+	for (size_t s = 0; s < SVC_COUNT; s++) {
+		const struct service_def *d = &service_defs[s];
+		struct service_config *svc = &cfg->svc[s];
+		svc->name = d->name;
+		svc->implicit_tls = d->implicit_tls;
+		svc->max_connections = d->max_connections;
+		svc->max_per_ip = d->max_per_ip;
+		svc->idle_timeout = d->idle_timeout;
+	}
+	return cfg;
+}
+
+void
+config_free(struct config **cfgp)
+{
+	struct config *cfg = *cfgp;
+
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < N_ELEMENTS(global_keys); i++)
+		if (global_keys[i].type == KEY_STRING)
+			free(*(char **)((char *)cfg + global_keys[i].offset));
+	for (size_t s = 0; s < SVC_COUNT; s++)
+		free(cfg->svc[s].listen);
+	free(cfg);
+	*cfgp = NULL;
+}
+
+static char *
+trim(char *s)
+{
+	char *end = s + strlen(s);
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
+		*--end = '\0';
+	return s;
+}
+
+int
+config_load_file(struct config *cfg, const char *path, const char **error_r)
+{
+	FILE *f = fopen(path, "re");
+	char line[CONFIG_LINE_MAX + 2];
+	char section[64] = "";
+	unsigned lineno = 0;
+
+	if (f == NULL)
+		return set_error(cfg, error_r, "%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			fclose(f);
+			return set_error(cfg, error_r, "%s:%u: line longer than %d bytes", path,
+					 lineno, CONFIG_LINE_MAX);
+		}
+		if (memchr(line, '\0', strlen(line)) != line + strlen(line)) {
+			fclose(f);
+			return set_error(cfg, error_r, "%s:%u: NUL byte", path, lineno);
+		}
+		char *p = trim(line);
+		if (*p == '\0' || *p == '#' || *p == ';')
+			continue;
+		if (*p == '[') {
+			char *close = strchr(p, ']');
+			if (close == NULL || close[1] != '\0' || close - p - 1 <= 0 ||
+			    (size_t)(close - p - 1) >= sizeof(section)) {
+				fclose(f);
+				return set_error(cfg, error_r, "%s:%u: bad section header", path,
+						 lineno);
+			}
+			*close = '\0';
+			memcpy(section, trim(p + 1), strlen(trim(p + 1)) + 1);
+			continue;
+		}
+		char *eq = strchr(p, '=');
+		if (eq == NULL || section[0] == '\0') {
+			fclose(f);
+			return set_error(cfg, error_r, "%s:%u: %s", path, lineno,
+					 section[0] == '\0' ? "key outside a [section]"
+							    : "expected key = value");
+		}
+		*eq = '\0';
+		char *key = trim(p), *value = trim(eq + 1);
+		char name[256];
+		if (*key == '\0' ||
+		    snprintf(name, sizeof(name), "%s.%s", section, key) >= (int)sizeof(name)) {
+			fclose(f);
+			return set_error(cfg, error_r, "%s:%u: bad key", path, lineno);
+		}
+		const char *why;
+		if (config_set(cfg, name, value, &why) < 0) {
+			char msg[sizeof(cfg->error)];
+			str_copy(msg, sizeof(msg), why);
+			fclose(f);
+			return set_error(cfg, error_r, "%s:%u: %s", path, lineno, msg);
+		}
+	}
+	int err = ferror(f);
+	fclose(f);
+	if (err)
+		return set_error(cfg, error_r, "%s: read error", path);
+	return 0;
+}
+
+static char *
+default_hostname(void)
+{
+	char host[256];
+	struct addrinfo hints = {.ai_flags = AI_CANONNAME}, *ai;
+
+	if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
+		return xstrdup("localhost");
+	host[sizeof(host) - 1] = '\0';
+	if (strchr(host, '.') == NULL && getaddrinfo(host, NULL, &hints, &ai) == 0) {
+		char *canon = ai->ai_canonname != NULL && strchr(ai->ai_canonname, '.') != NULL
+				      ? xstrdup(ai->ai_canonname)
+				      : NULL;
+		freeaddrinfo(ai);
+		if (canon != NULL)
+			return canon;
+	}
+	return xstrdup(host);
+}
+
+int
+config_finish(struct config *cfg, uid_t euid, const char **error_r)
+{
+	if (cfg->hostname == NULL)
+		cfg->hostname = default_hostname();
+	for (const char *p = cfg->hostname; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_'))
+			return set_error(cfg, error_r,
+					 "server.hostname: '%s' is not a valid host name",
+					 cfg->hostname);
+	if (cfg->data_dir == NULL)
+		return set_error(cfg, error_r, "server.data_dir: must not be empty");
+	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
+		return set_error(cfg, error_r, "tls.cert and tls.key must be set together");
+	for (size_t s = 0; s < SVC_COUNT; s++) {
+		struct service_config *svc = &cfg->svc[s];
+		if (svc->listen_set)
+			continue;
+		svc->listen = xcalloc(1, sizeof(*svc->listen));
+		svc->listen_count = 1;
+		str_copy(svc->listen[0].host, sizeof(svc->listen[0].host), "*");
+		svc->listen[0].port =
+			euid == 0 ? service_defs[s].root_port : service_defs[s].user_port;
+	}
+	return 0;
+}
+
+static void
+print_listen(const struct service_config *svc, FILE *out)
+{
+	fprintf(out, "listen = ");
+	for (size_t i = 0; i < svc->listen_count; i++) {
+		const struct listen_addr *a = &svc->listen[i];
+		bool v6 = strchr(a->host, ':') != NULL;
+		fprintf(out, "%s%s%s%s:%u", i ? ", " : "", v6 ? "[" : "", a->host, v6 ? "]" : "",
+			a->port);
+	}
+	fputc('\n', out);
+}
+
+static void
+print_typed(const void *field, enum key_type type, FILE *out)
+{
+	switch (type) {
+	case KEY_STRING: {
+		const char *s = *(char *const *)field;
+		fprintf(out, "%s\n", s != NULL ? s : "");
+		break;
+	}
+	case KEY_UINT: fprintf(out, "%u\n", *(const unsigned *)field); break;
+	case KEY_DURATION: fprintf(out, "%us\n", *(const unsigned *)field); break;
+	case KEY_BOOL: fprintf(out, "%s\n", *(const bool *)field ? "yes" : "no"); break;
+	case KEY_LOGLEVEL:
+		fprintf(out, "%s\n", log_level_name(*(const enum log_level *)field));
+		break;
+	}
+}
+
+void
+config_print(const struct config *cfg, FILE *out)
+{
+	const char *section = "";
+
+	for (size_t i = 0; i < N_ELEMENTS(global_keys); i++) {
+		const struct key_def *k = &global_keys[i];
+		const char *dot = strchr(k->name, '.');
+		size_t slen = (size_t)(dot - k->name);
+		if (strncmp(section, k->name, slen) != 0 || section[slen] != '.') {
+			fprintf(out, "%s[%.*s]\n", i ? "\n" : "", (int)slen, k->name);
+			section = k->name;
+		}
+		fprintf(out, "# %s\n%s = ", k->help, dot + 1);
+		print_typed((const char *)cfg + k->offset, k->type, out);
+	}
+	for (size_t s = 0; s < SVC_COUNT; s++) {
+		const struct service_config *svc = &cfg->svc[s];
+		fprintf(out, "\n[%s]\n", svc->name);
+		print_listen(svc, out);
+		for (size_t i = 0; i < N_ELEMENTS(service_keys); i++) {
+			fprintf(out, "%s = ", service_keys[i].key);
+			print_typed((const char *)svc + service_keys[i].offset,
+				    service_keys[i].type, out);
+		}
+	}
+}

@@ -1,0 +1,86 @@
+/* config.h - postern's configuration: embedded defaults, an INI file, and
+ * command-line overrides.
+ *
+ * Every key lives in one table (config.c) with its type, default and help.
+ * Keys are "section.key". Sources apply in order: defaults, then the file
+ * given with -c, then each -o section.key=value. Unknown keys and bad values
+ * are errors that name the key (and the file and line for the file).
+ * config_finish() derives what depends on the environment (hostname, listener
+ * defaults for root and non-root) and checks cross-key rules.
+ */
+#ifndef POSTERN_CONFIG_H
+#define POSTERN_CONFIG_H
+
+#include "lib/common.h"
+
+#include "lib/log.h"
+
+enum service {
+	SVC_SMTP,
+	SVC_SUBMISSION,
+	SVC_SMTPS,
+	SVC_IMAP,
+	SVC_IMAPS,
+	SVC_POP3,
+	SVC_POP3S,
+	SVC_HTTP,
+	SVC_HTTPS,
+	SVC_COUNT
+};
+
+struct listen_addr {
+	char host[64]; /* numeric IPv4 or IPv6 (without brackets), or "*" for all */
+	uint16_t port;
+};
+
+struct service_config {
+	const char *name;            /* section name: "smtp", "imaps", ... */
+	bool implicit_tls;           /* smtps, imaps, pop3s, https */
+	struct listen_addr *listen;  /* listen_count entries; none = service off */
+	size_t listen_count;
+	unsigned max_connections;    /* per service, across all workers; 0 = unlimited */
+	unsigned max_per_ip;         /* per client address; 0 = unlimited */
+	unsigned idle_timeout;       /* seconds */
+	bool listen_set;             /* listen given explicitly (else derived) */
+};
+
+struct config {
+	char *hostname;       /* server.hostname; default: the machine's FQDN */
+	char *data_dir;       /* server.data_dir; --data overrides; default ./var */
+	char *user;           /* server.user: unprivileged user when started as root */
+	unsigned workers;     /* server.workers; 0 = one per core */
+	unsigned grace;       /* server.grace: seconds sessions get on shutdown */
+	enum log_level log_level; /* log.level */
+	bool log_syslog;      /* log.syslog */
+	char *tls_cert;       /* tls.cert; NULL = generated self-signed in data_dir */
+	char *tls_key;        /* tls.key */
+	struct service_config svc[SVC_COUNT];
+	char error[512];      /* last error message (see error_r below) */
+};
+
+/* A configuration holding the embedded defaults. */
+struct config *config_new(void);
+void config_free(struct config **cfg);
+
+/* Set one key from its text form. name is "section.key". On error returns -1
+ * and *error_r names the key and says what is wrong; the message stays valid
+ * until the next call on cfg or config_free. */
+int config_set(struct config *cfg, const char *name, const char *value, const char **error_r);
+/* Apply "section.key=value" (the -o form). */
+int config_set_override(struct config *cfg, const char *assignment, const char **error_r);
+/* Read an INI file: "[section]" lines, "key = value" lines, '#' or ';'
+ * comments, blank lines. Errors carry "FILE:LINE: ". */
+int config_load_file(struct config *cfg, const char *path, const char **error_r);
+/* Derive environment-dependent defaults; euid decides the default ports. */
+int config_finish(struct config *cfg, uid_t euid, const char **error_r);
+
+/* Print every effective setting as INI that config_load_file accepts. */
+void config_print(const struct config *cfg, FILE *out);
+
+/* Parse a listen list ("127.0.0.1:25, [::1]:25, *:25"; "" = none). Pure;
+ * used by config_set and exposed for tests. Returns -1 with *error_r set
+ * (static string) on bad syntax. */
+int config_parse_listen(const char *value, struct listen_addr **addrs_r, size_t *count_r,
+			const char **error_r);
+
+#endif

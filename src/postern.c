@@ -1,0 +1,66 @@
+/* postern.c - main: dispatch to a subcommand. */
+#include "lib/common.h"
+
+#include <locale.h>
+
+#include "cli/cli.h"
+#include "lib/log.h"
+
+struct command {
+	const char *name;
+	int (*run)(struct cli *cli, int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{"serve", cmd_serve, "run every service (SMTP, IMAP, POP3, HTTP)"},
+	{"check", cmd_check, "validate the configuration and data directory, print settings"},
+	{"domain", cmd_domain, "add, list or delete local domains"},
+	{"user", cmd_user, "add, list, delete users or change their passwords"},
+	{"alias", cmd_alias, "add, list or delete aliases"},
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out, "usage: postern [--data DIR] [-c FILE] [-o SECTION.KEY=VALUE]... COMMAND [ARGS]\n"
+		     "\ncommands:\n");
+	for (size_t i = 0; i < N_ELEMENTS(commands); i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\n'postern COMMAND --help' describes each command.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli cli = {0};
+	int i = 1;
+
+	setlocale(LC_CTYPE, "C.UTF-8");
+	log_open("postern", LOG_LVL_INFO, false);
+	while (i < argc) {
+		int r = cli_global_option(&cli, argc, argv, &i);
+		if (r < 0)
+			return EXIT_USAGE;
+		if (r == 0)
+			break;
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ||
+	    strcmp(argv[i], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t c = 0; c < N_ELEMENTS(commands); c++) {
+		if (strcmp(argv[i], commands[c].name) == 0) {
+			cli.command = commands[c].name;
+			return commands[c].run(&cli, argc - i, argv + i);
+		}
+	}
+	fprintf(stderr, "postern: unknown command '%s'\n", argv[i]);
+	usage(stderr);
+	return EXIT_USAGE;
+}
