@@ -134,8 +134,10 @@ typedef void tls_starttls_cb(struct bufferevent *bev, size_t discarded, const ch
  * (so no pipelined command is processed), waits until the reply is flushed,
  * switches with tls_starttls() and calls cb(bev, ...) from the event loop,
  * always later, never from inside this call. plain belongs to this function
- * from now on (its callbacks are replaced; its timeouts keep running, so an
- * idle timeout still ends a client that never reads the reply). */
+ * from now on: its callbacks are replaced, a write timeout set on it still
+ * bounds the flush, and it is freed (fd closed) when the connection is lost
+ * first. It holds its own reference to ctx while it waits, so a reload may
+ * free the caller's. */
 void tls_starttls_when_flushed(struct bufferevent *plain, SSL_CTX *ctx, tls_starttls_cb *cb,
 			       void *arg);
 
