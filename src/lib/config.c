@@ -2,6 +2,8 @@
 #include "lib/common.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <netdb.h>
 #include <unistd.h>
 
@@ -9,6 +11,7 @@
 #include "lib/xalloc.h"
 
 #define CONFIG_LINE_MAX 4096
+#define CONFIG_FILE_MAX (1024 * 1024)
 
 enum key_type { KEY_STRING, KEY_UINT, KEY_DURATION, KEY_BOOL, KEY_LOGLEVEL };
 
@@ -31,6 +34,8 @@ static const struct key_def global_keys[] = {
 	 "worker processes (0 = one per core)"},
 	{"server.grace", KEY_DURATION, offsetof(struct config, grace), "10s",
 	 "time sessions get to finish on shutdown"},
+	{"server.reload_grace", KEY_DURATION, offsetof(struct config, reload_grace), "1h",
+	 "after a reload, how long old workers keep serving their open sessions"},
 	{"log.level", KEY_LOGLEVEL, offsetof(struct config, log_level), "info",
 	 "debug, info, notice, warning or error"},
 	{"log.syslog", KEY_BOOL, offsetof(struct config, log_syslog), "no",
@@ -332,6 +337,12 @@ config_set_override(struct config *cfg, const char *assignment, const char **err
 	return config_set(cfg, name, value, error_r);
 }
 
+const char *
+config_service_name(enum service svc)
+{
+	return (size_t)svc < SVC_COUNT ? service_defs[svc].name : "?";
+}
+
 struct config *
 config_new(void)
 {
@@ -382,70 +393,110 @@ trim(char *s)
 	return s;
 }
 
+/* One "key = value" or "[section]" line; line is NUL-terminated and
+ * writable. */
+static int
+load_line(struct config *cfg, const char *name, unsigned lineno, char *line, char *section,
+	  size_t section_size, const char **error_r)
+{
+	char *p = trim(line);
+
+	if (*p == '\0' || *p == '#' || *p == ';')
+		return 0;
+	if (*p == '[') {
+		char *close = strchr(p, ']');
+		if (close == NULL || close[1] != '\0')
+			return set_error(cfg, error_r, "%s:%u: bad section header", name, lineno);
+		*close = '\0';
+		char *sect = trim(p + 1);
+		if (*sect == '\0' || str_copy(section, section_size, sect) < 0)
+			return set_error(cfg, error_r, "%s:%u: bad section header", name, lineno);
+		return 0;
+	}
+	char *eq = strchr(p, '=');
+	if (section[0] == '\0')
+		return set_error(cfg, error_r, "%s:%u: key outside a [section]", name, lineno);
+	if (eq == NULL)
+		return set_error(cfg, error_r, "%s:%u: expected key = value", name, lineno);
+	*eq = '\0';
+	char *key = trim(p), *value = trim(eq + 1);
+	char full[256];
+	if (*key == '\0' || snprintf(full, sizeof(full), "%s.%s", section, key) >= (int)sizeof(full))
+		return set_error(cfg, error_r, "%s:%u: bad key", name, lineno);
+	const char *why;
+	if (config_set(cfg, full, value, &why) < 0) {
+		char msg[sizeof(cfg->error)];
+		if (str_copy(msg, sizeof(msg), why) < 0)
+			msg[0] = '\0';
+		return set_error(cfg, error_r, "%s:%u: %s", name, lineno, msg);
+	}
+	return 0;
+}
+
+int
+config_load_buffer(struct config *cfg, const char *name, const char *data, size_t len,
+		   const char **error_r)
+{
+	char line[CONFIG_LINE_MAX + 1];
+	char section[64] = "";
+	unsigned lineno = 0;
+	size_t pos = 0;
+
+	while (pos < len) {
+		const char *nl = memchr(data + pos, '\n', len - pos);
+		size_t n = nl != NULL ? (size_t)(nl - (data + pos)) : len - pos;
+		lineno++;
+		if (n > CONFIG_LINE_MAX)
+			return set_error(cfg, error_r, "%s:%u: line longer than %d bytes", name,
+					 lineno, CONFIG_LINE_MAX);
+		if (memchr(data + pos, '\0', n) != NULL)
+			return set_error(cfg, error_r, "%s:%u: NUL byte", name, lineno);
+		memcpy(line, data + pos, n);
+		line[n] = '\0';
+		if (load_line(cfg, name, lineno, line, section, sizeof(section), error_r) < 0)
+			return -1;
+		pos += n + (nl != NULL);
+	}
+	return 0;
+}
+
 int
 config_load_file(struct config *cfg, const char *path, const char **error_r)
 {
-	FILE *f = fopen(path, "re");
-	char line[CONFIG_LINE_MAX + 2];
-	char section[64] = "";
-	unsigned lineno = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
 
-	if (f == NULL)
+	if (fd < 0)
 		return set_error(cfg, error_r, "%s: %s", path, strerror(errno));
-	while (fgets(line, sizeof(line), f) != NULL) {
-		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(f)) {
-			fclose(f);
-			return set_error(cfg, error_r, "%s:%u: line longer than %d bytes", path,
-					 lineno, CONFIG_LINE_MAX);
-		}
-		if (memchr(line, '\0', strlen(line)) != line + strlen(line)) {
-			fclose(f);
-			return set_error(cfg, error_r, "%s:%u: NUL byte", path, lineno);
-		}
-		char *p = trim(line);
-		if (*p == '\0' || *p == '#' || *p == ';')
-			continue;
-		if (*p == '[') {
-			char *close = strchr(p, ']');
-			if (close == NULL || close[1] != '\0' || close - p - 1 <= 0 ||
-			    (size_t)(close - p - 1) >= sizeof(section)) {
-				fclose(f);
-				return set_error(cfg, error_r, "%s:%u: bad section header", path,
-						 lineno);
-			}
-			*close = '\0';
-			memcpy(section, trim(p + 1), strlen(trim(p + 1)) + 1);
-			continue;
-		}
-		char *eq = strchr(p, '=');
-		if (eq == NULL || section[0] == '\0') {
-			fclose(f);
-			return set_error(cfg, error_r, "%s:%u: %s", path, lineno,
-					 section[0] == '\0' ? "key outside a [section]"
-							    : "expected key = value");
-		}
-		*eq = '\0';
-		char *key = trim(p), *value = trim(eq + 1);
-		char name[256];
-		if (*key == '\0' ||
-		    snprintf(name, sizeof(name), "%s.%s", section, key) >= (int)sizeof(name)) {
-			fclose(f);
-			return set_error(cfg, error_r, "%s:%u: bad key", path, lineno);
-		}
-		const char *why;
-		if (config_set(cfg, name, value, &why) < 0) {
-			char msg[sizeof(cfg->error)];
-			str_copy(msg, sizeof(msg), why);
-			fclose(f);
-			return set_error(cfg, error_r, "%s:%u: %s", path, lineno, msg);
-		}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CONFIG_FILE_MAX) {
+		int saved = errno;
+		close(fd);
+		if (!S_ISREG(st.st_mode))
+			return set_error(cfg, error_r, "%s: not a regular file", path);
+		if (st.st_size > CONFIG_FILE_MAX)
+			return set_error(cfg, error_r, "%s: larger than %d bytes", path,
+					 CONFIG_FILE_MAX);
+		return set_error(cfg, error_r, "%s: %s", path, strerror(saved));
 	}
-	int err = ferror(f);
-	fclose(f);
-	if (err)
-		return set_error(cfg, error_r, "%s: read error", path);
-	return 0;
+	char *data = xmalloc((size_t)st.st_size + 1);
+	size_t got = 0;
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, data + got, (size_t)st.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	int saved = errno;
+	close(fd);
+	if (got != (size_t)st.st_size) {
+		free(data);
+		return set_error(cfg, error_r, "%s: read error: %s", path, strerror(saved));
+	}
+	int ret = config_load_buffer(cfg, path, data, got, error_r);
+	free(data);
+	return ret;
 }
 
 static char *
@@ -481,6 +532,8 @@ config_finish(struct config *cfg, uid_t euid, const char **error_r)
 					 cfg->hostname);
 	if (cfg->data_dir == NULL)
 		return set_error(cfg, error_r, "server.data_dir: must not be empty");
+	if (cfg->user == NULL)
+		return set_error(cfg, error_r, "server.user: must not be empty");
 	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
 		return set_error(cfg, error_r, "tls.cert and tls.key must be set together");
 	for (size_t s = 0; s < SVC_COUNT; s++) {
@@ -499,7 +552,7 @@ config_finish(struct config *cfg, uid_t euid, const char **error_r)
 static void
 print_listen(const struct service_config *svc, FILE *out)
 {
-	fprintf(out, "listen = ");
+	fprintf(out, "listen =%s", svc->listen_count ? " " : "");
 	for (size_t i = 0; i < svc->listen_count; i++) {
 		const struct listen_addr *a = &svc->listen[i];
 		bool v6 = strchr(a->host, ':') != NULL;
@@ -515,14 +568,14 @@ print_typed(const void *field, enum key_type type, FILE *out)
 	switch (type) {
 	case KEY_STRING: {
 		const char *s = *(char *const *)field;
-		fprintf(out, "%s\n", s != NULL ? s : "");
+		fprintf(out, "%s%s\n", s != NULL ? " " : "", s != NULL ? s : "");
 		break;
 	}
-	case KEY_UINT: fprintf(out, "%u\n", *(const unsigned *)field); break;
-	case KEY_DURATION: fprintf(out, "%us\n", *(const unsigned *)field); break;
-	case KEY_BOOL: fprintf(out, "%s\n", *(const bool *)field ? "yes" : "no"); break;
+	case KEY_UINT: fprintf(out, " %u\n", *(const unsigned *)field); break;
+	case KEY_DURATION: fprintf(out, " %us\n", *(const unsigned *)field); break;
+	case KEY_BOOL: fprintf(out, " %s\n", *(const bool *)field ? "yes" : "no"); break;
 	case KEY_LOGLEVEL:
-		fprintf(out, "%s\n", log_level_name(*(const enum log_level *)field));
+		fprintf(out, " %s\n", log_level_name(*(const enum log_level *)field));
 		break;
 	}
 }
@@ -540,15 +593,20 @@ config_print(const struct config *cfg, FILE *out)
 			fprintf(out, "%s[%.*s]\n", i ? "\n" : "", (int)slen, k->name);
 			section = k->name;
 		}
-		fprintf(out, "# %s\n%s = ", k->help, dot + 1);
+		fprintf(out, "# %s\n%s =", k->help, dot + 1);
 		print_typed((const char *)cfg + k->offset, k->type, out);
 	}
 	for (size_t s = 0; s < SVC_COUNT; s++) {
 		const struct service_config *svc = &cfg->svc[s];
 		fprintf(out, "\n[%s]\n", svc->name);
+		if (s == 0)
+			fprintf(out, "# addresses to listen on: HOST:PORT, [IPV6]:PORT or *:PORT, "
+				     "comma-separated; empty = off\n");
 		print_listen(svc, out);
 		for (size_t i = 0; i < N_ELEMENTS(service_keys); i++) {
-			fprintf(out, "%s = ", service_keys[i].key);
+			if (s == 0)
+				fprintf(out, "# %s\n", service_keys[i].help);
+			fprintf(out, "%s =", service_keys[i].key);
 			print_typed((const char *)svc + service_keys[i].offset,
 				    service_keys[i].type, out);
 		}

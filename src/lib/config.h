@@ -50,6 +50,8 @@ struct config {
 	char *user;           /* server.user: unprivileged user when started as root */
 	unsigned workers;     /* server.workers; 0 = one per core */
 	unsigned grace;       /* server.grace: seconds sessions get on shutdown */
+	unsigned reload_grace; /* server.reload_grace: how long the workers replaced
+				* by a reload keep serving their sessions */
 	enum log_level log_level; /* log.level */
 	bool log_syslog;      /* log.syslog */
 	char *tls_cert;       /* tls.cert; NULL = generated self-signed in data_dir */
@@ -57,6 +59,9 @@ struct config {
 	struct service_config svc[SVC_COUNT];
 	char error[512];      /* last error message (see error_r below) */
 };
+
+/* The section name of a service ("smtp", "imaps", ...). */
+const char *config_service_name(enum service svc);
 
 /* A configuration holding the embedded defaults. */
 struct config *config_new(void);
@@ -68,7 +73,10 @@ void config_free(struct config **cfg);
 int config_set(struct config *cfg, const char *name, const char *value, const char **error_r);
 /* Apply "section.key=value" (the -o form). */
 int config_set_override(struct config *cfg, const char *assignment, const char **error_r);
-/* Read an INI file: "[section]" lines, "key = value" lines, '#' or ';'
+/* Parse INI text (pure: no I/O); name prefixes error messages. */
+int config_load_buffer(struct config *cfg, const char *name, const char *data, size_t len,
+		       const char **error_r);
+/* Read an INI file (at most 1 MiB): "[section]" lines, "key = value" lines, '#' or ';'
  * comments, blank lines. Errors carry "FILE:LINE: ". */
 int config_load_file(struct config *cfg, const char *path, const char **error_r);
 /* Derive environment-dependent defaults; euid decides the default ports. */
