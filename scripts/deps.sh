@@ -18,6 +18,14 @@ for group in "$@"; do
 	esac
 done
 
+# The unprivileged user 'postern serve' runs its services as when started
+# as root (server.user).
+if [ "$(id -u)" -eq 0 ] && ! getent passwd postern >/dev/null; then
+	echo "deps.sh: creating system user postern" >&2
+	useradd --system --no-create-home --home-dir /nonexistent \
+		--shell /usr/sbin/nologin postern
+fi
+
 missing=""
 for p in $want; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then

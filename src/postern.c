@@ -10,14 +10,15 @@ struct command {
 	const char *name;
 	int (*run)(struct cli *cli, int argc, char **argv);
 	const char *summary;
+	bool as_data_owner; /* see struct cli */
 };
 
 static const struct command commands[] = {
-	{"serve", cmd_serve, "run every service (SMTP, IMAP, POP3, HTTP)"},
-	{"check", cmd_check, "validate the configuration and data directory, print settings"},
-	{"domain", cmd_domain, "add, list or delete local domains"},
-	{"user", cmd_user, "add, list, delete users or change their passwords"},
-	{"alias", cmd_alias, "add, list or delete aliases"},
+	{"serve", cmd_serve, "run every service (SMTP, IMAP, POP3, HTTP)", false},
+	{"check", cmd_check, "validate the configuration and data directory, print settings", false},
+	{"domain", cmd_domain, "add, list or delete local domains", true},
+	{"user", cmd_user, "add, list, delete users or change their passwords", true},
+	{"alias", cmd_alias, "add, list or delete aliases", true},
 };
 
 static void
@@ -57,6 +58,7 @@ main(int argc, char **argv)
 	for (size_t c = 0; c < N_ELEMENTS(commands); c++) {
 		if (strcmp(argv[i], commands[c].name) == 0) {
 			cli.command = commands[c].name;
+			cli.as_data_owner = commands[c].as_data_owner;
 			return commands[c].run(&cli, argc - i, argv + i);
 		}
 	}

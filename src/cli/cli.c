@@ -1,6 +1,8 @@
 /* cli.c - global command-line options shared by every subcommand. */
 #include "lib/common.h"
 
+#include <grp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -63,6 +65,22 @@ cli_collect(struct cli *cli, int argc, char **argv, char **words)
 	return n;
 }
 
+static int
+become_data_owner(const struct cli *cli, const struct config *cfg)
+{
+	struct stat st;
+
+	if (geteuid() != 0 || stat(cfg->data_dir, &st) < 0 || st.st_uid == 0)
+		return 0;
+	if (setgroups(1, &st.st_gid) < 0 || setresgid(st.st_gid, st.st_gid, st.st_gid) < 0 ||
+	    setresuid(st.st_uid, st.st_uid, st.st_uid) < 0) {
+		cli_error(cli, "cannot switch to the owner of %s (uid %lu): %s", cfg->data_dir,
+			  (unsigned long)st.st_uid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 struct config *
 cli_config(const struct cli *cli)
 {
@@ -78,6 +96,10 @@ cli_config(const struct cli *cli)
 		goto fail;
 	if (config_finish(cfg, geteuid(), &error) < 0)
 		goto fail;
+	if (cli->as_data_owner && become_data_owner(cli, cfg) < 0) {
+		config_free(&cfg);
+		return NULL;
+	}
 	return cfg;
 fail:
 	cli_error(cli, "%s", error);

@@ -21,6 +21,11 @@ struct cli {
 	const char **overrides;  /* -o values */
 	size_t override_count;
 	const char *command;     /* "user", "domain", ... */
+	/* Administration commands: when run as root on a data directory that
+	 * belongs to the unprivileged server user, cli_config() switches to
+	 * that user, so that every file they create stays usable by the
+	 * server. */
+	bool as_data_owner;
 };
 
 /* If argv[*i] is a global option, consume it (and its argument), advance *i
@@ -34,8 +39,9 @@ int cli_global_option(struct cli *cli, int argc, char **argv, int *i);
  * slots. */
 int cli_collect(struct cli *cli, int argc, char **argv, char **words);
 
-/* Build the effective configuration from defaults, -c, -o and --data.
- * Prints the error and returns NULL on failure. */
+/* Build the effective configuration from defaults, -c, -o and --data (and
+ * switch to the data directory's owner, see as_data_owner). Prints the
+ * error and returns NULL on failure. */
 struct config *cli_config(const struct cli *cli);
 
 /* Print a one-line error "postern COMMAND: message" to stderr. */

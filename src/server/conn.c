@@ -1,0 +1,350 @@
+/* conn.c - accepting connections, their buffers, limits and lifetime. */
+#include "lib/common.h"
+
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "lib/net.h"
+#include "lib/tls.h"
+#include "lib/xalloc.h"
+#include "server/conn.h"
+#include "server/server.h"
+
+/* Time a peer gets to accept our output before we give up on it. */
+#define CONN_WRITE_TIMEOUT 300
+/* Time a client gets for the implicit TLS handshake. */
+#define CONN_HANDSHAKE_TIMEOUT 60
+
+static void conn_read_cb(struct bufferevent *bev, void *arg);
+static void conn_write_cb(struct bufferevent *bev, void *arg);
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
+static void shutdown_one(struct conn *c);
+
+static void
+make_id(char id[12])
+{
+	static const char alphabet[] = "0123456789bcdfghjklmnpqrstvwxyz";
+	uint64_t r = ((uint64_t)arc4random() << 32) | arc4random();
+
+	for (int i = 0; i < 11; i++, r /= 31)
+		id[i] = alphabet[r % 31];
+	id[11] = '\0';
+}
+
+static void
+set_timeouts(struct conn *c, unsigned read_seconds)
+{
+	struct timeval rd = {.tv_sec = read_seconds}, wr = {.tv_sec = CONN_WRITE_TIMEOUT};
+
+	bufferevent_set_timeouts(c->bev, read_seconds ? &rd : NULL, &wr);
+}
+
+static void
+attach(struct conn *c, struct bufferevent *bev, unsigned read_timeout)
+{
+	c->bev = bev;
+	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	set_timeouts(c, read_timeout);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+static void
+refuse(const struct protocol *proto, int fd, const char *reason)
+{
+	char msg[256];
+
+	if (proto->refusal_prefix == NULL)
+		return;
+	int n = snprintf(msg, sizeof(msg), "%s%s%s", proto->refusal_prefix, reason,
+			 proto->refusal_suffix);
+	if (n > 0 && (size_t)n < sizeof(msg))
+		(void)send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+void
+conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, int socklen,
+	    void *arg)
+{
+	struct listener *l = arg;
+	struct server *srv = l->srv;
+	const struct service_config *scfg = &srv->cfg->svc[l->svc];
+	const struct protocol *proto = protocol_for(l->svc);
+	struct limit_ticket ticket;
+	char ip[INET6_ADDRSTRLEN];
+	uint16_t port = 0;
+
+	if (net_addr_str(sa, ip, sizeof(ip), &port) < 0)
+		str_copy(ip, sizeof(ip), "unknown");
+	if (srv->stopping || srv->retiring) {
+		close(fd);
+		return;
+	}
+	enum limit_verdict v = limits_admit(srv->limits, srv->limits_row, l->svc, sa,
+					    scfg->max_connections, scfg->max_per_ip, &ticket);
+	if (v != LIMIT_OK) {
+		const char *why = v == LIMIT_TOTAL ? "too many connections"
+						   : "too many connections from your address";
+		log_notice("%s: refused %s port %u: %s", l->name, ip, port, why);
+		if (!scfg->implicit_tls)
+			refuse(proto, fd, why);
+		close(fd);
+		return;
+	}
+
+	struct conn *c = xcalloc(1, sizeof(*c));
+	c->srv = srv;
+	c->svc = l->svc;
+	c->scfg = scfg;
+	c->proto = proto;
+	c->ticket = ticket;
+	make_id(c->id);
+	buf_init(&c->line, BUF_UNLIMITED);
+	str_copy(c->peer_ip, sizeof(c->peer_ip), ip);
+	c->peer_port = port;
+	c->peer_loopback = net_is_loopback(sa);
+	str_copy(c->local_ip, sizeof(c->local_ip), l->host);
+	c->local_port = l->port;
+	c->next = srv->conns;
+	if (srv->conns != NULL)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->conn_count++;
+
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	conn_log(c, LOG_LVL_INFO, "connect from %s port %u to %s", ip, port, l->name);
+	if (scfg->implicit_tls) {
+		const char *error;
+		struct bufferevent *bev = tls_accept_socket(srv->base, fd, srv->tls, &error);
+		if (bev == NULL) {
+			conn_log(c, LOG_LVL_ERROR, "cannot start TLS: %s", error);
+			conn_close(c);
+			return;
+		}
+		c->tls = true;
+		attach(c, bev, MIN(scfg->idle_timeout, CONN_HANDSHAKE_TIMEOUT));
+		return; /* started once the handshake completes (conn_event_cb) */
+	}
+	struct bufferevent *bev = tls_plain_socket(srv->base, fd);
+	if (bev == NULL) {
+		conn_log(c, LOG_LVL_ERROR, "out of memory for a connection");
+		conn_close(c);
+		return;
+	}
+	attach(c, bev, scfg->idle_timeout);
+	c->started = true;
+	c->proto->start(c);
+}
+
+struct evbuffer *
+conn_input(struct conn *c)
+{
+	return bufferevent_get_input(c->bev);
+}
+
+void
+conn_write(struct conn *c, const void *data, size_t len)
+{
+	if (c->bev != NULL && !c->closing)
+		bufferevent_write(c->bev, data, len);
+}
+
+void
+conn_printf(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->bev == NULL || c->closing)
+		return;
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(bufferevent_get_output(c->bev), fmt, ap);
+	va_end(ap);
+}
+
+enum line_result
+conn_read_line(struct conn *c, struct line_reader *lr, struct line *line_r)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
+	for (;;) {
+		size_t avail = evbuffer_get_length(in);
+		if (avail == 0)
+			return LINE_NEED_MORE;
+		size_t window = avail;
+		if (lr->max <= SIZE_MAX - 2 && window > lr->max + 2)
+			window = lr->max + 2;
+		const char *data = (const char *)evbuffer_pullup(in, (ssize_t)window);
+		size_t consumed;
+		enum line_result r = line_reader_next(lr, data, window, line_r, &consumed);
+		if (r == LINE_OK) {
+			buf_reset(&c->line);
+			if (buf_add(&c->line, line_r->data, line_r->len) < 0)
+				panic("conn_read_line: line buffer smaller than the reader");
+			line_r->data = c->line.data;
+		}
+		evbuffer_drain(in, consumed);
+		if (r != LINE_NEED_MORE || consumed == 0)
+			return r;
+		/* Skipped the tail of a long line: look again. */
+	}
+}
+
+void
+conn_close(struct conn *c)
+{
+	struct server *srv = c->srv;
+
+	if (c->starttls_pending) {
+		/* The TLS module owns the socket until starttls_done. */
+		c->closing = true;
+		return;
+	}
+	if (c->proto->free != NULL)
+		c->proto->free(c);
+	if (c->bev != NULL)
+		tls_free(&c->bev);
+	limits_release(srv->limits, &c->ticket);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	srv->conn_count--;
+	conn_log(c, LOG_LVL_INFO, "disconnect from %s", c->peer_ip);
+	buf_release(&c->line);
+	free(c);
+	if ((srv->stopping || srv->retiring) && srv->conn_count == 0)
+		worker_idle(srv);
+}
+
+void
+conn_close_after_flush(struct conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	if (c->bev == NULL)
+		return; /* STARTTLS in progress: starttls_done closes */
+	bufferevent_disable(c->bev, EV_READ);
+	/* The write callback fires (deferred) once the output is empty. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	bufferevent_trigger(c->bev, EV_WRITE, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+static void
+starttls_done(struct bufferevent *bev, size_t discarded, const char *error, void *arg)
+{
+	struct conn *c = arg;
+
+	c->starttls_pending = false;
+	if (c->closing) {
+		if (bev != NULL)
+			tls_free(&bev);
+		conn_close(c);
+		return;
+	}
+	if (bev == NULL) {
+		conn_log(c, LOG_LVL_INFO, "STARTTLS failed: %s", error);
+		conn_close(c);
+		return;
+	}
+	if (discarded > 0)
+		conn_log(c, LOG_LVL_NOTICE,
+			 "discarded %zu bytes of plaintext pipelined after STARTTLS", discarded);
+	c->tls = true;
+	attach(c, bev, c->scfg->idle_timeout);
+}
+
+int
+conn_starttls(struct conn *c)
+{
+	if (c->srv->tls == NULL || c->tls || c->starttls_pending)
+		return -1;
+	c->starttls_pending = true;
+	struct bufferevent *plain = c->bev;
+	c->bev = NULL;
+	tls_starttls_when_flushed(plain, c->srv->tls, starttls_done, c);
+	return 0;
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (!c->closing && !c->starttls_pending)
+		c->proto->input(c);
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	if (c->closing)
+		conn_close(c);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		/* Implicit TLS handshake done. */
+		set_timeouts(c, c->scfg->idle_timeout);
+		if (!c->started) {
+			c->started = true;
+			c->proto->start(c);
+			if (c->srv->stopping && !c->closing)
+				shutdown_one(c);
+		}
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		if ((what & BEV_EVENT_READING) && c->started && !c->closing &&
+		    c->proto->timeout != NULL) {
+			conn_log(c, LOG_LVL_INFO, "idle timeout");
+			c->proto->timeout(c);
+			return;
+		}
+		conn_log(c, LOG_LVL_INFO, "%s timeout", what & BEV_EVENT_READING ? "read" : "write");
+	} else if (what & BEV_EVENT_ERROR) {
+		if (EVUTIL_SOCKET_ERROR() != 0 && EVUTIL_SOCKET_ERROR() != ECONNRESET)
+			conn_log(c, LOG_LVL_INFO, "connection error: %s",
+				 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	}
+	conn_close(c);
+}
+
+static void
+shutdown_one(struct conn *c)
+{
+	if (c->proto->shutdown != NULL)
+		c->proto->shutdown(c);
+	else
+		conn_close_after_flush(c);
+}
+
+void
+conn_shutdown_all(struct server *srv)
+{
+	struct conn *next;
+
+	for (struct conn *c = srv->conns; c != NULL; c = next) {
+		next = c->next;
+		/* A session still in its TLS handshake is told when it starts. */
+		if (c->closing || !c->started)
+			continue;
+		shutdown_one(c);
+	}
+}

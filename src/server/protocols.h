@@ -1,0 +1,13 @@
+/* protocols.h - the protocol serving each service. Each protocol module
+ * exports its struct protocol; protocols.c maps services to them. */
+#ifndef POSTERN_PROTOCOLS_H
+#define POSTERN_PROTOCOLS_H
+
+#include "server/conn.h"
+
+extern const struct protocol proto_smtp_unavailable;
+extern const struct protocol proto_imap_unavailable;
+extern const struct protocol proto_pop3_unavailable;
+extern const struct protocol proto_http_unavailable;
+
+#endif

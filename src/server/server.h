@@ -1,0 +1,55 @@
+/* server.h - what a worker process serves: listeners, connections, shared
+ * limits, TLS context. One struct server per process; the master fills it,
+ * each forked worker runs its own event loop over it.
+ */
+#ifndef POSTERN_SERVER_H
+#define POSTERN_SERVER_H
+
+#include "lib/common.h"
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <openssl/ssl.h>
+
+#include "lib/config.h"
+
+struct conn;
+struct limits;
+
+struct listener {
+	enum service svc;
+	char name[96]; /* "smtp 127.0.0.1:2525" */
+	char host[64]; /* as bound: numeric, never "*" */
+	uint16_t port;
+	int fd;
+	struct server *srv;
+	struct evconnlistener *evl; /* worker side */
+};
+
+struct server {
+	struct config *cfg;
+	SSL_CTX *tls;
+	struct limits *limits;
+	int limits_row;
+	struct listener *listeners;
+	size_t listener_count;
+
+	/* worker side */
+	unsigned worker_index;
+	struct event_base *base;
+	struct conn *conns; /* every open connection */
+	size_t conn_count;
+	bool retiring;  /* replaced by a reload: no new connections */
+	bool stopping;  /* told to stop: sessions finish within server.grace */
+	struct event *stop_timer;
+};
+
+/* Run a worker's event loop until it is told to stop and its sessions are
+ * done or the grace period has passed. Called in the forked child after
+ * privileges have been dropped. Returns the exit status. */
+int worker_run(struct server *srv);
+
+/* Called by conn.c when the last connection of a stopping worker closes. */
+void worker_idle(struct server *srv);
+
+#endif

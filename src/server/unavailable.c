@@ -1,0 +1,84 @@
+/* unavailable.c - the "service not available" answer of each protocol
+ * family: what a listener says when its service is not enabled in this
+ * build, greeting then closing, as RFC 5321 (421), RFC 3501 (BYE), RFC 1939
+ * (-ERR) and HTTP (503) define it. */
+#include "lib/common.h"
+
+#include "server/conn.h"
+#include "server/protocols.h"
+#include "server/server.h"
+
+static void
+smtp_unavailable(struct conn *c)
+{
+	conn_printf(c, "421 4.3.2 %s Service not available, closing transmission channel\r\n",
+		    c->srv->cfg->hostname);
+	conn_close_after_flush(c);
+}
+
+static void
+imap_unavailable(struct conn *c)
+{
+	conn_printf(c, "* BYE [UNAVAILABLE] Service not available\r\n");
+	conn_close_after_flush(c);
+}
+
+static void
+pop3_unavailable(struct conn *c)
+{
+	conn_printf(c, "-ERR [SYS/TEMP] Service not available\r\n");
+	conn_close_after_flush(c);
+}
+
+static void
+http_unavailable(struct conn *c)
+{
+	static const char body[] = "Service not available\n";
+
+	conn_printf(c,
+		    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+		    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+		    sizeof(body) - 1, body);
+	conn_close_after_flush(c);
+}
+
+static void
+ignore_input(struct conn *c)
+{
+	struct evbuffer *in = conn_input(c);
+
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+const struct protocol proto_smtp_unavailable = {
+	.name = "smtp",
+	.start = smtp_unavailable,
+	.input = ignore_input,
+	.refusal_prefix = "421 4.7.0 Error: ",
+	.refusal_suffix = "\r\n",
+};
+
+const struct protocol proto_imap_unavailable = {
+	.name = "imap",
+	.start = imap_unavailable,
+	.input = ignore_input,
+	.refusal_prefix = "* BYE [UNAVAILABLE] ",
+	.refusal_suffix = "\r\n",
+};
+
+const struct protocol proto_pop3_unavailable = {
+	.name = "pop3",
+	.start = pop3_unavailable,
+	.input = ignore_input,
+	.refusal_prefix = "-ERR [SYS/TEMP] ",
+	.refusal_suffix = "\r\n",
+};
+
+const struct protocol proto_http_unavailable = {
+	.name = "http",
+	.start = http_unavailable,
+	.input = ignore_input,
+	.refusal_prefix = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+			  "Connection: close\r\n\r\n",
+	.refusal_suffix = "\n",
+};

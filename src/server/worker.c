@@ -1,0 +1,147 @@
+/* worker.c - a worker process: one event loop serving every listener. */
+#include "lib/common.h"
+
+#include <signal.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "lib/log.h"
+#include "server/conn.h"
+#include "server/server.h"
+
+static void
+stop_now(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	if (srv->conn_count > 0)
+		log_notice("grace period over, closing %zu sessions", srv->conn_count);
+	event_base_loopexit(srv->base, NULL);
+}
+
+void
+worker_idle(struct server *srv)
+{
+	event_base_loopexit(srv->base, NULL);
+}
+
+static void
+close_listeners(struct server *srv)
+{
+	for (size_t i = 0; i < srv->listener_count; i++) {
+		if (srv->listeners[i].evl != NULL)
+			evconnlistener_free(srv->listeners[i].evl);
+		srv->listeners[i].evl = NULL;
+	}
+}
+
+/* SIGTERM, SIGINT: stop. Sessions are asked to finish at their next safe
+ * point and get server.grace to do it. */
+static void
+worker_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct timeval grace = {.tv_sec = srv->cfg->grace};
+
+	if (srv->stopping)
+		return;
+	srv->stopping = true;
+	close_listeners(srv);
+	log_info("stopping: %zu sessions to finish", srv->conn_count);
+	conn_shutdown_all(srv);
+	if (srv->conn_count == 0) {
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+	if (srv->stop_timer != NULL)
+		event_free(srv->stop_timer);
+	srv->stop_timer = evtimer_new(srv->base, stop_now, srv);
+	evtimer_add(srv->stop_timer, &grace);
+}
+
+static void
+retire_over(evutil_socket_t fd, short what, void *arg)
+{
+	worker_stop(SIGTERM, 0, arg);
+}
+
+/* SIGUSR1: a reload replaced this worker. Accept nothing more; serve the
+ * open sessions until they end, for at most server.reload_grace, then stop
+ * as for SIGTERM. */
+static void
+worker_retire(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct timeval limit = {.tv_sec = srv->cfg->reload_grace};
+
+	if (srv->retiring || srv->stopping)
+		return;
+	srv->retiring = true;
+	close_listeners(srv);
+	log_info("replaced by a reload: %zu sessions still open", srv->conn_count);
+	if (srv->conn_count == 0) {
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+	srv->stop_timer = evtimer_new(srv->base, retire_over, srv);
+	evtimer_add(srv->stop_timer, &limit);
+}
+
+static void
+resume_accept(evutil_socket_t fd, short what, void *arg)
+{
+	evconnlistener_enable(arg);
+}
+
+static void
+accept_error(struct evconnlistener *evl, void *arg)
+{
+	struct listener *l = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+
+	/* EMFILE/ENFILE/ENOBUFS: keep serving; libevent retries on the next
+	 * readiness. Pause briefly so that a full fd table does not spin. */
+	log_error("%s: accept: %s", l->name, evutil_socket_error_to_string(err));
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+		struct timeval pause = {.tv_sec = 0, .tv_usec = 100000};
+		evconnlistener_disable(evl);
+		event_base_once(l->srv->base, -1, EV_TIMEOUT, resume_accept, evl, &pause);
+	}
+}
+
+int
+worker_run(struct server *srv)
+{
+	const int signals[] = {SIGTERM, SIGINT, SIGUSR1};
+	struct event *sigs[N_ELEMENTS(signals)];
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
+	srv->base = event_base_new();
+	if (srv->base == NULL)
+		fatal("event_base_new failed");
+	/* SIGHUP: the master reloads by replacing workers. */
+	signal(SIGHUP, SIG_IGN);
+	for (size_t i = 0; i < N_ELEMENTS(signals); i++) {
+		sigs[i] = evsignal_new(srv->base, signals[i],
+				       signals[i] == SIGUSR1 ? worker_retire : worker_stop, srv);
+		evsignal_add(sigs[i], NULL);
+	}
+	for (size_t i = 0; i < srv->listener_count; i++) {
+		struct listener *l = &srv->listeners[i];
+		l->srv = srv;
+		l->evl = evconnlistener_new(srv->base, conn_accept, l, LEV_OPT_CLOSE_ON_FREE, -1,
+					    l->fd);
+		if (l->evl == NULL)
+			fatal("%s: cannot listen: %s", l->name, strerror(errno));
+		evconnlistener_set_error_cb(l->evl, accept_error);
+	}
+	log_debug("serving %zu listeners", srv->listener_count);
+	event_base_dispatch(srv->base);
+	for (size_t i = 0; i < N_ELEMENTS(signals); i++)
+		event_free(sigs[i]);
+	if (srv->stop_timer != NULL)
+		event_free(srv->stop_timer);
+	return 0;
+}
