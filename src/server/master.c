@@ -205,9 +205,6 @@ spawn_worker(struct master *m, unsigned index)
 	}
 	if (pid == 0) {
 		char role[32];
-		/* Die with the master, whatever kills it. */
-		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != m->pid)
-			_exit(1);
 		snprintf(role, sizeof(role), "worker %u", index);
 		log_set_role(role);
 		/* Leave the master's event loop: its epoll instance is shared
@@ -221,6 +218,10 @@ spawn_worker(struct master *m, unsigned index)
 			fatal("chdir %s: %s", m->srv.cfg->data_dir, strerror(errno));
 		if (m->root)
 			privs_drop(&m->privs);
+		/* Die with the master, whatever kills it. Set after the
+		 * privilege change, which clears it. */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != m->pid)
+			_exit(1);
 		m->srv.limits_row = row;
 		m->srv.worker_index = index;
 		exit(worker_run(&m->srv));

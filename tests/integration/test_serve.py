@@ -337,3 +337,12 @@ def test_serve_port_in_use_is_a_clear_error(postern_factory, tmp_path):
         assert f"imap 127.0.0.1:{port}: cannot listen: Address already in use" in r.stderr
     finally:
         busy.close()
+
+
+def test_workers_die_with_the_master(server):
+    workers = server.workers()
+    server.proc.kill()  # SIGKILL: no chance to tell anyone
+    server.proc.wait()
+    assert wait_for(lambda: not any(os.path.exists(f"/proc/{w}") and
+                                    open(f"/proc/{w}/stat").read().split()[2] != "Z"
+                                    for w in workers), 5)
