@@ -31,7 +31,7 @@ class Postern(servers.Server):
     Interface it relies on (see docs/benchmarks.md): `postern --data DIR
     domain add D`, `postern --data DIR user add U --password-stdin`, and
     `postern serve --data DIR -o smtp.listen=127.0.0.1:P -o imap.listen=...
-    -o pop3.listen=... [-o smtp.relayhost=[127.0.0.1]:P]`; mail is stored in
+    -o pop3.listen=... [-o delivery.relayhost=127.0.0.1:P]`; mail is stored in
     DIR/mail/DOMAIN/USER (Maildir++).
     """
 
@@ -70,7 +70,7 @@ class Postern(servers.Server):
         for proto, port in self.ports.items():
             cmd += ["-o", "%s.listen=127.0.0.1:%d" % (proto, port)]
         if self.sink_port:
-            cmd += ["-o", "smtp.relayhost=[127.0.0.1]:%d" % self.sink_port]
+            cmd += ["-o", "delivery.relayhost=127.0.0.1:%d" % self.sink_port]
         log = open(os.path.join(self.base, "serve.log"), "w")
         p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                              preexec_fn=servers._raise_nofile)
