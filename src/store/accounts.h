@@ -167,7 +167,8 @@ enum accounts_rcpt_status {
 	ACCOUNTS_RCPT_INVALID,   /* not a valid address: 553 5.1.3 */
 };
 
-/* Resolve a recipient. Order for an address in a local domain:
+/* Resolve a recipient. Disabled users still receive mail (they only cannot
+ * log in). Order for an address in a local domain:
  *   1. an alias with exactly this source: expand each target
  *   2. a user with exactly this address
  *   3. for "user+tag@domain": an alias, then a user, for "user@domain"

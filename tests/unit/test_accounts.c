@@ -609,6 +609,10 @@ test_resolve(void **state)
 	expect(f, "boss@catch.example", ACCOUNTS_RCPT_FOUND, "boss@catch.example", "");
 	expect(f, "boss+x@catch.example", ACCOUNTS_RCPT_FOUND, "boss@catch.example#x", "");
 	expect(f, "Jörg@BÜCHER.example", ACCOUNTS_RCPT_FOUND, "jörg@xn--bcher-kva.example", "");
+	/* Disabled users cannot log in but still receive mail. */
+	const char *error;
+	assert_int_equal(accounts_user_add(f->db, "off@example.com", f->hash, 0, false, &error), 0);
+	expect(f, "off@example.com", ACCOUNTS_RCPT_FOUND, "off@example.com", "");
 	expect(f, "nobody@example.com", ACCOUNTS_RCPT_UNKNOWN, "", "");
 	expect(f, "nobody+x@example.com", ACCOUNTS_RCPT_UNKNOWN, "", "");
 	expect(f, "someone@elsewhere.net", ACCOUNTS_RCPT_NOT_LOCAL, "", "someone@elsewhere.net");
