@@ -124,11 +124,10 @@ parse_scheme(const char *stored, struct parsed *p, const char **error_r)
 		size_t n = close != NULL ? (size_t)(close - stored - 1) : 0;
 		if (close == NULL || n == 0 || n >= sizeof(name))
 			return (*error_r = "malformed {SCHEME} prefix"), -1;
-		for (size_t i = 0; i < n; i++)
-			{
-				char c = stored[1 + i];
-				name[i] = c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
-			}
+		for (size_t i = 0; i < n; i++) {
+			char c = stored[1 + i];
+			name[i] = c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+		}
 		name[n] = '\0';
 		for (size_t i = 0; i < N_ELEMENTS(plaintext_schemes); i++)
 			if (strcmp(name, plaintext_schemes[i]) == 0)

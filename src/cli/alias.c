@@ -122,8 +122,8 @@ cmd_alias(struct cli *cli, int argc, char **argv)
 		if (strcmp(action, "add") == 0) {
 			rc = alias_add(cli, db, &a);
 		} else if (strcmp(action, "list") == 0) {
-			if (accounts_alias_list(db, a.count > 1 ? a.words[1] : NULL, print_alias, NULL,
-						&error) < 0) {
+			const char *domain = a.count > 1 ? a.words[1] : NULL;
+			if (accounts_alias_list(db, domain, print_alias, NULL, &error) < 0) {
 				cli_error(cli, "%s", error);
 				rc = 1;
 			}

@@ -76,8 +76,8 @@ user_add(struct cli *cli, struct accounts *db, const struct admin_args *a)
 					 a->quota);
 	/* Check what can be checked before asking for a password. */
 	buf_init(&canon, BUF_UNLIMITED);
-	if (addr_canon(address, &canon, &error) < 0) {
-		cli_error(cli, "invalid address '%s': %s", address, error);
+	if (accounts_user_canon(db, address, &canon, &error) < 0) {
+		cli_error(cli, "%s", error);
 		buf_release(&canon);
 		return 1;
 	}

@@ -211,7 +211,8 @@ unquote(const char *in, size_t len, char *content, const char **error_r)
 		unsigned char c = (unsigned char)in[i];
 		if (c == '"') {
 			if (i != len - 1)
-				return (*error_r = "text after the closing quote of the local part"), -1;
+				return (*error_r = "text after the closing quote of the local "
+						   "part"), -1;
 			return (ssize_t)n;
 		}
 		if (c == '\\') {
@@ -219,7 +220,8 @@ unquote(const char *in, size_t len, char *content, const char **error_r)
 				break;
 			c = (unsigned char)in[i];
 			if (c < 32 || c > 126)
-				return (*error_r = "invalid escaped character in the local part"), -1;
+				return (*error_r = "invalid escaped character in the local "
+						   "part"), -1;
 			content[n++] = (char)ascii_tolower(c);
 		} else if (is_qtext(c)) {
 			content[n++] = (char)ascii_tolower(c);

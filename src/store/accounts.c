@@ -86,7 +86,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_ALIAS_ADD] = "INSERT INTO aliases (source, domain_id, target, created) "
 			 "VALUES (?1, ?2, ?3, ?4)",
 	[ST_ALIAS_EXISTS] = "SELECT 1 FROM aliases WHERE source = ?1 AND target = ?2",
-	[ST_ALIAS_TARGETS] = "SELECT target FROM aliases WHERE source = ?1 ORDER BY target LIMIT ?2",
+	[ST_ALIAS_TARGETS] = "SELECT target FROM aliases WHERE source = ?1 "
+			     "ORDER BY target LIMIT ?2",
 	[ST_ALIAS_DEL_ALL] = "DELETE FROM aliases WHERE source = ?1",
 	[ST_ALIAS_DEL_ONE] = "DELETE FROM aliases WHERE source = ?1 AND target = ?2",
 	[ST_ALIAS_LIST_ALL] = "SELECT source, target FROM aliases ORDER BY source, target",

@@ -27,6 +27,8 @@
 
 #include "lib/common.h"
 
+#include "lib/buf.h"
+
 #define ACCOUNTS_DB_NAME "postern.db"
 
 /* Alias expansion limits (accounts_resolve). */
@@ -88,6 +90,12 @@ struct accounts_user {
 /* Free the strings of a user filled by accounts_user_get/authenticate and
  * zero it. */
 void accounts_user_clear(struct accounts_user *user);
+
+/* Append the canonical form of a user address to out, checking the rules
+ * for user names below (ACCOUNTS_ERR_INVALID otherwise). Nothing is looked
+ * up: use it to refuse a bad name before asking for a password. */
+int accounts_user_canon(struct accounts *db, const char *address, struct buf *out,
+			const char **error_r);
 
 /* Add a user. password_hash is a stored hash: password_hash() output for a
  * new password, or anything password_import() accepts (it is validated and

@@ -188,9 +188,9 @@ user_from_row(sqlite3_stmt *st, struct accounts_user *u)
 	u->created = sqlite3_column_int64(st, 6);
 }
 
-/* Canonical user address with the rules for mailbox names. */
-static int
-canon_user(struct accounts *db, const char *address, struct buf *out, const char **error_r)
+int
+accounts_user_canon(struct accounts *db, const char *address, struct buf *out,
+		    const char **error_r)
 {
 	int ret = acc_canon_addr(db, address, "address", out, error_r);
 
@@ -234,7 +234,7 @@ accounts_user_add(struct accounts *db, const char *address, const char *password
 
 	buf_init(&canon, BUF_UNLIMITED);
 	buf_init(&hash, BUF_UNLIMITED);
-	if ((ret = canon_user(db, address, &canon, error_r)) < 0 ||
+	if ((ret = accounts_user_canon(db, address, &canon, error_r)) < 0 ||
 	    (ret = import_hash(db, password_hash, &hash, error_r)) < 0)
 		goto out;
 	if (quota > INT64_MAX) {

@@ -360,6 +360,14 @@ test_users(void **state)
 	assert_int_equal(accounts_user_add(f->db, "bob@example.com", f->hash, UINT64_MAX, true,
 					   &error),
 			 ACCOUNTS_ERR_INVALID);
+	struct buf name;
+	buf_init(&name, BUF_UNLIMITED);
+	assert_int_equal(accounts_user_canon(f->db, "Zoë@BÜcher.Example", &name, &error), 0);
+	assert_string_equal(name.data, "zoë@xn--bcher-kva.example");
+	buf_reset(&name);
+	assert_int_equal(accounts_user_canon(f->db, "zoe+x@example.com", &name, &error),
+			 ACCOUNTS_ERR_INVALID);
+	buf_release(&name);
 	/* A migrated Dovecot hash, bare: stored with its scheme. */
 	assert_int_equal(accounts_user_add(f->db, "bob@example.com",
 					   "$2y$05$CWpqbdTxjLxbicAJgB3z..lDI3iqa65tM2X4aLPgIrOdIWAI4zfiK",
