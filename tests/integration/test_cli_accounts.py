@@ -203,9 +203,6 @@ def test_global_options_anywhere(data):
     assert lines(ok(data, "domain", "list")) == ["one.example", "three.example", "two.example"]
 
 
-@pytest.mark.xfail(reason="config_load_file() reports 'NUL byte' for every non-empty line "
-                   "(src/lib/config.c compares memchr over strlen bytes); owned elsewhere",
-                   strict=False)
 def test_config_file_option(data, tmp_path):
     conf = tmp_path / "postern.conf"
     conf.write_text(f"[server]\ndata_dir = {data}\n")

@@ -1,0 +1,61 @@
+/* verify.h - checking a login without blocking the event loop.
+ *
+ * Password hashes are deliberately slow (argon2id: about 0.2 s and 64 MiB),
+ * so a worker never computes one on its event loop: the user is looked up
+ * inline (one SQLite read) and the hash is verified on a small pool of
+ * threads, the result coming back to the loop through a pipe.
+ *
+ * A successful verification is remembered for auth.cache_ttl: the cache keeps
+ * HMAC-SHA256(per-process random key, password || stored hash) under a key
+ * derived from the address and the stored hash, so a password change (a new
+ * stored hash) invalidates it and the cache never holds a password or
+ * anything an attacker could test guesses against offline without the
+ * process's key. Failures are never cached and are answered only after
+ * failure_delay, and an unknown or disabled user costs the same hash
+ * verification as a known one, so timing reveals nothing.
+ *
+ * Threads are created on first use, so a verifier must be made in the
+ * process that uses it (a worker, after fork).
+ */
+#ifndef POSTERN_VERIFY_H
+#define POSTERN_VERIFY_H
+
+#include "lib/common.h"
+
+#include <event2/event.h>
+
+struct accounts;
+
+enum auth_result {
+	AUTH_OK,
+	AUTH_FAILED,   /* wrong password, unknown or disabled user */
+	AUTH_TEMPFAIL, /* database failure, too busy: try again later */
+};
+
+/* result, the canonical address on AUTH_OK (valid during the call), and a
+ * reason for the log (never for the client). */
+typedef void auth_verify_cb(enum auth_result result, const char *address, const char *reason,
+			    void *ctx);
+
+struct auth_verifier;
+struct auth_request;
+
+/* threads: hash verifications at once (each may take 64 MiB); ttl: seconds
+ * a success is cached (0: no cache); failure_delay_ms: how long a failure
+ * waits before it is reported. */
+struct auth_verifier *auth_verifier_new(struct event_base *base, unsigned threads, unsigned ttl,
+					unsigned failure_delay_ms);
+/* Cancels every pending request (their callbacks are not called), joins
+ * the threads, frees. */
+void auth_verifier_free(struct auth_verifier **v);
+
+/* Check address/password against db. The callback is always called later
+ * from the event loop, never from inside this call. Returns a request the
+ * caller must cancel if it goes away first. */
+struct auth_request *auth_verify(struct auth_verifier *v, struct accounts *db,
+				 const char *address, const char *password, auth_verify_cb *cb,
+				 void *ctx);
+/* The callback will not be called; *req becomes NULL. */
+void auth_request_cancel(struct auth_request **req);
+
+#endif
