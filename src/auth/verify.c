@@ -63,6 +63,7 @@ struct auth_verifier {
 	struct event *pipe_ev;
 	uint8_t secret[32];
 	struct cache_entry *cache;
+	atomic_ulong hashes;
 };
 
 static void
@@ -193,6 +194,7 @@ worker_thread(void *arg)
 		if (!atomic_load(&r->cancelled)) {
 			const char *error = NULL;
 			int ret = password_verify(r->password, r->stored, &error);
+			atomic_fetch_add(&v->hashes, 1);
 			r->verified = ret == 1;
 			if (ret < 0)
 				snprintf(r->error, sizeof(r->error), "unusable password hash: %s",
@@ -350,6 +352,12 @@ auth_request_cancel(struct auth_request **reqp)
 	 * pending: free now. */
 	if (!r->in_thread)
 		request_free(r);
+}
+
+unsigned long
+auth_verifier_hashes(const struct auth_verifier *v)
+{
+	return atomic_load(&v->hashes);
 }
 
 void

@@ -58,4 +58,7 @@ struct auth_request *auth_verify(struct auth_verifier *v, struct accounts *db,
 /* The callback will not be called; *req becomes NULL. */
 void auth_request_cancel(struct auth_request **req);
 
+/* Password hashes computed so far (cache hits compute none). */
+unsigned long auth_verifier_hashes(const struct auth_verifier *v);
+
 #endif
