@@ -13,7 +13,16 @@
 #define CONFIG_LINE_MAX 4096
 #define CONFIG_FILE_MAX (1024 * 1024)
 
-enum key_type { KEY_STRING, KEY_UINT, KEY_DURATION, KEY_BOOL, KEY_LOGLEVEL };
+enum key_type {
+	KEY_STRING,
+	KEY_UINT,
+	KEY_DURATION,
+	KEY_BOOL,
+	KEY_LOGLEVEL,
+	KEY_SIZE,      /* uint64_t bytes: "50M", "2G", "1024" */
+	KEY_DISCLOSE,  /* enum smtpd_disclose: off, auth, all */
+	KEY_REPLYCODE, /* 452 or 552 */
+};
 
 struct key_def {
 	const char *name;
@@ -43,6 +52,33 @@ static const struct key_def global_keys[] = {
 	{"tls.cert", KEY_STRING, offsetof(struct config, tls_cert), NULL,
 	 "certificate chain, PEM (default: self-signed, generated in the data directory)"},
 	{"tls.key", KEY_STRING, offsetof(struct config, tls_key), NULL, "private key, PEM"},
+	{"smtpd.max_message_size", KEY_SIZE, offsetof(struct config, smtpd_max_message_size), "50M",
+	 "largest message accepted (announced with EHLO SIZE); 552 5.3.4 beyond"},
+	{"smtpd.max_recipients", KEY_UINT, offsetof(struct config, smtpd_max_recipients), "1000",
+	 "recipients per message; 452 4.5.3 beyond"},
+	{"smtpd.max_line", KEY_UINT, offsetof(struct config, smtpd_max_line), "4096",
+	 "longest command line (RFC 5321 asks for at least 512); 500 5.5.2 beyond"},
+	{"smtpd.max_errors", KEY_UINT, offsetof(struct config, smtpd_max_errors), "20",
+	 "errors in one session before it is closed with 421"},
+	{"smtpd.data_timeout", KEY_DURATION, offsetof(struct config, smtpd_data_timeout), "10m",
+	 "longest wait for message data (RFC 5321 4.5.3.2: at least 3 minutes)"},
+	{"smtpd.vrfy", KEY_DISCLOSE, offsetof(struct config, smtpd_vrfy), "off",
+	 "VRFY answers: off (252 for everyone), auth (authenticated users), all"},
+	{"smtpd.expn", KEY_DISCLOSE, offsetof(struct config, smtpd_expn), "off",
+	 "EXPN answers: off (502 for everyone), auth (authenticated users), all"},
+	{"smtpd.bare_lf", KEY_BOOL, offsetof(struct config, smtpd_bare_lf_normalise), "no",
+	 "accept bare LF/CR in message data by normalising it (default: refuse the message)"},
+	{"smtpd.quota_reply", KEY_REPLYCODE, offsetof(struct config, smtpd_quota_reply), "452",
+	 "reply when a mailbox is over quota: 452 (try later) or 552 (give up)"},
+	{"auth.threads", KEY_UINT, offsetof(struct config, auth_threads), "1",
+	 "password hashes each worker verifies at once (each argon2id needs 64 MiB)"},
+	{"auth.cache_ttl", KEY_DURATION, offsetof(struct config, auth_cache_ttl), "1h",
+	 "how long a successful login is remembered (0 = never)"},
+	{"auth.failure_delay", KEY_UINT, offsetof(struct config, auth_failure_delay), "2000",
+	 "milliseconds before a failed login is answered"},
+	{"auth.plaintext_loopback", KEY_BOOL,
+	 offsetof(struct config, auth_allow_plaintext_loopback), "yes",
+	 "allow plaintext passwords without TLS from loopback clients"},
 };
 
 struct service_def {
@@ -135,6 +171,30 @@ parse_duration(const char *s, unsigned *out)
 	if (parse_uint(num, UINT32_MAX, &v) < 0 || v > UINT32_MAX / mult)
 		return -1;
 	*out = (unsigned)(v * mult);
+	return 0;
+}
+
+/* "1024", "64K", "50M", "2G", "1T" -> bytes (powers of 1024). */
+static int
+parse_size(const char *s, uint64_t *out)
+{
+	char num[32];
+	size_t n = strlen(s);
+	unsigned long long mult = 1, v;
+
+	if (n == 0 || n >= sizeof(num))
+		return -1;
+	memcpy(num, s, n + 1);
+	switch (ascii_tolower((unsigned char)num[n - 1])) {
+	case 'k': mult = 1ULL << 10; num[n - 1] = '\0'; break;
+	case 'm': mult = 1ULL << 20; num[n - 1] = '\0'; break;
+	case 'g': mult = 1ULL << 30; num[n - 1] = '\0'; break;
+	case 't': mult = 1ULL << 40; num[n - 1] = '\0'; break;
+	default: break;
+	}
+	if (parse_uint(num, UINT64_MAX, &v) < 0 || v > UINT64_MAX / mult)
+		return -1;
+	*out = v * mult;
 	return 0;
 }
 
@@ -261,6 +321,27 @@ set_typed(struct config *cfg, void *field, enum key_type type, const char *name,
 	case KEY_BOOL:
 		if (parse_bool(value, field) < 0)
 			return set_error(cfg, error_r, "%s: '%s' is not yes or no", name, value);
+		return 0;
+	case KEY_SIZE:
+		if (parse_size(value, field) < 0)
+			return set_error(cfg, error_r, "%s: '%s' is not a size (e.g. 512K, 50M, 2G)",
+					 name, value);
+		return 0;
+	case KEY_DISCLOSE:
+		if (strcmp(value, "off") == 0)
+			*(unsigned *)field = SMTPD_DISCLOSE_OFF;
+		else if (strcmp(value, "auth") == 0)
+			*(unsigned *)field = SMTPD_DISCLOSE_AUTH;
+		else if (strcmp(value, "all") == 0)
+			*(unsigned *)field = SMTPD_DISCLOSE_ALL;
+		else
+			return set_error(cfg, error_r, "%s: '%s' is not off, auth or all", name,
+					 value);
+		return 0;
+	case KEY_REPLYCODE:
+		if (strcmp(value, "452") != 0 && strcmp(value, "552") != 0)
+			return set_error(cfg, error_r, "%s: '%s' is not 452 or 552", name, value);
+		*(unsigned *)field = (unsigned)atoi(value);
 		return 0;
 	case KEY_LOGLEVEL:
 		if ((level = log_level_parse(value)) < 0)
@@ -534,6 +615,15 @@ config_finish(struct config *cfg, uid_t euid, const char **error_r)
 		return set_error(cfg, error_r, "server.data_dir: must not be empty");
 	if (cfg->user == NULL)
 		return set_error(cfg, error_r, "server.user: must not be empty");
+	if (cfg->smtpd_max_line < 512)
+		return set_error(cfg, error_r, "smtpd.max_line: %u is below the 512 octets of "
+				 "RFC 5321 4.5.3.1.4", cfg->smtpd_max_line);
+	if (cfg->smtpd_max_line > 1024 * 1024)
+		return set_error(cfg, error_r, "smtpd.max_line: at most 1M");
+	if (cfg->smtpd_data_timeout < 180)
+		return set_error(cfg, error_r, "smtpd.data_timeout: at least 3m (RFC 5321 4.5.3.2)");
+	if (cfg->smtpd_max_recipients == 0)
+		return set_error(cfg, error_r, "smtpd.max_recipients: at least 1");
 	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
 		return set_error(cfg, error_r, "tls.cert and tls.key must be set together");
 	for (size_t s = 0; s < SVC_COUNT; s++) {
@@ -577,6 +667,26 @@ print_typed(const void *field, enum key_type type, FILE *out)
 	case KEY_LOGLEVEL:
 		fprintf(out, " %s\n", log_level_name(*(const enum log_level *)field));
 		break;
+	case KEY_SIZE: {
+		uint64_t v = *(const uint64_t *)field;
+		static const char units[] = "KMGT";
+		int u = -1;
+		while (v != 0 && v % 1024 == 0 && u < 3) {
+			v /= 1024;
+			u++;
+		}
+		if (u >= 0)
+			fprintf(out, " %llu%c\n", (unsigned long long)v, units[u]);
+		else
+			fprintf(out, " %llu\n", (unsigned long long)v);
+		break;
+	}
+	case KEY_DISCLOSE: {
+		static const char *const names[] = {"off", "auth", "all"};
+		fprintf(out, " %s\n", names[*(const unsigned *)field % 3]);
+		break;
+	}
+	case KEY_REPLYCODE: fprintf(out, " %u\n", *(const unsigned *)field); break;
 	}
 }
 

@@ -57,7 +57,32 @@ struct config {
 	char *tls_cert;       /* tls.cert; NULL = generated self-signed in data_dir */
 	char *tls_key;        /* tls.key */
 	struct service_config svc[SVC_COUNT];
+
+	/* [smtpd]: the SMTP server on smtp, submission and smtps */
+	uint64_t smtpd_max_message_size; /* bytes, announced in EHLO SIZE */
+	unsigned smtpd_max_recipients;   /* per transaction; 452 4.5.3 beyond */
+	unsigned smtpd_max_line;         /* command line length (>= 512) */
+	unsigned smtpd_max_errors;       /* then 421 and close */
+	unsigned smtpd_data_timeout;     /* seconds between DATA/BDAT blocks */
+	unsigned smtpd_vrfy;             /* SMTPD_DISCLOSE_* */
+	unsigned smtpd_expn;
+	bool smtpd_bare_lf_normalise;    /* else bare CR/LF in DATA is refused */
+	unsigned smtpd_quota_reply;      /* 452 (temporary) or 552 (permanent) */
+
+	/* [auth] */
+	unsigned auth_threads;           /* password hashes verified at once */
+	unsigned auth_cache_ttl;         /* seconds a successful login is cached */
+	unsigned auth_failure_delay;     /* milliseconds before a failure is told */
+	bool auth_allow_plaintext_loopback; /* plaintext passwords from loopback without TLS */
+
 	char error[512];      /* last error message (see error_r below) */
+};
+
+/* smtpd.vrfy and smtpd.expn: who may learn whether an address exists. */
+enum smtpd_disclose {
+	SMTPD_DISCLOSE_OFF,  /* VRFY 252, EXPN 502, identical for every address */
+	SMTPD_DISCLOSE_AUTH, /* real answers for authenticated users */
+	SMTPD_DISCLOSE_ALL,  /* real answers for everyone (discloses users) */
 };
 
 /* The section name of a service ("smtp", "imaps", ...). */
