@@ -47,7 +47,7 @@ int base64_encode(struct buf *dst, const void *src, size_t n, size_t line_len) A
  * concatenated input. Plain struct, no resources; init may be repeated. */
 struct base64_encoder {
 	size_t line_len; /* 0: no wrapping */
-	size_t col;      /* characters on the current line; == line_len: CRLF due */
+	size_t col;	 /* characters on the current line; == line_len: CRLF due */
 	unsigned char pending[2];
 	unsigned int npending;
 };
@@ -56,8 +56,8 @@ void base64_encoder_init(struct base64_encoder *enc, size_t line_len);
 /* Encode src[n] (at most two bytes are held back until more input or
  * finish). Returns 0, or -1 when dst would pass dst->max (dst and enc
  * unchanged). */
-int base64_encoder_more(struct base64_encoder *enc, struct buf *dst, const void *src, size_t n)
-    ATTR_NODISCARD;
+int base64_encoder_more(struct base64_encoder *enc, struct buf *dst, const void *src,
+			size_t n) ATTR_NODISCARD;
 /* Write the held-back bytes with padding. Returns 0, or -1 when dst would
  * pass dst->max (dst and enc unchanged). The encoder is then ready for
  * another message as after init. */
@@ -70,8 +70,8 @@ int base64_encoder_finish(struct base64_encoder *enc, struct buf *dst) ATTR_NODI
  * No whitespace is accepted. An empty input decodes to nothing. Returns 0
  * with the bytes appended to dst, or -1 with *error_r set (static string)
  * and dst unchanged: malformed input, or dst would pass dst->max. */
-int base64_decode_strict(struct buf *dst, const void *src, size_t n, const char **error_r)
-    ATTR_NODISCARD;
+int base64_decode_strict(struct buf *dst, const void *src, size_t n,
+			 const char **error_r) ATTR_NODISCARD;
 
 /* Incremental lenient decoder for MIME bodies. CR, LF, space and tab are
  * skipped silently. Other characters outside the alphabet are skipped and
@@ -80,19 +80,19 @@ int base64_decode_strict(struct buf *dst, const void *src, size_t n, const char 
  * counted as junk. Feeding the input in chunks of any size gives exactly the
  * result of feeding it at once. */
 struct base64_decoder {
-	uint32_t acc;        /* sextets of the current quantum */
-	unsigned int nacc;   /* 0..3 sextets in acc */
-	unsigned int state;  /* private: data, awaiting second '=', ended */
-	bool bad_padding;    /* '=' where no padding belongs, or one '=' short */
-	bool truncated;      /* a partial quantum was left (at '=' or at the end) */
-	size_t junk;         /* characters skipped that are not whitespace */
+	uint32_t acc;	    /* sextets of the current quantum */
+	unsigned int nacc;  /* 0..3 sextets in acc */
+	unsigned int state; /* private: data, awaiting second '=', ended */
+	bool bad_padding;   /* '=' where no padding belongs, or one '=' short */
+	bool truncated;	    /* a partial quantum was left (at '=' or at the end) */
+	size_t junk;	    /* characters skipped that are not whitespace */
 };
 
 void base64_decoder_init(struct base64_decoder *dec);
 /* Decode src[n], appending to dst whatever complete bytes it yields.
  * Returns 0, or -1 when dst would pass dst->max (dst and dec unchanged). */
-int base64_decoder_more(struct base64_decoder *dec, struct buf *dst, const void *src, size_t n)
-    ATTR_NODISCARD;
+int base64_decoder_more(struct base64_decoder *dec, struct buf *dst, const void *src,
+			size_t n) ATTR_NODISCARD;
 /* End of input. An unpadded final quantum of 2 or 3 characters still yields
  * its 1 or 2 bytes (appended to dst); a lone final character carries no
  * whole byte and is dropped. Returns 0 when the input ended on a quantum

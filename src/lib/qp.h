@@ -38,17 +38,17 @@ enum qp_mode {
  * input did not have. Plain struct, no resources; init may be repeated. */
 struct qp_encoder {
 	enum qp_mode mode;
-	size_t col;          /* characters on the current output line */
-	bool held_cr;        /* text mode: a CR waiting to see if LF follows */
-	unsigned char ws;    /* held space or tab, 0 when none */
+	size_t col;	  /* characters on the current output line */
+	bool held_cr;	  /* text mode: a CR waiting to see if LF follows */
+	unsigned char ws; /* held space or tab, 0 when none */
 };
 
 void qp_encoder_init(struct qp_encoder *enc, enum qp_mode mode);
 /* Encode src[n]. At most one space or tab and, in text mode, one CR are held
  * back until the next character shows what they are. Returns 0, or -1 when
  * dst would pass dst->max (dst and enc unchanged). */
-int qp_encoder_more(struct qp_encoder *enc, struct buf *dst, const void *src, size_t n)
-    ATTR_NODISCARD;
+int qp_encoder_more(struct qp_encoder *enc, struct buf *dst, const void *src,
+		    size_t n) ATTR_NODISCARD;
 /* Write what was held back (a final space or tab encoded, a final CR as
  * =0D). Returns 0, or -1 when dst would pass dst->max (dst and enc
  * unchanged). The encoder is then ready for another body as after init. */
@@ -67,26 +67,28 @@ int qp_encode(struct buf *dst, const void *src, size_t n, enum qp_mode mode) ATT
  *   after it are decoded as if it were an ordinary character, and damage is
  *   incremented.
  * - All other bytes, line breaks included, are passed through unchanged.
- * A run of more than QP_WS_HOLD spaces and tabs is written out once it
- * reaches that length; if the line then ends, the part written cannot be
- * removed and damage is incremented (conforming lines are at most 76).
+ * Spaces and tabs are held until what follows shows whether they end a
+ * line, at most QP_WS_HOLD of them (conforming lines are at most 76): when
+ * one more comes, the held ones are written out, and if the line then ends
+ * they cannot be taken back, which counts as damage. Likewise a '=' followed
+ * by more than QP_WS_HOLD of them is taken as a literal '=' (damage).
  * Plain struct, no resources; init may be repeated. */
 #define QP_WS_HOLD 128
 
 struct qp_decoder {
-	unsigned int state;        /* private */
-	unsigned char hex1;        /* first digit of a pending "=X" */
-	bool ws_spilled;           /* the current whitespace run was written out early */
-	size_t nws;                /* spaces and tabs held in ws */
-	size_t damage;             /* malformed '=' sequences seen */
+	unsigned int state; /* private */
+	unsigned char hex1; /* first digit of a pending "=X" */
+	bool ws_spilled;    /* the current whitespace run was written out early */
+	size_t nws;	    /* spaces and tabs held in ws */
+	size_t damage;	    /* malformed '=' sequences seen */
 	unsigned char ws[QP_WS_HOLD];
 };
 
 void qp_decoder_init(struct qp_decoder *dec);
 /* Decode src[n]. Returns 0, or -1 when dst would pass dst->max (dst and dec
  * unchanged). */
-int qp_decoder_more(struct qp_decoder *dec, struct buf *dst, const void *src, size_t n)
-    ATTR_NODISCARD;
+int qp_decoder_more(struct qp_decoder *dec, struct buf *dst, const void *src,
+		    size_t n) ATTR_NODISCARD;
 /* End of input: a pending "=X" is written literally (damage), held trailing
  * whitespace is dropped, a held CR is written. Returns 0, or -1 when dst
  * would pass dst->max (dst and dec unchanged). */

@@ -2,6 +2,7 @@
 #include "lib/common.h"
 
 #include <setjmp.h>
+
 #include <cmocka.h>
 
 #include "lib/base64.h"
@@ -47,7 +48,8 @@ lenient(struct lenient_result *r, const void *in, size_t n, size_t chunk)
 	if (chunk == 0)
 		chunk = n > 0 ? n : 1;
 	for (size_t off = 0; off < n; off += chunk)
-		assert_int_equal(base64_decoder_more(&dec, &r->out, p + off, MIN(chunk, n - off)), 0);
+		assert_int_equal(base64_decoder_more(&dec, &r->out, p + off, MIN(chunk, n - off)),
+				 0);
 	r->finish = base64_decoder_finish(&dec, &r->out);
 	assert_true(r->finish >= 0);
 	r->clean = base64_decoder_is_clean(&dec);
@@ -78,8 +80,13 @@ static void
 test_rfc4648_vectors(void **state)
 {
 	static const char *const vec[][2] = {
-		{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},         {"foo", "Zm9v"},
-		{"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+	    {"", ""},
+	    {"f", "Zg=="},
+	    {"fo", "Zm8="},
+	    {"foo", "Zm9v"},
+	    {"foob", "Zm9vYg=="},
+	    {"fooba", "Zm9vYmE="},
+	    {"foobar", "Zm9vYmFy"},
 	};
 
 	for (size_t i = 0; i < N_ELEMENTS(vec); i++) {
@@ -423,8 +430,8 @@ test_roundtrip_random(void **state)
 			assert_memory_equal(buf_cstr(&enc2), buf_cstr(&enc), enc.len);
 
 			if (line == 0) {
-				assert_int_equal(base64_decode_strict(&dec, enc.data, enc.len, &error),
-						 0);
+				assert_int_equal(
+				    base64_decode_strict(&dec, enc.data, enc.len, &error), 0);
 				assert_int_equal(dec.len, n);
 				assert_memory_equal(buf_cstr(&dec), data, n);
 			} else {
@@ -523,17 +530,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rfc4648_vectors),
-		cmocka_unit_test(test_alphabet_table),
-		cmocka_unit_test(test_sizes),
-		cmocka_unit_test(test_mime_wrapping),
-		cmocka_unit_test(test_strict_errors),
-		cmocka_unit_test(test_strict_cap),
-		cmocka_unit_test(test_lenient),
-		cmocka_unit_test(test_lenient_bytewise_random),
-		cmocka_unit_test(test_roundtrip_random),
-		cmocka_unit_test(test_encoder_cap),
-		cmocka_unit_test(test_decoder_cap),
+	    cmocka_unit_test(test_rfc4648_vectors),
+	    cmocka_unit_test(test_alphabet_table),
+	    cmocka_unit_test(test_sizes),
+	    cmocka_unit_test(test_mime_wrapping),
+	    cmocka_unit_test(test_strict_errors),
+	    cmocka_unit_test(test_strict_cap),
+	    cmocka_unit_test(test_lenient),
+	    cmocka_unit_test(test_lenient_bytewise_random),
+	    cmocka_unit_test(test_roundtrip_random),
+	    cmocka_unit_test(test_encoder_cap),
+	    cmocka_unit_test(test_decoder_cap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

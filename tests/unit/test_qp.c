@@ -2,6 +2,7 @@
 #include "lib/common.h"
 
 #include <setjmp.h>
+
 #include <cmocka.h>
 
 #include "lib/buf.h"
@@ -582,7 +583,8 @@ test_q_encode(void **state)
 		buf_init(&back, BUF_UNLIMITED);
 		assert_int_equal(qp_encode_q(&b, &in, 1), 0);
 		assert_int_equal(b.len, qp_q_char_size(in));
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		bool alnum =
+		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 		if (alnum || (c != 0 && strchr("!*+-/", c) != NULL))
 			assert_int_equal(b.len, 1);
 		else if (c == ' ')
@@ -605,10 +607,11 @@ test_q_decode(void **state)
 		const char *in, *out;
 		size_t damage;
 	} vec[] = {
-		{"a_b", "a b", 0},      {"=3d=3D", "==", 0}, {"a=", "a=", 1},
-		{"=4", "=4", 1},        {"=G0", "=G0", 1},   {"=4g", "=4g", 1},
-		{"a b", "a b", 0},      {"==41", "=A", 1},   {"=5F_", "_ ", 0},
-		{"=E2=82=AC", "\xe2\x82\xac", 0},
+	    {"a_b", "a b", 0}, {"=3d=3D", "==", 0},
+	    {"a=", "a=", 1},   {"=4", "=4", 1},
+	    {"=G0", "=G0", 1}, {"=4g", "=4g", 1},
+	    {"a b", "a b", 0}, {"==41", "=A", 1},
+	    {"=5F_", "_ ", 0}, {"=E2=82=AC", "\xe2\x82\xac", 0},
 	};
 
 	for (size_t i = 0; i < N_ELEMENTS(vec); i++) {
@@ -636,19 +639,19 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_encode_basic),
-		cmocka_unit_test(test_encode_soft_breaks),
-		cmocka_unit_test(test_encode_rfc2045_example),
-		cmocka_unit_test(test_decode_basic),
-		cmocka_unit_test(test_decode_soft_breaks),
-		cmocka_unit_test(test_decode_trailing_whitespace),
-		cmocka_unit_test(test_decode_malformed),
-		cmocka_unit_test(test_decode_bytewise_random),
-		cmocka_unit_test(test_roundtrip_random),
-		cmocka_unit_test(test_encoder_cap),
-		cmocka_unit_test(test_decoder_cap),
-		cmocka_unit_test(test_q_encode),
-		cmocka_unit_test(test_q_decode),
+	    cmocka_unit_test(test_encode_basic),
+	    cmocka_unit_test(test_encode_soft_breaks),
+	    cmocka_unit_test(test_encode_rfc2045_example),
+	    cmocka_unit_test(test_decode_basic),
+	    cmocka_unit_test(test_decode_soft_breaks),
+	    cmocka_unit_test(test_decode_trailing_whitespace),
+	    cmocka_unit_test(test_decode_malformed),
+	    cmocka_unit_test(test_decode_bytewise_random),
+	    cmocka_unit_test(test_roundtrip_random),
+	    cmocka_unit_test(test_encoder_cap),
+	    cmocka_unit_test(test_decoder_cap),
+	    cmocka_unit_test(test_q_encode),
+	    cmocka_unit_test(test_q_decode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
