@@ -437,7 +437,8 @@ kwset_text(struct kwset *s)
 	struct buf b;
 
 	buf_init(&b, BUF_UNLIMITED);
-	qsort(s->v, s->n, sizeof(s->v[0]), kw_cmp);
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof(s->v[0]), kw_cmp);
 	for (size_t i = 0; i < s->n; i++)
 		if ((i > 0 && buf_add_char(&b, ' ') < 0) || buf_add_str(&b, s->v[i]) < 0)
 			break;
@@ -699,7 +700,8 @@ store_expunge(struct store_mailbox *box, const uint32_t *uids, size_t n, uint32_
 	if (idx_commit(user, error_r) < 0)
 		goto fail_nocommit;
 	free(cand);
-	qsort(done, ndone, sizeof(*done), uid_cmp);
+	if (ndone > 1)
+		qsort(done, ndone, sizeof(*done), uid_cmp);
 	if (expunged_r != NULL) {
 		*expunged_r = done;
 		*count_r = ndone;

@@ -221,7 +221,8 @@ sync_deliver(struct store_mailbox *box, const char *skip_base, struct sync_stats
 			  strerror(errno));
 		goto out;
 	}
-	qsort(es.v, es.n, sizeof(*es.v), entry_cmp);
+	if (es.n > 1)
+		qsort(es.v, es.n, sizeof(*es.v), entry_cmp);
 	sqlite3_stmt *q = NULL;
 	for (size_t i = 0; i < es.n; i++) {
 		struct entry *e = &es.v[i];
@@ -393,7 +394,8 @@ sync_full(struct store_mailbox *box, bool force, bool move_new, const char *skip
 		user_fail(user, error_r, 0, "%s/%s: %s", user->rel, box->row.dir, strerror(errno));
 		goto out;
 	}
-	qsort(es.v, es.n, sizeof(*es.v), entry_cmp);
+	if (es.n > 1)
+		qsort(es.v, es.n, sizeof(*es.v), entry_cmp);
 	if (read_rows(box, &rows, &nrows, error_r) < 0)
 		goto out;
 

@@ -252,7 +252,8 @@ read_folders(struct store_user *user, struct disk_folder **v_r, size_t *n_r,
 	}
 	closedir(d);
 	buf_release(&name);
-	qsort(v, n, sizeof(*v), folder_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), folder_cmp);
 	*v_r = v;
 	*n_r = n;
 	return 0;
@@ -315,7 +316,7 @@ reconcile(struct store_user *user, bool apply, bool *differs_r, const char **err
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct disk_folder key = {.dir = (char *)sqlite3_column_text(st, 2)};
-		struct disk_folder *f = bsearch(&key, v, n, sizeof(*v), folder_cmp);
+		struct disk_folder *f = n == 0 ? NULL : bsearch(&key, v, n, sizeof(*v), folder_cmp);
 		if (f != NULL) {
 			seen[f - v] = true;
 			continue;
@@ -434,7 +435,8 @@ store_mailbox_list(struct store_user *user, struct store_mailbox_info **list_r,
 		store_mailbox_list_free(&v, n);
 		return user_db_fail(user, error_r, "mailbox list");
 	}
-	qsort(v, n, sizeof(*v), info_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), info_cmp);
 	/* In name order, whatever is below a mailbox follows it, possibly
 	 * after siblings whose names continue with a byte below '.'. */
 	for (size_t i = 0; i < n; i++)
