@@ -39,7 +39,8 @@ static const char *const migrations[] = {
 	" special INTEGER NOT NULL DEFAULT 0,"
 	" subscribed INTEGER NOT NULL DEFAULT 0,"
 	" new_mtime INTEGER NOT NULL DEFAULT 0,"
-	" cur_mtime INTEGER NOT NULL DEFAULT 0);"
+	" cur_mtime INTEGER NOT NULL DEFAULT 0,"
+	" deliver_mtime INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TABLE messages ("
 	" mailbox INTEGER NOT NULL,"
 	" uid INTEGER NOT NULL,"
@@ -74,7 +75,7 @@ static const char *const migrations[] = {
 
 #define MAILBOX_COLUMNS \
 	"id, name, dir, uidvalidity, uidnext, highestmodseq, new_mtime, cur_mtime, special," \
-	" subscribed FROM mailboxes"
+	" subscribed, deliver_mtime FROM mailboxes"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_MAILBOX_BY_NAME] = "SELECT " MAILBOX_COLUMNS " WHERE name = ?",
@@ -275,6 +276,7 @@ mailbox_row_read(struct store_user *user, sqlite3_stmt *st, struct mailbox_row *
 	row->cur_mtime = sqlite3_column_int64(st, 7);
 	row->special = (enum store_special)sqlite3_column_int(st, 8);
 	row->subscribed = sqlite3_column_int(st, 9) != 0;
+	row->deliver_mtime = sqlite3_column_int64(st, 10);
 	sqlite3_reset(st);
 	return 0;
 }
@@ -511,6 +513,7 @@ index_open(struct store_user *user, bool create, bool *created_r, const char **e
 	}
 	sqlite3_extended_result_codes(user->db, 0);
 	sqlite3_busy_timeout(user->db, STORE_BUSY_TIMEOUT_MS);
+	(void)sqlite3_db_config(user->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	if (idx_exec(user, "PRAGMA journal_mode = WAL", error_r) < 0 ||
 	    idx_exec(user, "PRAGMA synchronous = NORMAL", error_r) < 0 ||
 	    migrate(user, created_r, error_r) < 0) {

@@ -89,7 +89,7 @@ store_mailbox_sync(struct store_mailbox *box, const char **error_r)
 		if (idx_begin(user, error_r) < 0)
 			return -1;
 		if (reload_row(box, error_r) < 0 ||
-		    sync_mailbox(box, SYNC_FULL, !box->readonly, NULL, &stats, error_r) < 0 ||
+		    sync_mailbox(box, SYNC_FULL, !box->readonly, NULL, 0, &stats, error_r) < 0 ||
 		    idx_commit(user, error_r) < 0) {
 			idx_rollback(user);
 			return -1;

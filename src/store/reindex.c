@@ -79,7 +79,7 @@ reindex_mailboxes(struct store_user *user, struct store_reindex_report *rep,
 			goto out;
 		int r = maildir_open_box(&box, error_r);
 		if (r == 0)
-			r = sync_mailbox(&box, SYNC_FORCE, false, NULL, &stats, error_r);
+			r = sync_mailbox(&box, SYNC_FORCE, false, NULL, 0, &stats, error_r);
 		maildir_close_box(&box);
 		mailbox_row_release(&box.row);
 		if (r < 0)

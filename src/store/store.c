@@ -4,6 +4,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -90,6 +93,47 @@ fsync_dir(int fd)
 	return 0;
 }
 
+struct fsync_job {
+	const int *fds;
+	int *errs;
+	size_t n;
+	atomic_size_t next;
+};
+
+static void *
+fsync_worker(void *arg)
+{
+	struct fsync_job *job = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&job->next, 1)) < job->n)
+		job->errs[i] = fsync_dir(job->fds[i]) < 0 ? errno : 0;
+	return NULL;
+}
+
+void
+fsync_dirs(const int *fds, int *errs, size_t n)
+{
+	struct fsync_job job = {.fds = fds, .errs = errs, .n = n};
+	pthread_t threads[FSYNC_THREADS];
+	size_t started = 0;
+	sigset_t all, old;
+
+	atomic_init(&job.next, 0);
+	if (n > 1) {
+		/* The helpers take no signals: the worker's loop handles them. */
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		for (; started < MIN(n - 1, (size_t)FSYNC_THREADS); started++)
+			if (pthread_create(&threads[started], NULL, fsync_worker, &job) != 0)
+				break;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	fsync_worker(&job);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+}
+
 int
 store_new_base(struct store *store, struct buf *out)
 {
@@ -156,6 +200,7 @@ store_close(struct store **storep)
 
 	if (store == NULL)
 		return;
+	store_cache_trim(store, -1);
 	if (store->data_fd >= 0)
 		close(store->data_fd);
 	if (store->tmp_fd >= 0)

@@ -96,6 +96,11 @@ void store_close(struct store **store);
  * or -1. Safe while deliveries run: live spool files are younger. */
 int store_cleanup_spool(struct store *store, time_t max_age, const char **error_r);
 
+/* Deliveries keep the index connections of recent recipients open (at
+ * most 32 per process; see docs/store.md). Close those unused for
+ * max_idle seconds (the server calls this now and then; -1: all). */
+void store_cache_trim(struct store *store, time_t max_idle);
+
 /* Check that address is "local@domain" with both parts safe single path
  * segments: domain lower-case LDH labels (A-labels) of at most 63 bytes, 253
  * in all; local part 1..64 bytes, no '/', NUL or control byte, not "." or

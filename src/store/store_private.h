@@ -19,6 +19,11 @@
  * timestamp tick: it is not remembered as scanned (Dovecot does the same). */
 #define STORE_DIRTY_SECS 2
 
+/* Index connections kept open by a process between deliveries: opening a
+ * WAL database that no other connection has open rebuilds its shared
+ * index from the whole WAL, which costs more than the delivery itself. */
+#define STORE_USER_CACHE 32
+
 struct store {
 	char *data_dir;
 	int data_fd;
@@ -26,6 +31,7 @@ struct store {
 	int mail_fd;
 	char *host;             /* escaped for file names */
 	unsigned long counter;  /* Q<counter> of new names */
+	struct store_user *cache[STORE_USER_CACHE]; /* idle user handles */
 	char error[STORE_ERROR_MAX];
 };
 
@@ -59,6 +65,10 @@ struct store_user {
 	int depth;        /* nested idx_begin */
 	bool failed;      /* an inner step failed: the outermost commit rolls back */
 	int last_errno;   /* errno of the last failure (ENOSPC for a full disk) */
+	dev_t dir_dev;    /* what dir_fd and the index were when opened: a */
+	ino_t dir_ino;    /* cached handle is reused only while they still */
+	ino_t index_ino;  /* are what the paths name */
+	time_t last_used;
 	char error[STORE_ERROR_MAX];
 };
 
@@ -69,8 +79,9 @@ struct mailbox_row {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;
-	int64_t new_mtime;  /* ns; 0: scan next time */
+	int64_t new_mtime;  /* ns, as of the last full scan; 0: scan next time */
 	int64_t cur_mtime;
+	int64_t deliver_mtime; /* ns, new/ after the last delivery's commit */
 	enum store_special special;
 	bool subscribed;
 };
@@ -102,6 +113,12 @@ int user_db_fail(struct store_user *user, const char **error_r, const char *what
 int store_new_base(struct store *store, struct buf *out);
 /* fsync a directory fd, retrying EINTR. */
 int fsync_dir(int fd);
+/* fsync n directories at once, errs[i] getting 0 or the errno of fds[i].
+ * The fsyncs run in parallel (up to FSYNC_THREADS short-lived threads):
+ * every directory is fsync'd, as POSIX requires, but their cache flushes
+ * overlap, so ten cost about what one does (docs/store.md, measurements). */
+#define FSYNC_THREADS 16
+void fsync_dirs(const int *fds, int *errs, size_t n);
 
 /* --- the index (index.c) --- */
 int index_open(struct store_user *user, bool create, bool *created_r, const char **error_r);
@@ -179,9 +196,20 @@ struct sync_stats {
 };
 /* Inside a transaction. skip_base (may be NULL) is a file being delivered
  * right now, left to its deliverer. With move_new (read-write opens), files
- * in new/ move to cur/. */
+ * in new/ move to cur/. For SYNC_DELIVER, new_before is the mtime of new/
+ * taken before the delivery's own link. */
 int sync_mailbox(struct store_mailbox *box, enum sync_mode mode, bool move_new,
-		 const char *skip_base, struct sync_stats *stats, const char **error_r);
+		 const char *skip_base, int64_t new_before, struct sync_stats *stats,
+		 const char **error_r);
+int64_t dir_mtime_ns(int fd);
+
+/* A user handle for delivery: from the cache when one is there and still
+ * names the same directory and index, else opened (and created). Give it
+ * back with user_cache_put, which keeps it (closing the least recently
+ * used one when full) or closes it. */
+int user_cache_get(struct store *store, const char *address, struct store_user **user_r,
+		   const char **error_r);
+void user_cache_put(struct store *store, struct store_user **user);
 
 /* --- mailboxes (user.c) --- */
 /* store_user_open with separate choices: create the user's directory,

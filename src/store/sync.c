@@ -10,8 +10,16 @@
  * A full sync reads new/ and cur/ only when one of their mtimes differs
  * from what the last full scan saw. An mtime within STORE_DIRTY_SECS of the
  * scan is not remembered, because a change in the same timestamp tick would
- * not move it (Dovecot does the same). A delivery sync reads only new/,
- * where deliveries and their crash leftovers are, and only picks up.
+ * not move it (Dovecot does the same).
+ *
+ * A delivery sync reads only new/, where deliveries and their crash
+ * leftovers are, and only picks up. It must stay short, so it reads new/
+ * only when new/ changed since the last delivery committed (deliver_mtime,
+ * taken after that delivery's own link): the first delivery after a crash
+ * picks the leftover up. What lands in new/ within the same timestamp tick
+ * as another delivery's commit is not seen by deliveries; the next full
+ * sync (any open of the mailbox) takes it, since its own mtimes are kept
+ * apart from deliver_mtime.
  */
 #include "lib/common.h"
 
@@ -105,6 +113,14 @@ static int64_t
 mtime_ns(const struct stat *st)
 {
 	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+int64_t
+dir_mtime_ns(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) < 0 ? -1 : mtime_ns(&st);
 }
 
 static unsigned
@@ -204,32 +220,27 @@ pick_up(struct store_mailbox *box, struct entry *e, const char **error_r)
 }
 
 static int
-sync_deliver(struct store_mailbox *box, const char *skip_base, struct sync_stats *stats,
-	     const char **error_r)
+sync_deliver(struct store_mailbox *box, const char *skip_base, int64_t new_before,
+	     struct sync_stats *stats, const char **error_r)
 {
 	struct store_user *user = box->user;
 	struct entries es = {0};
-	struct stat st;
 	int ret = -1;
 
-	if (fstat(box->new_fd, &st) < 0)
-		return user_fail(user, error_r, 0, "%s: %s", user->rel, strerror(errno));
-	if (box->row.new_mtime != 0 && mtime_ns(&st) == box->row.new_mtime)
-		return 0;
-	if (read_dir(box->new_fd, true, &es) < 0) {
+	bool scan = box->row.deliver_mtime == 0 || new_before != box->row.deliver_mtime;
+	if (scan && read_dir(box->new_fd, true, &es) < 0) {
 		user_fail(user, error_r, 0, "%s/%s/new: %s", user->rel, box->row.dir,
 			  strerror(errno));
 		goto out;
 	}
 	if (es.n > 1)
 		qsort(es.v, es.n, sizeof(*es.v), entry_cmp);
-	sqlite3_stmt *q = NULL;
 	for (size_t i = 0; i < es.n; i++) {
 		struct entry *e = &es.v[i];
 		if (skip_base != NULL && strlen(skip_base) == e->mn.base_len &&
 		    memcmp(skip_base, e->name, e->mn.base_len) == 0)
 			continue;
-		q = idx_stmt(user, ST_MSG_BY_BASE);
+		sqlite3_stmt *q = idx_stmt(user, ST_MSG_BY_BASE);
 		if (q == NULL) {
 			user_db_fail(user, error_r, "message lookup");
 			goto out;
@@ -247,6 +258,21 @@ sync_deliver(struct store_mailbox *box, const char *skip_base, struct sync_stats
 		if (pick_up(box, e, error_r) < 0)
 			goto out;
 		stats->added++;
+	}
+	/* new/ as it is now, our own link included. */
+	sqlite3_stmt *up;
+	if (sqlite3_prepare_v2(user->db, "UPDATE mailboxes SET deliver_mtime = ? WHERE id = ?", -1,
+			       &up, NULL) != SQLITE_OK) {
+		user_db_fail(user, error_r, "sync state");
+		goto out;
+	}
+	sqlite3_bind_int64(up, 1, MAX(dir_mtime_ns(box->new_fd), 0));
+	sqlite3_bind_int64(up, 2, box->row.id);
+	int rc = sqlite3_step(up);
+	sqlite3_finalize(up);
+	if (rc != SQLITE_DONE) {
+		user_db_fail(user, error_r, "sync state");
+		goto out;
 	}
 	ret = 0;
 out:
@@ -495,9 +521,10 @@ out:
 
 int
 sync_mailbox(struct store_mailbox *box, enum sync_mode mode, bool move_new,
-	     const char *skip_base, struct sync_stats *stats, const char **error_r)
+	     const char *skip_base, int64_t new_before, struct sync_stats *stats,
+	     const char **error_r)
 {
 	if (mode == SYNC_DELIVER)
-		return sync_deliver(box, skip_base, stats, error_r);
+		return sync_deliver(box, skip_base, new_before, stats, error_r);
 	return sync_full(box, mode == SYNC_FORCE, move_new, skip_base, stats, error_r);
 }

@@ -129,6 +129,13 @@ user_open(struct store *store, const char *address, bool create_dir, bool create
 			}
 		}
 	}
+	struct stat st;
+	if (fstat(user->dir_fd, &st) == 0) {
+		user->dir_dev = st.st_dev;
+		user->dir_ino = st.st_ino;
+	}
+	if (fstatat(user->dir_fd, "index.db", &st, AT_SYMLINK_NOFOLLOW) == 0)
+		user->index_ino = st.st_ino;
 	*user_r = user;
 	return 0;
 fail:;
@@ -157,6 +164,76 @@ store_user_close(struct store_user **userp)
 	free(user->index_rel);
 	free(user);
 	*userp = NULL;
+}
+
+static bool
+still_valid(struct store_user *user)
+{
+	struct stat st;
+
+	if (fstatat(user->store->data_fd, user->rel, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    st.st_dev != user->dir_dev || st.st_ino != user->dir_ino)
+		return false;
+	if (fstatat(user->dir_fd, "index.db", &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    st.st_ino != user->index_ino)
+		return false;
+	return true;
+}
+
+int
+user_cache_get(struct store *store, const char *address, struct store_user **user_r,
+	       const char **error_r)
+{
+	for (size_t i = 0; i < STORE_USER_CACHE; i++) {
+		struct store_user *u = store->cache[i];
+		if (u == NULL || strcmp(u->address, address) != 0)
+			continue;
+		store->cache[i] = NULL;
+		if (still_valid(u)) {
+			u->error[0] = '\0';
+			*user_r = u;
+			return 0;
+		}
+		store_user_close(&u); /* deleted, moved, or its index replaced */
+		break;
+	}
+	return store_user_open(store, address, true, user_r, error_r);
+}
+
+void
+user_cache_put(struct store *store, struct store_user **userp)
+{
+	struct store_user *user = *userp;
+	size_t slot = 0;
+
+	if (user == NULL)
+		return;
+	*userp = NULL;
+	if (user->db == NULL || user->depth != 0) {
+		store_user_close(&user);
+		return;
+	}
+	user->last_used = time(NULL);
+	for (size_t i = 0; i < STORE_USER_CACHE; i++) {
+		if (store->cache[i] == NULL) {
+			slot = i;
+			break;
+		}
+		if (store->cache[i]->last_used < store->cache[slot]->last_used)
+			slot = i;
+	}
+	store_user_close(&store->cache[slot]);
+	store->cache[slot] = user;
+}
+
+void
+store_cache_trim(struct store *store, time_t max_idle)
+{
+	time_t now = time(NULL);
+
+	for (size_t i = 0; i < STORE_USER_CACHE; i++)
+		if (store->cache[i] != NULL && store->cache[i]->last_used <= now - max_idle)
+			store_user_close(&store->cache[i]);
 }
 
 const char *
