@@ -249,10 +249,15 @@ target_fail(struct target *t, struct store_result *r, int err, const char *what)
 }
 
 static void
-target_release(struct store *store, struct target *t)
+target_release(struct store *store, struct target *t, const struct store_result *r)
 {
 	store_mailbox_close(&t->box);
-	user_cache_put(store, &t->user);
+	/* Keep the connection for the next delivery only when this one went
+	 * well: a broken index must be opened (and rebuilt) afresh. */
+	if (r->status == STORE_OK || r->status == STORE_OVER_QUOTA)
+		user_cache_put(store, &t->user);
+	else
+		store_user_close(&t->user);
 	free(t->base);
 	free(t->file);
 	free(t->keywords);
@@ -531,7 +536,7 @@ store_deliver(struct store_spool *spool, const struct store_rcpt *rcpts, size_t 
 			struct target *t = &batch[b];
 			if (t->linked)
 				commit(spool, t, &rcpts[t->rcpt], &results[t->rcpt]);
-			target_release(spool->store, t);
+			target_release(spool->store, t, &results[t->rcpt]);
 		}
 		hook("committed");
 	}

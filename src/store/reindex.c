@@ -1,46 +1,10 @@
 /* reindex.c - rebuild a user's index from the Maildir. */
 #include "lib/common.h"
 
-#include <fcntl.h>
-#include <time.h>
-#include <unistd.h>
-
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "store/names.h"
 #include "store/store_private.h"
-
-/* Move an index SQLite cannot read out of the way (kept for inspection). */
-static int
-move_aside(struct store *store, const char *address, const char **error_r)
-{
-	static const char *const suffixes[] = {"", "-wal", "-shm"};
-	const char *local, *domain, *why;
-	size_t llen, dlen;
-
-	if (store_address_split(address, &local, &llen, &domain, &dlen, &why) < 0)
-		return store_fail(store, error_r, "%s: %s", address, why);
-	char *dir = xasprintf("%.*s/%.*s", (int)dlen, domain, (int)llen, local);
-	int fd = openat(store->mail_fd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	free(dir);
-	if (fd < 0)
-		return store_fail(store, error_r, "%s: %s", address, strerror(errno));
-	long long now = (long long)time(NULL);
-	for (size_t i = 0; i < N_ELEMENTS(suffixes); i++) {
-		char from[64], to[96];
-		(void)snprintf(from, sizeof(from), "index.db%s", suffixes[i]);
-		(void)snprintf(to, sizeof(to), "index.db.broken-%lld%s", now, suffixes[i]);
-		if (renameat(fd, from, fd, to) < 0 && errno != ENOENT) {
-			int err = errno;
-			close(fd);
-			return store_fail(store, error_r, "%s: rename %s: %s", address, from,
-					  strerror(err));
-		}
-	}
-	close(fd);
-	log_warning("%s: unreadable index moved aside as index.db.broken-%lld", address, now);
-	return 0;
-}
 
 static int
 wipe(struct store_user *user, const char **error_r)
@@ -111,16 +75,11 @@ store_reindex(struct store *store, const char *address, bool from_scratch,
 	memset(report_r, 0, sizeof(*report_r));
 	if (store_address_check(address, &why) < 0)
 		return store_fail(store, error_r, "%s: %s", address, why);
-	if (user_open(store, address, false, true, &user, error_r) < 0) {
-		if (errno != EBADMSG && errno != EPROTO)
-			return -1;
-		if (errno == EPROTO)
-			return -1; /* a newer schema: not ours to replace */
-		if (move_aside(store, address, error_r) < 0 ||
-		    user_open(store, address, false, true, &user, error_r) < 0)
-			return -1;
+	/* An index SQLite cannot read is moved aside and made anew there. */
+	if (user_open(store, address, false, true, &user, error_r) < 0)
+		return -1;
+	if (user->index_created)
 		from_scratch = true;
-	}
 	report_r->from_scratch = from_scratch;
 	if (idx_begin(user, error_r) < 0)
 		goto fail;

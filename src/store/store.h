@@ -174,7 +174,10 @@ int store_deliver(struct store_spool *spool, const struct store_rcpt *rcpts, siz
 
 /* Open (and, with create, make: Maildir, index, INBOX, Sent, Drafts, Trash,
  * Junk, Archive) the store of a canonical address. Without create, a user
- * with no store fails with *error_r "no such user store" and errno ENOENT. */
+ * with no store fails with *error_r "no such user store" and errno ENOENT.
+ * With create, an index SQLite cannot read is moved aside
+ * (index.db.broken-TIME) and built anew from the Maildir as messages are
+ * found (new UIDVALIDITY). */
 int store_user_open(struct store *store, const char *address, bool create,
 		    struct store_user **user_r, const char **error_r);
 void store_user_close(struct store_user **user);
@@ -301,7 +304,8 @@ int store_message_open(struct store_mailbox *box, uint32_t uid, struct store_con
 		       const char **error_r);
 /* Append the content as CRLF to out: exactly crlf_size bytes, or -1 (and out
  * unchanged in length) when the file does not match its size, or out's cap
- * is too small. Reads from the start of the file (pread). */
+ * is too small. Reads from the start of the file (pread). These two keep
+ * their error text in a static buffer, valid until their next call. */
 int store_content_to_buf(const struct store_content *content, struct buf *out,
 			 const char **error_r);
 int store_content_to_evbuffer(const struct store_content *content, struct evbuffer *out,

@@ -69,6 +69,7 @@ struct store_user {
 	ino_t dir_ino;    /* cached handle is reused only while they still */
 	ino_t index_ino;  /* are what the paths name */
 	time_t last_used;
+	bool index_created; /* the index was made by this open (new, or rebuilt) */
 	char error[STORE_ERROR_MAX];
 };
 

@@ -79,6 +79,26 @@ mailboxes_create_defaults(struct store_user *user, bool durable, const char **er
 	return 0;
 }
 
+static int
+move_index_aside(struct store_user *user, const char **error_r)
+{
+	static const char *const suffixes[] = {"", "-wal", "-shm"};
+	long long now = (long long)time(NULL);
+
+	for (size_t i = 0; i < N_ELEMENTS(suffixes); i++) {
+		char from[32], to[64];
+		(void)snprintf(from, sizeof(from), "index.db%s", suffixes[i]);
+		(void)snprintf(to, sizeof(to), "index.db.broken-%lld%s", now, suffixes[i]);
+		if (renameat(user->dir_fd, from, user->dir_fd, to) < 0 && errno != ENOENT)
+			return user_fail(user, error_r, 0, "%s/%s: %s", user->rel, from,
+					 strerror(errno));
+	}
+	log_warning("%s: unreadable index moved aside as index.db.broken-%lld; building a new "
+		    "one (new UIDVALIDITY)",
+		    user->address, now);
+	return 0;
+}
+
 int
 store_user_open(struct store *store, const char *address, bool create,
 		struct store_user **user_r, const char **error_r)
@@ -108,8 +128,14 @@ user_open(struct store *store, const char *address, bool create_dir, bool create
 		goto fail;
 	if (created && maildir_make(user, "", true, error_r) < 0)
 		goto fail;
-	if (index_open(user, create_index, &index_created, error_r) < 0)
-		goto fail;
+	if (index_open(user, create_index, &index_created, error_r) < 0) {
+		/* The index is rebuildable: one SQLite cannot read is kept
+		 * aside for inspection and made anew (UIDVALIDITY changes). */
+		if (errno != EBADMSG || !create_index || move_index_aside(user, error_r) < 0 ||
+		    index_open(user, true, &index_created, error_r) < 0)
+			goto fail;
+	}
+	user->index_created = index_created;
 	if (create_index) {
 		struct mailbox_row row;
 		int found = idx_mailbox_get(user, "INBOX", &row, error_r);

@@ -408,6 +408,32 @@ test_reindex_keeps_uids(void **state)
 	assert_int_equal(store_reindex(f->store, "../x@example.org", false, &rep, &error), -1);
 }
 
+static void
+test_broken_index_rebuilt_on_delivery(void **state)
+{
+	struct fixture *f = *state;
+	char path[512], wal[600];
+	struct store_user *u;
+	struct seen v[8];
+
+	deliver_one(f->store, A, "Subject: 1\n\n\n");
+	deliver_one(f->store, A, "Subject: 2\n\n\n");
+	store_cache_trim(f->store, -1);
+	user_path(f, "index.db", path, sizeof(path));
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	unlink(wal);
+	write_file(path, "garbage garbage garbage garbage garbage garbage garbage garbage garbage"
+			 " garbage garbage garbage garbage garbage garbage garbage garbage");
+	/* Delivery still works: a new index, the old files picked up first. */
+	assert_int_equal(deliver_one(f->store, A, "Subject: 3\n\n\n"), 3);
+	struct store_mailbox *box = open_box(f, &u, "INBOX", true);
+	assert_int_equal(messages(box, v, 8), 3);
+	assert_int_equal(v[2].disk, strlen("Subject: 3\n\n\n"));
+	close_box(&box, &u);
+	user_path(f, "", path, sizeof(path));
+	d_has_broken(path);
+}
+
 int
 main(void)
 {
@@ -422,6 +448,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_crash_after_commit, fixture_setup,
 						fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_reindex_keeps_uids, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_broken_index_rebuilt_on_delivery, fixture_setup,
 						fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
