@@ -362,8 +362,9 @@ link_in(struct store_spool *spool, struct target *t, const struct store_rcpt *rc
 	return -1;
 }
 
-/* Open the recipient's store and mailbox, check the quota, link. */
-static void
+/* Open the recipient's store and mailbox, check the quota. false when
+ * *r has been given the outcome. */
+static bool
 prepare(struct store_spool *spool, struct target *t, const struct store_rcpt *rcpt,
 	struct store_result *r)
 {
@@ -371,35 +372,35 @@ prepare(struct store_spool *spool, struct target *t, const struct store_rcpt *rc
 
 	if (store_address_check(rcpt->address, &error) < 0) {
 		result_set(r, STORE_REFUSED, "refused: %s", error);
-		return;
+		return false;
 	}
 	if (store_keywords_normalize(rcpt->keywords, &t->keywords) < 0) {
 		result_set(r, STORE_REFUSED, "refused: invalid keywords");
-		return;
+		return false;
 	}
 	if (user_cache_get(spool->store, rcpt->address, &t->user, &error) < 0) {
 		result_set(r, status_of(errno), "%s", error);
-		return;
+		return false;
 	}
 	int found = 1;
 	if (rcpt->folder != NULL) {
 		found = mailbox_open_raw(t->user, rcpt->folder, &t->box, &error);
 		if (found < 0 && errno != EINVAL) {
 			result_set(r, status_of(errno), "%s", error);
-			return;
+			return false;
 		}
 		t->fell_back = found != 0;
 	}
 	if (t->box == NULL && mailbox_open_raw(t->user, "INBOX", &t->box, &error) != 0) {
 		result_set(r, STORE_TEMP_FAIL, "%s: INBOX: %s", rcpt->address,
 			   t->user->error[0] != '\0' ? t->user->error : "missing");
-		return;
+		return false;
 	}
 	if (rcpt->quota > 0) {
 		uint64_t used;
 		if (store_user_usage(t->user, &used, NULL, &error) < 0) {
 			result_set(r, status_of(errno), "%s", error);
-			return;
+			return false;
 		}
 		if (spool->disk_size > rcpt->quota || used > rcpt->quota - spool->disk_size) {
 			result_set(r, STORE_OVER_QUOTA,
@@ -407,15 +408,23 @@ prepare(struct store_spool *spool, struct target *t, const struct store_rcpt *rc
 				   rcpt->address, (unsigned long long)used,
 				   (unsigned long long)rcpt->quota,
 				   (unsigned long long)spool->disk_size);
-			return;
+			return false;
 		}
 	}
-	t->new_before = dir_mtime_ns(t->box->new_fd);
-	if (link_in(spool, t, rcpt) < 0) {
-		result_set(r, status_of(errno), "%s: link into %s: %s", rcpt->address,
-			   t->box->row.name, strerror(errno));
-		return;
-	}
+	return true;
+}
+
+/* An earlier recipient of the batch that resolved to the same mailbox (the
+ * same address once with a missing folder, once without). */
+static const struct target *
+same_mailbox(const struct target *batch, size_t nb, const struct target *t)
+{
+	for (size_t b = 0; b < nb; b++)
+		if (&batch[b] != t && batch[b].linked &&
+		    strcmp(batch[b].user->address, t->user->address) == 0 &&
+		    batch[b].box->row.id == t->box->row.id)
+			return &batch[b];
+	return NULL;
 }
 
 /* Give the linked file its row (and pick up leftovers found in new/). */
@@ -506,7 +515,17 @@ store_deliver(struct store_spool *spool, const struct store_rcpt *rcpts, size_t 
 				continue;
 			struct target *t = &batch[nb++];
 			t->rcpt = i;
-			prepare(spool, t, &rcpts[i], &results[i]);
+			if (!prepare(spool, t, &rcpts[i], &results[i]))
+				continue;
+			const struct target *twin = same_mailbox(batch, nb, t);
+			if (twin != NULL) {
+				dup_of[i] = twin->rcpt;
+				continue;
+			}
+			t->new_before = dir_mtime_ns(t->box->new_fd);
+			if (link_in(spool, t, &rcpts[i]) < 0)
+				result_set(&results[i], status_of(errno), "%s: link into %s: %s",
+					   rcpts[i].address, t->box->row.name, strerror(errno));
 		}
 		hook("linked");
 		/* Make the new directory entries durable: every directory

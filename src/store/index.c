@@ -369,9 +369,23 @@ idx_msg_add(struct store_user *user, int64_t box, const struct msg_add *m, uint3
 	sqlite3_bind_text(st, 2, m->base, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
+		/* Picked up by another process between our link and this
+		 * commit: it could not know the keywords. */
 		*uid_r = (uint32_t)sqlite3_column_int64(st, 0);
 		sqlite3_reset(st);
-		return 0;
+		if (m->keywords == NULL || *m->keywords == '\0')
+			return 0;
+		sqlite3_stmt *up;
+		if (sqlite3_prepare_v2(user->db,
+				       "UPDATE messages SET keywords = ? WHERE mailbox = ? AND uid = ?",
+				       -1, &up, NULL) != SQLITE_OK)
+			return user_db_fail(user, error_r, "message update");
+		sqlite3_bind_text(up, 1, m->keywords, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(up, 2, box);
+		sqlite3_bind_int64(up, 3, *uid_r);
+		rc = sqlite3_step(up);
+		sqlite3_finalize(up);
+		return rc == SQLITE_DONE ? 0 : user_db_fail(user, error_r, "message update");
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)

@@ -157,6 +157,29 @@ test_deliver_folder_and_flags(void **state)
 }
 
 static void
+test_same_mailbox_twice(void **state)
+{
+	struct fixture *f = *state;
+	struct store_rcpt r[3] = {
+		{.address = "lee@example.org"},
+		{.address = "lee@example.org", .folder = "Missing"}, /* falls back to INBOX */
+		{.address = "lee@example.org", .folder = "bad/name"},
+	};
+	struct store_result res[3];
+	char path[512];
+
+	struct store_spool *spool = spool_text(f->store, msg1);
+	assert_int_equal(store_deliver(spool, r, 3, res), 3);
+	store_spool_free(&spool);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(res[i].status, STORE_OK);
+		assert_int_equal(res[i].uid, 1);
+	}
+	snprintf(path, sizeof(path), "%s/mail/example.org/lee", f->dir);
+	assert_int_equal(count_files(path, "new"), 1);
+}
+
+static void
 test_quota(void **state)
 {
 	struct fixture *f = *state;
@@ -307,6 +330,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_deliver_many_shares_links, fixture_setup,
 						fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_folder_and_flags, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_same_mailbox_twice, fixture_setup,
 						fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_quota, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_refused, fixture_setup, fixture_teardown),
