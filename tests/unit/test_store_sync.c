@@ -408,6 +408,61 @@ test_reindex_keeps_uids(void **state)
 	assert_int_equal(store_reindex(f->store, "../x@example.org", false, &rep, &error), -1);
 }
 
+/* Several processes deliver to one user while another keeps opening the
+ * mailbox read-write (moving new/ to cur/, picking up whatever it finds):
+ * every message gets exactly one UID. */
+static void
+test_concurrent(void **state)
+{
+	struct fixture *f = *state;
+	enum { CHILDREN = 4, EACH = 25 };
+	pid_t pids[CHILDREN];
+	struct store_user *u;
+	struct seen v[CHILDREN * EACH + 1];
+	char path[512];
+
+	deliver_one(f->store, A, "Subject: first\n\n\n");
+	for (int c = 0; c < CHILDREN; c++) {
+		pids[c] = fork();
+		assert_true(pids[c] >= 0);
+		if (pids[c] == 0) {
+			struct store *store;
+			const char *error;
+			if (store_open(f->dir, "mx.example.org", &store, &error) < 0)
+				_exit(2);
+			for (int i = 1; i < EACH; i++) {
+				struct store_spool *spool = spool_text(store, "Subject: c\n\nbody\n");
+				struct store_rcpt r = {.address = A};
+				struct store_result res;
+				if (store_deliver(spool, &r, 1, &res) != 1)
+					_exit(3);
+				store_spool_free(&spool);
+			}
+			store_close(&store);
+			_exit(0);
+		}
+	}
+	for (int k = 0; k < 30; k++) {
+		struct store_mailbox *box = open_box(f, &u, "INBOX", false);
+		close_box(&box, &u);
+	}
+	for (int c = 0; c < CHILDREN; c++) {
+		int status;
+		assert_int_equal(waitpid(pids[c], &status, 0), pids[c]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	struct store_mailbox *box = open_box(f, &u, "INBOX", false);
+	size_t n = messages(box, v, N_ELEMENTS(v));
+	size_t expect = 1 + CHILDREN * (EACH - 1);
+	assert_int_equal(n, expect);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(v[i].uid, i + 1);
+	close_box(&box, &u);
+	user_path(f, "cur", path, sizeof(path));
+	assert_int_equal(count_files(path, ""), (int)expect);
+}
+
 static void
 test_broken_index_rebuilt_on_delivery(void **state)
 {
@@ -451,6 +506,7 @@ main(void)
 						fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_broken_index_rebuilt_on_delivery, fixture_setup,
 						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent, fixture_setup, fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
