@@ -49,8 +49,8 @@ report(const char *what, double *v, int n)
 	for (int i = 0; i < n; i++)
 		sum += v[i];
 	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	printf("%-34s mean %7.3f ms  median %7.3f  p90 %7.3f  max %7.3f\n", what, sum / n,
-	       v[n / 2], v[n * 9 / 10], v[n - 1]);
+	printf("%-34s mean %7.3f ms  median %7.3f  p90 %7.3f  max %7.3f\n", what, sum / n, v[n / 2],
+	       v[n * 9 / 10], v[n - 1]);
 }
 
 int
@@ -116,7 +116,8 @@ main(int argc, char **argv)
 		snprintf(path, sizeof(path), "%s/tmp/raw%d", dir, i);
 		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 		double t0 = now_ms();
-		if (fd < 0 || write(fd, body, sizeof(body)) != (ssize_t)sizeof(body) || fsync(fd) < 0)
+		if (fd < 0 || write(fd, body, sizeof(body)) != (ssize_t)sizeof(body) ||
+		    fsync(fd) < 0)
 			return 1;
 		double t1 = now_ms();
 		int dfd = open(dir, O_RDONLY | O_DIRECTORY);

@@ -10,16 +10,16 @@
 #include "store/store.h"
 
 static const char reindex_usage[] =
-	"usage: postern reindex [--data DIR] [-c FILE] [-o SECTION.KEY=VALUE]... [--scratch]\n"
-	"                       ADDRESS\n"
-	"\n"
-	"Rebuild the mail index of ADDRESS (mail/DOMAIN/LOCALPART/index.db under the\n"
-	"data directory) from its Maildir. Messages the index still knows keep their\n"
-	"UIDs, flags and keywords; files it does not know get new UIDs; rows whose file\n"
-	"is gone are dropped; folders made by other programs are adopted. With\n"
-	"--scratch, or when the index cannot be read (it is kept as\n"
-	"index.db.broken-TIME), the index is built anew: every mailbox gets a new\n"
-	"UIDVALIDITY and IMAP clients resynchronise. Safe while the server runs.\n";
+    "usage: postern reindex [--data DIR] [-c FILE] [-o SECTION.KEY=VALUE]... [--scratch]\n"
+    "                       ADDRESS\n"
+    "\n"
+    "Rebuild the mail index of ADDRESS (mail/DOMAIN/LOCALPART/index.db under the\n"
+    "data directory) from its Maildir. Messages the index still knows keep their\n"
+    "UIDs, flags and keywords; files it does not know get new UIDs; rows whose file\n"
+    "is gone are dropped; folders made by other programs are adopted. With\n"
+    "--scratch, or when the index cannot be read (it is kept as\n"
+    "index.db.broken-TIME), the index is built anew: every mailbox gets a new\n"
+    "UIDVALIDITY and IMAP clients resynchronise. Safe while the server runs.\n";
 
 /* The canonical form the store expects: the domain in lower-case ASCII
  * (A-labels), the local part as given. */

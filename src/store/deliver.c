@@ -41,15 +41,15 @@ hook(const char *point)
 struct store_spool {
 	struct store *store;
 	int fd;
-	char *name;        /* in tmp/; the base of delivered files */
+	char *name; /* in tmp/; the base of delivered files */
 	struct buf wbuf;
 	uint64_t disk_size;
 	uint64_t crlf_size;
 	struct crlf_state crlf;
-	int err;           /* sticky errno */
+	int err; /* sticky errno */
 	bool finished;
 	time_t received;
-	struct stat st;    /* after finish */
+	struct stat st; /* after finish */
 };
 
 int
@@ -209,16 +209,15 @@ struct target {
 	struct store_user *user;
 	struct store_mailbox *box;
 	char *base;
-	char *file;      /* "new/NAME" or "cur/NAME" */
+	char *file; /* "new/NAME" or "cur/NAME" */
 	char *keywords;
 	bool linked;
-	bool fell_back;  /* folder missing: INBOX */
+	bool fell_back;	    /* folder missing: INBOX */
 	int64_t new_before; /* mtime of new/ before our link */
 };
 
-static void
-result_set(struct store_result *r, enum store_status status, const char *fmt, ...)
-	ATTR_PRINTF(3, 4);
+static void result_set(struct store_result *r, enum store_status status, const char *fmt, ...)
+    ATTR_PRINTF(3, 4);
 
 static void
 result_set(struct store_result *r, enum store_status status, const char *fmt, ...)
@@ -323,7 +322,8 @@ link_in(struct store_spool *spool, struct target *t, const struct store_rcpt *rc
 		 * file): make a fresh one. */
 		int r = attempt == 0 ? buf_add_str(&base, spool->name)
 				     : store_new_base(spool->store, &base);
-		if (r < 0 || maildir_base_add_sizes(&base, spool->disk_size, spool->crlf_size) < 0 ||
+		if (r < 0 ||
+		    maildir_base_add_sizes(&base, spool->disk_size, spool->crlf_size) < 0 ||
 		    buf_add_str(&file, flagged ? "cur/" : "new/") < 0 ||
 		    buf_add(&file, base.data, base.len) < 0 ||
 		    (flagged && (buf_add_str(&file, ":2,") < 0 ||
@@ -438,17 +438,17 @@ commit(struct store_spool *spool, struct target *t, const struct store_rcpt *rcp
 	uint32_t uid;
 
 	struct msg_add m = {
-		.base = t->base,
-		.file = t->file,
-		.flags = rcpt->flags & STORE_FLAGS_ALL,
-		.keywords = t->keywords,
-		.internal_date = rcpt->internal_date != 0 ? (int64_t)rcpt->internal_date
-							  : (int64_t)spool->received,
-		.disk_size = spool->disk_size,
-		.crlf_size = spool->crlf_size,
+	    .base = t->base,
+	    .file = t->file,
+	    .flags = rcpt->flags & STORE_FLAGS_ALL,
+	    .keywords = t->keywords,
+	    .internal_date =
+		rcpt->internal_date != 0 ? (int64_t)rcpt->internal_date : (int64_t)spool->received,
+	    .disk_size = spool->disk_size,
+	    .crlf_size = spool->crlf_size,
 	};
-	if (idx_begin(user, &error) < 0 || sync_mailbox(t->box, SYNC_DELIVER, false, t->base,
-							t->new_before, &stats, &error) < 0 ||
+	if (idx_begin(user, &error) < 0 ||
+	    sync_mailbox(t->box, SYNC_DELIVER, false, t->base, t->new_before, &stats, &error) < 0 ||
 	    idx_msg_add(user, t->box->row.id, &m, &uid, &error) < 0 ||
 	    idx_commit(user, &error) < 0) {
 		int err = user->last_errno;
@@ -536,7 +536,8 @@ store_deliver(struct store_spool *spool, const struct store_rcpt *rcpts, size_t 
 			struct target *t = &batch[b];
 			if (!t->linked)
 				continue;
-			fds[nfds] = strncmp(t->file, "new/", 4) == 0 ? t->box->new_fd : t->box->cur_fd;
+			fds[nfds] =
+			    strncmp(t->file, "new/", 4) == 0 ? t->box->new_fd : t->box->cur_fd;
 			who[nfds++] = b;
 		}
 		fsync_dirs(fds, errs, nfds);

@@ -21,86 +21,86 @@
  * in the same transaction that sets user_version. To change the schema, add
  * one entry: never edit a released one. */
 static const char *const migrations[] = {
-	/* 1: the first schema. */
-	"CREATE TABLE state ("
-	" id INTEGER PRIMARY KEY CHECK (id = 1),"
-	" changes INTEGER NOT NULL DEFAULT 0,"
-	" usage_bytes INTEGER NOT NULL DEFAULT 0,"
-	" usage_messages INTEGER NOT NULL DEFAULT 0,"
-	" last_uidvalidity INTEGER NOT NULL DEFAULT 0);"
-	"INSERT INTO state (id) VALUES (1);"
-	"CREATE TABLE mailboxes ("
-	" id INTEGER PRIMARY KEY,"
-	" name TEXT NOT NULL UNIQUE,"
-	" dir TEXT NOT NULL UNIQUE,"
-	" uidvalidity INTEGER NOT NULL,"
-	" uidnext INTEGER NOT NULL DEFAULT 1,"
-	" highestmodseq INTEGER NOT NULL DEFAULT 1,"
-	" special INTEGER NOT NULL DEFAULT 0,"
-	" subscribed INTEGER NOT NULL DEFAULT 0,"
-	" new_mtime INTEGER NOT NULL DEFAULT 0,"
-	" cur_mtime INTEGER NOT NULL DEFAULT 0,"
-	" deliver_mtime INTEGER NOT NULL DEFAULT 0);"
-	"CREATE TABLE messages ("
-	" mailbox INTEGER NOT NULL,"
-	" uid INTEGER NOT NULL,"
-	" base TEXT NOT NULL,"
-	" file TEXT NOT NULL,"
-	" flags INTEGER NOT NULL DEFAULT 0,"
-	" keywords TEXT NOT NULL DEFAULT '',"
-	" modseq INTEGER NOT NULL,"
-	" internal_date INTEGER NOT NULL,"
-	" disk_size INTEGER NOT NULL,"
-	" crlf_size INTEGER NOT NULL,"
-	" cache TEXT,"
-	" PRIMARY KEY (mailbox, uid)) WITHOUT ROWID;"
-	"CREATE UNIQUE INDEX messages_base ON messages (mailbox, base);"
-	"CREATE INDEX messages_modseq ON messages (mailbox, modseq);"
-	"CREATE TABLE expunged ("
-	" mailbox INTEGER NOT NULL,"
-	" uid INTEGER NOT NULL,"
-	" modseq INTEGER NOT NULL,"
-	" PRIMARY KEY (mailbox, uid)) WITHOUT ROWID;"
-	"CREATE TRIGGER usage_add AFTER INSERT ON messages BEGIN"
-	" UPDATE state SET usage_bytes = usage_bytes + NEW.disk_size,"
-	" usage_messages = usage_messages + 1 WHERE id = 1; END;"
-	"CREATE TRIGGER usage_del AFTER DELETE ON messages BEGIN"
-	" UPDATE state SET usage_bytes = usage_bytes - OLD.disk_size,"
-	" usage_messages = usage_messages - 1 WHERE id = 1; END;"
-	"CREATE TRIGGER usage_upd AFTER UPDATE OF disk_size ON messages BEGIN"
-	" UPDATE state SET usage_bytes = usage_bytes - OLD.disk_size + NEW.disk_size"
-	" WHERE id = 1; END;",
+    /* 1: the first schema. */
+    "CREATE TABLE state ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " changes INTEGER NOT NULL DEFAULT 0,"
+    " usage_bytes INTEGER NOT NULL DEFAULT 0,"
+    " usage_messages INTEGER NOT NULL DEFAULT 0,"
+    " last_uidvalidity INTEGER NOT NULL DEFAULT 0);"
+    "INSERT INTO state (id) VALUES (1);"
+    "CREATE TABLE mailboxes ("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE,"
+    " dir TEXT NOT NULL UNIQUE,"
+    " uidvalidity INTEGER NOT NULL,"
+    " uidnext INTEGER NOT NULL DEFAULT 1,"
+    " highestmodseq INTEGER NOT NULL DEFAULT 1,"
+    " special INTEGER NOT NULL DEFAULT 0,"
+    " subscribed INTEGER NOT NULL DEFAULT 0,"
+    " new_mtime INTEGER NOT NULL DEFAULT 0,"
+    " cur_mtime INTEGER NOT NULL DEFAULT 0,"
+    " deliver_mtime INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE messages ("
+    " mailbox INTEGER NOT NULL,"
+    " uid INTEGER NOT NULL,"
+    " base TEXT NOT NULL,"
+    " file TEXT NOT NULL,"
+    " flags INTEGER NOT NULL DEFAULT 0,"
+    " keywords TEXT NOT NULL DEFAULT '',"
+    " modseq INTEGER NOT NULL,"
+    " internal_date INTEGER NOT NULL,"
+    " disk_size INTEGER NOT NULL,"
+    " crlf_size INTEGER NOT NULL,"
+    " cache TEXT,"
+    " PRIMARY KEY (mailbox, uid)) WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX messages_base ON messages (mailbox, base);"
+    "CREATE INDEX messages_modseq ON messages (mailbox, modseq);"
+    "CREATE TABLE expunged ("
+    " mailbox INTEGER NOT NULL,"
+    " uid INTEGER NOT NULL,"
+    " modseq INTEGER NOT NULL,"
+    " PRIMARY KEY (mailbox, uid)) WITHOUT ROWID;"
+    "CREATE TRIGGER usage_add AFTER INSERT ON messages BEGIN"
+    " UPDATE state SET usage_bytes = usage_bytes + NEW.disk_size,"
+    " usage_messages = usage_messages + 1 WHERE id = 1; END;"
+    "CREATE TRIGGER usage_del AFTER DELETE ON messages BEGIN"
+    " UPDATE state SET usage_bytes = usage_bytes - OLD.disk_size,"
+    " usage_messages = usage_messages - 1 WHERE id = 1; END;"
+    "CREATE TRIGGER usage_upd AFTER UPDATE OF disk_size ON messages BEGIN"
+    " UPDATE state SET usage_bytes = usage_bytes - OLD.disk_size + NEW.disk_size"
+    " WHERE id = 1; END;",
 };
 #define SCHEMA_VERSION ((int)N_ELEMENTS(migrations))
 
-#define MAILBOX_COLUMNS \
-	"id, name, dir, uidvalidity, uidnext, highestmodseq, new_mtime, cur_mtime, special," \
+#define MAILBOX_COLUMNS                                                                            \
+	"id, name, dir, uidvalidity, uidnext, highestmodseq, new_mtime, cur_mtime, special,"       \
 	" subscribed, deliver_mtime FROM mailboxes"
 
 static const char *const stmt_sql[ST_COUNT] = {
-	[ST_MAILBOX_BY_NAME] = "SELECT " MAILBOX_COLUMNS " WHERE name = ?",
-	[ST_MAILBOX_BY_ID] = "SELECT " MAILBOX_COLUMNS " WHERE id = ?",
-	[ST_UID_ALLOC] = "UPDATE mailboxes SET uidnext = uidnext + 1,"
-			 " highestmodseq = highestmodseq + 1 WHERE id = ?"
-			 " RETURNING uidnext - 1, highestmodseq",
-	[ST_MSG_INSERT] = "INSERT INTO messages (mailbox, uid, base, file, flags, keywords,"
-			  " modseq, internal_date, disk_size, crlf_size)"
-			  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	[ST_MSG_BY_BASE] = "SELECT uid, file, flags FROM messages WHERE mailbox = ? AND base = ?",
-	[ST_MSG_BY_UID] = "SELECT base, file, flags, keywords, modseq, disk_size, crlf_size"
-			  " FROM messages WHERE mailbox = ? AND uid = ?",
-	[ST_MSG_SET_FILE] = "UPDATE messages SET file = ? WHERE mailbox = ? AND uid = ?",
-	[ST_MSG_SET_FLAGS] = "UPDATE messages SET file = ?, flags = ?, keywords = ?, modseq = ?"
-			     " WHERE mailbox = ? AND uid = ?",
-	[ST_MSG_DELETE] = "DELETE FROM messages WHERE mailbox = ? AND uid = ?",
-	[ST_EXPUNGED_ADD] = "INSERT OR REPLACE INTO expunged (mailbox, uid, modseq)"
-			    " VALUES (?, ?, ?)",
-	[ST_MODSEQ_BUMP] = "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?"
-			   " RETURNING highestmodseq",
-	[ST_CHANGED] = "UPDATE state SET changes = changes + 1 WHERE id = 1",
-	[ST_USAGE] = "SELECT usage_bytes, usage_messages, changes, last_uidvalidity FROM state"
-		     " WHERE id = 1",
-	[ST_SET_MTIMES] = "UPDATE mailboxes SET new_mtime = ?, cur_mtime = ? WHERE id = ?",
+    [ST_MAILBOX_BY_NAME] = "SELECT " MAILBOX_COLUMNS " WHERE name = ?",
+    [ST_MAILBOX_BY_ID] = "SELECT " MAILBOX_COLUMNS " WHERE id = ?",
+    [ST_UID_ALLOC] = "UPDATE mailboxes SET uidnext = uidnext + 1,"
+		     " highestmodseq = highestmodseq + 1 WHERE id = ?"
+		     " RETURNING uidnext - 1, highestmodseq",
+    [ST_MSG_INSERT] = "INSERT INTO messages (mailbox, uid, base, file, flags, keywords,"
+		      " modseq, internal_date, disk_size, crlf_size)"
+		      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_MSG_BY_BASE] = "SELECT uid, file, flags FROM messages WHERE mailbox = ? AND base = ?",
+    [ST_MSG_BY_UID] = "SELECT base, file, flags, keywords, modseq, disk_size, crlf_size"
+		      " FROM messages WHERE mailbox = ? AND uid = ?",
+    [ST_MSG_SET_FILE] = "UPDATE messages SET file = ? WHERE mailbox = ? AND uid = ?",
+    [ST_MSG_SET_FLAGS] = "UPDATE messages SET file = ?, flags = ?, keywords = ?, modseq = ?"
+			 " WHERE mailbox = ? AND uid = ?",
+    [ST_MSG_DELETE] = "DELETE FROM messages WHERE mailbox = ? AND uid = ?",
+    [ST_EXPUNGED_ADD] = "INSERT OR REPLACE INTO expunged (mailbox, uid, modseq)"
+			" VALUES (?, ?, ?)",
+    [ST_MODSEQ_BUMP] = "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?"
+		       " RETURNING highestmodseq",
+    [ST_CHANGED] = "UPDATE state SET changes = changes + 1 WHERE id = 1",
+    [ST_USAGE] = "SELECT usage_bytes, usage_messages, changes, last_uidvalidity FROM state"
+		 " WHERE id = 1",
+    [ST_SET_MTIMES] = "UPDATE mailboxes SET new_mtime = ?, cur_mtime = ? WHERE id = ?",
 };
 
 sqlite3_stmt *
@@ -207,8 +207,8 @@ write_hint(int dir_fd, uint32_t v)
 {
 	char text[32];
 	int n = snprintf(text, sizeof(text), "%lu\n", (unsigned long)v);
-	int fd = openat(dir_fd, "uidvalidity.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-			0600);
+	int fd = openat(dir_fd, "uidvalidity.tmp",
+			O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 
 	if (fd < 0)
 		return;
@@ -376,9 +376,9 @@ idx_msg_add(struct store_user *user, int64_t box, const struct msg_add *m, uint3
 		if (m->keywords == NULL || *m->keywords == '\0')
 			return 0;
 		sqlite3_stmt *up;
-		if (sqlite3_prepare_v2(user->db,
-				       "UPDATE messages SET keywords = ? WHERE mailbox = ? AND uid = ?",
-				       -1, &up, NULL) != SQLITE_OK)
+		if (sqlite3_prepare_v2(
+			user->db, "UPDATE messages SET keywords = ? WHERE mailbox = ? AND uid = ?",
+			-1, &up, NULL) != SQLITE_OK)
 			return user_db_fail(user, error_r, "message update");
 		sqlite3_bind_text(up, 1, m->keywords, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(up, 2, box);

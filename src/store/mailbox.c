@@ -59,8 +59,8 @@ refresh_status(struct store_mailbox *box, const char **error_r)
 
 	if (reload_row(box, error_r) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(user->db, "SELECT count(*) FROM messages WHERE mailbox = ?", -1,
-			       &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(user->db, "SELECT count(*) FROM messages WHERE mailbox = ?", -1, &st,
+			       NULL) != SQLITE_OK)
 		return user_db_fail(user, error_r, "message count");
 	sqlite3_bind_int64(st, 1, box->row.id);
 	int rc = sqlite3_step(st);
@@ -195,8 +195,8 @@ collect_uids(struct store_user *user, sqlite3_stmt *st, uint32_t **uids_r, size_
 }
 
 int
-store_expunged_since(struct store_mailbox *box, uint64_t modseq, uint32_t **uids_r,
-		     size_t *count_r, const char **error_r)
+store_expunged_since(struct store_mailbox *box, uint64_t modseq, uint32_t **uids_r, size_t *count_r,
+		     const char **error_r)
 {
 	sqlite3_stmt *st;
 
@@ -217,8 +217,8 @@ store_message_set_cache(struct store_mailbox *box, uint32_t uid, const char *cac
 	sqlite3_stmt *st;
 
 	if (sqlite3_prepare_v2(box->user->db,
-			       "UPDATE messages SET cache = ? WHERE mailbox = ? AND uid = ?", -1, &st,
-			       NULL) != SQLITE_OK)
+			       "UPDATE messages SET cache = ? WHERE mailbox = ? AND uid = ?", -1,
+			       &st, NULL) != SQLITE_OK)
 		return user_db_fail(box->user, error_r, "cache update");
 	if (cache != NULL)
 		sqlite3_bind_text(st, 1, cache, -1, SQLITE_STATIC);
@@ -580,7 +580,7 @@ store_flags_update(struct store_mailbox *box, const uint32_t *uids, size_t n,
 			msg_row_release(&m);
 			continue;
 		}
-		unsigned nf = op == STORE_FLAGS_SET ? flags
+		unsigned nf = op == STORE_FLAGS_SET   ? flags
 			      : op == STORE_FLAGS_ADD ? (m.flags | flags)
 						      : (m.flags & ~flags);
 		struct kwset kw = {.n = 0};
@@ -650,10 +650,11 @@ store_expunge(struct store_mailbox *box, const uint32_t *uids, size_t n, uint32_
 	size_t ncand = 0;
 	if (uids == NULL) {
 		sqlite3_stmt *st;
-		if (sqlite3_prepare_v2(user->db,
-				       "SELECT uid FROM messages WHERE mailbox = ? AND flags & ? != 0"
-				       " ORDER BY uid",
-				       -1, &st, NULL) != SQLITE_OK) {
+		if (sqlite3_prepare_v2(
+			user->db,
+			"SELECT uid FROM messages WHERE mailbox = ? AND flags & ? != 0"
+			" ORDER BY uid",
+			-1, &st, NULL) != SQLITE_OK) {
 			user_db_fail(user, error_r, "expunge");
 			goto fail;
 		}

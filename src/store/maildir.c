@@ -86,7 +86,8 @@ maildir_make(struct store_user *user, const char *dir, bool durable, const char 
 			goto fail;
 	}
 	if (folder) {
-		int f = openat(fd, "maildirfolder", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		int f =
+		    openat(fd, "maildirfolder", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (f < 0)
 			goto fail;
 		close(f);

@@ -8,11 +8,8 @@ static const struct {
 	char letter;
 	unsigned flag;
 } flag_letters[] = {
-	{'D', STORE_FLAG_DRAFT},
-	{'F', STORE_FLAG_FLAGGED},
-	{'R', STORE_FLAG_ANSWERED},
-	{'S', STORE_FLAG_SEEN},
-	{'T', STORE_FLAG_DELETED},
+    {'D', STORE_FLAG_DRAFT}, {'F', STORE_FLAG_FLAGGED}, {'R', STORE_FLAG_ANSWERED},
+    {'S', STORE_FLAG_SEEN},  {'T', STORE_FLAG_DELETED},
 };
 
 static unsigned
@@ -119,7 +116,8 @@ maildir_flags_letters(unsigned flags, const char *old, size_t old_len, struct bu
 	for (size_t i = 0; i < old_len; i++) {
 		unsigned char c = (unsigned char)old[i];
 		/* Only printable ASCII other than the separators is kept. */
-		if (c > ' ' && c < 0x7f && c != '/' && c != ':' && c != ',' && letter_flag((char)c) == 0)
+		if (c > ' ' && c < 0x7f && c != '/' && c != ':' && c != ',' &&
+		    letter_flag((char)c) == 0)
 			have[c] = true;
 	}
 	for (size_t i = 0; i < N_ELEMENTS(flag_letters); i++)

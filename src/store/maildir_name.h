@@ -23,15 +23,15 @@
 #define MAILDIR_SIZE_MAX ((uint64_t)INT64_MAX)
 
 struct maildir_name {
-	size_t base_len;     /* bytes before ':' (all of it when there is none) */
-	bool has_disk_size;  /* S=, well formed and present once */
+	size_t base_len;    /* bytes before ':' (all of it when there is none) */
+	bool has_disk_size; /* S=, well formed and present once */
 	uint64_t disk_size;
-	bool has_crlf_size;  /* W=, well formed and present once */
+	bool has_crlf_size; /* W=, well formed and present once */
 	uint64_t crlf_size;
-	bool has_info;       /* ":2," follows the base */
-	size_t flags_off;    /* where the letters after ":2," start */
+	bool has_info;	  /* ":2," follows the base */
+	size_t flags_off; /* where the letters after ":2," start */
 	size_t flags_len;
-	unsigned flags;      /* enum store_flag from the letters S R F T D */
+	unsigned flags; /* enum store_flag from the letters S R F T D */
 };
 
 /* Parse name[0..len). Returns 0, or -1 when it cannot be a message file:

@@ -7,8 +7,7 @@
 #include "store/names.h"
 #include "store/store.h"
 
-static const char b64_chars[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+static const char b64_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
 static int
 b64_value(unsigned char c)
@@ -159,7 +158,8 @@ mutf7_encode(const char *utf8, size_t len, struct buf *out)
 		if (cp >= 0x20 && cp <= 0x7e) {
 			if (run_close(&run, out) < 0)
 				return -1;
-			if (buf_add_char(out, (char)cp) < 0 || (cp == '&' && buf_add_char(out, '-') < 0))
+			if (buf_add_char(out, (char)cp) < 0 ||
+			    (cp == '&' && buf_add_char(out, '-') < 0))
 				return -1;
 			continue;
 		}

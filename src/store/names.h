@@ -35,8 +35,7 @@ int mutf7_decode(const char *mutf7, size_t len, struct buf *out);
 /* Check a mailbox name and give its normalised form (a first level
  * "INBOX" in any case becomes "INBOX") and its directory relative to the
  * user's Maildir ("" for INBOX, else ".<mUTF-7>"). */
-int mailbox_name_resolve(const char *name, struct buf *norm, struct buf *dir,
-			 const char **error_r);
+int mailbox_name_resolve(const char *name, struct buf *norm, struct buf *dir, const char **error_r);
 
 /* The mailbox name of a directory entry of the user's Maildir (".Name"), or
  * -1 when the entry is not a folder (no leading dot, "." / "..", invalid

@@ -16,8 +16,7 @@ wipe(struct store_user *user, const char **error_r)
 }
 
 static int
-reindex_mailboxes(struct store_user *user, struct store_reindex_report *rep,
-		  const char **error_r)
+reindex_mailboxes(struct store_user *user, struct store_reindex_report *rep, const char **error_r)
 {
 	sqlite3_stmt *st;
 	int64_t *ids = NULL;
@@ -83,11 +82,11 @@ store_reindex(struct store *store, const char *address, bool from_scratch,
 	report_r->from_scratch = from_scratch;
 	if (idx_begin(user, error_r) < 0)
 		goto fail;
-	if (from_scratch && (wipe(user, error_r) < 0 ||
-			     mailboxes_create_defaults(user, true, error_r) < 0))
+	if (from_scratch &&
+	    (wipe(user, error_r) < 0 || mailboxes_create_defaults(user, true, error_r) < 0))
 		goto fail_tx;
-	if (mailboxes_reconcile(user, error_r) < 0 || reindex_mailboxes(user, report_r, error_r) < 0 ||
-	    idx_commit(user, error_r) < 0)
+	if (mailboxes_reconcile(user, error_r) < 0 ||
+	    reindex_mailboxes(user, report_r, error_r) < 0 || idx_commit(user, error_r) < 0)
 		goto fail_tx;
 	store_user_close(&user);
 	return 0;

@@ -155,8 +155,7 @@ open_subdir(int dirfd, const char *name)
 }
 
 int
-store_open(const char *data_dir, const char *hostname, struct store **store_r,
-	   const char **error_r)
+store_open(const char *data_dir, const char *hostname, struct store **store_r, const char **error_r)
 {
 	static char open_error[STORE_ERROR_MAX];
 	struct store *store = xcalloc(1, sizeof(*store));

@@ -139,8 +139,8 @@ void store_spool_free(struct store_spool **spool);
 struct store_rcpt {
 	const char *address;  /* canonical address */
 	const char *folder;   /* NULL: INBOX; a missing folder falls back to INBOX */
-	uint64_t quota;       /* bytes, 0: none (counted on disk sizes) */
-	unsigned flags;       /* enum store_flag bits to set */
+	uint64_t quota;	      /* bytes, 0: none (counted on disk sizes) */
+	unsigned flags;	      /* enum store_flag bits to set */
 	const char *keywords; /* space-separated IMAP keywords, or NULL */
 	time_t internal_date; /* 0: now */
 };
@@ -148,16 +148,16 @@ struct store_rcpt {
 enum store_status {
 	STORE_OK,
 	STORE_OVER_QUOTA,
-	STORE_TEMP_FAIL,  /* I/O or database error: try again later */
-	STORE_NO_SPACE,   /* disk full (ENOSPC, SQLITE_FULL): SMTP 452 4.3.1 */
-	STORE_REFUSED,    /* unsafe address: permanent */
+	STORE_TEMP_FAIL, /* I/O or database error: try again later */
+	STORE_NO_SPACE,	 /* disk full (ENOSPC, SQLITE_FULL): SMTP 452 4.3.1 */
+	STORE_REFUSED,	 /* unsafe address: permanent */
 };
 
 struct store_result {
 	enum store_status status;
 	uint32_t uidvalidity; /* STORE_OK: where the message went */
 	uint32_t uid;
-	char message[256];    /* what happened, for logs and SMTP replies */
+	char message[256]; /* what happened, for logs and SMTP replies */
 };
 
 /* Deliver a finished spool to n recipients; results[i] answers rcpts[i]
@@ -194,27 +194,27 @@ int store_user_usage(struct store_user *user, uint64_t *bytes_r, uint64_t *messa
 const char *store_user_index_path(const struct store_user *user);
 
 struct store_mailbox_info {
-	char *name;           /* UTF-8 */
+	char *name; /* UTF-8 */
 	enum store_special special;
 	bool subscribed;
-	bool has_children;    /* some other mailbox is below it */
+	bool has_children; /* some other mailbox is below it */
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;
 	uint32_t messages;
 	uint32_t unseen;
-	uint64_t bytes;       /* disk sizes */
+	uint64_t bytes; /* disk sizes */
 };
 
 /* Every mailbox, INBOX first, then in name order. Folders created on disk
  * by other programs are adopted, and mailboxes whose directory is gone are
  * dropped, before listing. Free with store_mailbox_list_free. */
-int store_mailbox_list(struct store_user *user, struct store_mailbox_info **list_r,
-		       size_t *count_r, const char **error_r);
+int store_mailbox_list(struct store_user *user, struct store_mailbox_info **list_r, size_t *count_r,
+		       const char **error_r);
 void store_mailbox_list_free(struct store_mailbox_info **list, size_t count);
 /* One mailbox's counters (STATUS); -1 with errno ENOENT when missing. */
-int store_mailbox_info(struct store_user *user, const char *name,
-		       struct store_mailbox_info *info_r, const char **error_r);
+int store_mailbox_info(struct store_user *user, const char *name, struct store_mailbox_info *info_r,
+		       const char **error_r);
 void store_mailbox_info_release(struct store_mailbox_info *info);
 
 /* Create a mailbox (a new UIDVALIDITY); fails with errno EEXIST when it
@@ -231,8 +231,8 @@ int store_mailbox_rename(struct store_user *user, const char *from, const char *
 			 const char **error_r);
 int store_mailbox_subscribe(struct store_user *user, const char *name, bool subscribed,
 			    const char **error_r);
-int store_mailbox_set_special(struct store_user *user, const char *name,
-			      enum store_special special, const char **error_r);
+int store_mailbox_set_special(struct store_user *user, const char *name, enum store_special special,
+			      const char **error_r);
 
 /* --- A selected mailbox ----------------------------------------------------- */
 
@@ -259,12 +259,12 @@ void store_mailbox_status(const struct store_mailbox *box, struct store_status_i
 struct store_message {
 	uint32_t uid;
 	uint64_t modseq;
-	unsigned flags;        /* enum store_flag */
-	const char *keywords;  /* space-separated, sorted; "" when none */
+	unsigned flags;	      /* enum store_flag */
+	const char *keywords; /* space-separated, sorted; "" when none */
 	time_t internal_date;
-	uint64_t disk_size;    /* LF, on disk */
-	uint64_t crlf_size;    /* as sent: RFC822.SIZE, POP3 octets */
-	const char *cache;     /* ENVELOPE/BODYSTRUCTURE cache, or NULL */
+	uint64_t disk_size; /* LF, on disk */
+	uint64_t crlf_size; /* as sent: RFC822.SIZE, POP3 octets */
+	const char *cache;  /* ENVELOPE/BODYSTRUCTURE cache, or NULL */
 };
 
 struct store_iter;
@@ -312,7 +312,7 @@ int store_content_to_evbuffer(const struct store_content *content, struct evbuff
 			      const char **error_r);
 
 enum store_flags_op {
-	STORE_FLAGS_SET,    /* replace */
+	STORE_FLAGS_SET, /* replace */
 	STORE_FLAGS_ADD,
 	STORE_FLAGS_REMOVE,
 };
@@ -334,17 +334,17 @@ int store_flags_update(struct store_mailbox *box, const uint32_t *uids, size_t n
  * between is finished by the next sync); each expunge bumps MODSEQ and is
  * remembered for store_expunged_since. *expunged_r (may be NULL) gets the
  * expunged UIDs, ascending; free it. Returns the count. */
-int store_expunge(struct store_mailbox *box, const uint32_t *uids, size_t n,
-		  uint32_t **expunged_r, size_t *count_r, const char **error_r);
+int store_expunge(struct store_mailbox *box, const uint32_t *uids, size_t n, uint32_t **expunged_r,
+		  size_t *count_r, const char **error_r);
 
 /* --- Maintenance ------------------------------------------------------------- */
 
 struct store_reindex_report {
-	bool from_scratch;     /* new UIDVALIDITY everywhere */
+	bool from_scratch; /* new UIDVALIDITY everywhere */
 	size_t mailboxes;
-	size_t kept;           /* messages that kept their UID */
-	size_t added;          /* files given new UIDs */
-	size_t removed;        /* rows whose file was gone */
+	size_t kept;	/* messages that kept their UID */
+	size_t added;	/* files given new UIDs */
+	size_t removed; /* rows whose file was gone */
 };
 
 /* Rebuild a user's index from the Maildir. Every mailbox directory is

@@ -29,8 +29,8 @@ struct store {
 	int data_fd;
 	int tmp_fd;
 	int mail_fd;
-	char *host;             /* escaped for file names */
-	unsigned long counter;  /* Q<counter> of new names */
+	char *host;				    /* escaped for file names */
+	unsigned long counter;			    /* Q<counter> of new names */
 	struct store_user *cache[STORE_USER_CACHE]; /* idle user handles */
 	char error[STORE_ERROR_MAX];
 };
@@ -57,17 +57,17 @@ enum stmt_id {
 struct store_user {
 	struct store *store;
 	char *address;
-	char *rel;        /* "mail/DOMAIN/LOCAL", relative to the data directory */
-	char *index_rel;  /* rel + "/index.db" */
-	int dir_fd;       /* the user's Maildir (INBOX) */
+	char *rel;	 /* "mail/DOMAIN/LOCAL", relative to the data directory */
+	char *index_rel; /* rel + "/index.db" */
+	int dir_fd;	 /* the user's Maildir (INBOX) */
 	sqlite3 *db;
 	sqlite3_stmt *stmts[ST_COUNT];
-	int depth;        /* nested idx_begin */
-	bool failed;      /* an inner step failed: the outermost commit rolls back */
-	int last_errno;   /* errno of the last failure (ENOSPC for a full disk) */
-	dev_t dir_dev;    /* what dir_fd and the index were when opened: a */
-	ino_t dir_ino;    /* cached handle is reused only while they still */
-	ino_t index_ino;  /* are what the paths name */
+	int depth;	 /* nested idx_begin */
+	bool failed;	 /* an inner step failed: the outermost commit rolls back */
+	int last_errno;	 /* errno of the last failure (ENOSPC for a full disk) */
+	dev_t dir_dev;	 /* what dir_fd and the index were when opened: a */
+	ino_t dir_ino;	 /* cached handle is reused only while they still */
+	ino_t index_ino; /* are what the paths name */
 	time_t last_used;
 	bool index_created; /* the index was made by this open (new, or rebuilt) */
 	char error[STORE_ERROR_MAX];
@@ -80,7 +80,7 @@ struct mailbox_row {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;
-	int64_t new_mtime;  /* ns, as of the last full scan; 0: scan next time */
+	int64_t new_mtime; /* ns, as of the last full scan; 0: scan next time */
 	int64_t cur_mtime;
 	int64_t deliver_mtime; /* ns, new/ after the last delivery's commit */
 	enum store_special special;
@@ -104,11 +104,10 @@ struct store_mailbox {
 extern void (*store_test_hook)(const char *point);
 
 /* --- errors (store.c) --- */
-int store_fail(struct store *store, const char **error_r, const char *fmt, ...)
-	ATTR_PRINTF(3, 4);
+int store_fail(struct store *store, const char **error_r, const char *fmt, ...) ATTR_PRINTF(3, 4);
 /* Sets user->error (and last_errno from errno when err is 0). */
 int user_fail(struct store_user *user, const char **error_r, int err, const char *fmt, ...)
-	ATTR_PRINTF(4, 5);
+    ATTR_PRINTF(4, 5);
 int user_db_fail(struct store_user *user, const char **error_r, const char *what);
 /* Next unique base name for a new file ("<sec>.M<usec>P<pid>Q<n>.<host>"). */
 int store_new_base(struct store *store, struct buf *out);
@@ -148,7 +147,7 @@ void mailbox_row_release(struct mailbox_row *row);
 
 struct msg_add {
 	const char *base;
-	const char *file;   /* "new/NAME" or "cur/NAME" */
+	const char *file; /* "new/NAME" or "cur/NAME" */
 	unsigned flags;
 	const char *keywords;
 	int64_t internal_date;
@@ -162,17 +161,15 @@ struct msg_add {
 int idx_msg_add(struct store_user *user, int64_t box, const struct msg_add *m, uint32_t *uid_r,
 		const char **error_r);
 /* Bump a mailbox's HIGHESTMODSEQ; returns the new value in *modseq_r. */
-int idx_modseq_next(struct store_user *user, int64_t box, uint64_t *modseq_r,
-		    const char **error_r);
+int idx_modseq_next(struct store_user *user, int64_t box, uint64_t *modseq_r, const char **error_r);
 /* Delete a message row and remember the expunge at modseq. */
 int idx_msg_expunged(struct store_user *user, int64_t box, uint32_t uid, uint64_t modseq,
 		     const char **error_r);
 
 /* --- the Maildir (maildir.c) --- */
 /* Open (creating with create) mail/DOMAIN/LOCAL without following links. */
-int maildir_user_dir(struct store_user *user, const char *domain, size_t dlen,
-		     const char *local, size_t llen, bool create, bool *created_r,
-		     const char **error_r);
+int maildir_user_dir(struct store_user *user, const char *domain, size_t dlen, const char *local,
+		     size_t llen, bool create, bool *created_r, const char **error_r);
 /* Make a Maildir (cur/ new/ tmp/) in dir (relative to the user's Maildir,
  * "" for INBOX); folders get a "maildirfolder" file. With durable, the
  * directories are fsync'd. */
@@ -188,9 +185,9 @@ int maildir_measure(int fd, uint64_t *disk_r, uint64_t *crlf_r);
 
 /* --- synchronisation (sync.c) --- */
 enum sync_mode {
-	SYNC_DELIVER,   /* new/ only, pick up unknown files */
-	SYNC_FULL,      /* new/ and cur/ when changed: pickups, vanished, flags */
-	SYNC_FORCE,     /* both, whatever the mtimes say (reindex) */
+	SYNC_DELIVER, /* new/ only, pick up unknown files */
+	SYNC_FULL,    /* new/ and cur/ when changed: pickups, vanished, flags */
+	SYNC_FORCE,   /* both, whatever the mtimes say (reindex) */
 };
 struct sync_stats {
 	size_t kept, added, removed;

@@ -181,8 +181,8 @@ pick_up(struct store_mailbox *box, struct entry *e, const char **error_r)
 	if (fd < 0) {
 		if (errno == ENOENT || errno == ELOOP)
 			return 0; /* gone meanwhile, or a link: not ours to take */
-		return user_fail(user, error_r, 0, "%s/%s/%s: %s", user->rel, box->row.dir,
-				 e->name, strerror(errno));
+		return user_fail(user, error_r, 0, "%s/%s/%s: %s", user->rel, box->row.dir, e->name,
+				 strerror(errno));
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
@@ -201,13 +201,13 @@ pick_up(struct store_mailbox *box, struct entry *e, const char **error_r)
 	char *base = xstrndup(e->name, e->mn.base_len);
 	char *file = file_column(e);
 	struct msg_add m = {
-		.base = base,
-		.file = file,
-		.flags = file_flags(e),
-		.keywords = "",
-		.internal_date = (int64_t)st.st_mtime,
-		.disk_size = disk,
-		.crlf_size = crlf,
+	    .base = base,
+	    .file = file,
+	    .flags = file_flags(e),
+	    .keywords = "",
+	    .internal_date = (int64_t)st.st_mtime,
+	    .disk_size = disk,
+	    .crlf_size = crlf,
 	};
 	uint32_t uid;
 	int ret = idx_msg_add(user, box->row.id, &m, &uid, error_r);
@@ -339,13 +339,12 @@ row_file_exists(struct store_mailbox *box, const struct row *r)
 	struct stat st;
 	bool in_new = strncmp(r->file, "new/", 4) == 0;
 
-	return fstatat(in_new ? box->new_fd : box->cur_fd, r->file + 4, &st,
-		       AT_SYMLINK_NOFOLLOW) == 0;
+	return fstatat(in_new ? box->new_fd : box->cur_fd, r->file + 4, &st, AT_SYMLINK_NOFOLLOW) ==
+	       0;
 }
 
 static int
-set_file(struct store_user *user, int64_t box, uint32_t uid, const char *file,
-	 const char **error_r)
+set_file(struct store_user *user, int64_t box, uint32_t uid, const char *file, const char **error_r)
 {
 	sqlite3_stmt *st = idx_stmt(user, ST_MSG_SET_FILE);
 
@@ -429,17 +428,17 @@ sync_full(struct store_mailbox *box, bool force, bool move_new, const char *skip
 	while (i < es.n || j < nrows) {
 		struct entry *e = i < es.n ? &es.v[i] : NULL;
 		struct row *r = j < nrows ? &rows[j] : NULL;
-		int c = e == NULL ? 1
+		int c = e == NULL   ? 1
 			: r == NULL ? -1
 				    : base_cmp(e->name, e->mn.base_len, r->base, strlen(r->base));
 		if (e != NULL && i + 1 < es.n &&
 		    base_cmp(e->name, e->mn.base_len, es.v[i + 1].name, es.v[i + 1].mn.base_len) ==
-			    0) {
+			0) {
 			/* Same base twice (a copy by some other program): the
 			 * first (cur/) counts, the other is left alone. */
 			log_warning("%s: %s/%s%s: duplicate of another file's base, ignored",
-				    user->address, box->row.dir, es.v[i + 1].in_new ? "new/" : "cur/",
-				    es.v[i + 1].name);
+				    user->address, box->row.dir,
+				    es.v[i + 1].in_new ? "new/" : "cur/", es.v[i + 1].name);
 			free(es.v[i + 1].name);
 			memmove(&es.v[i + 1], &es.v[i + 2], (es.n - i - 2) * sizeof(*es.v));
 			es.n--;
@@ -462,7 +461,8 @@ sync_full(struct store_mailbox *box, bool force, bool move_new, const char *skip
 			/* A row whose file is gone. */
 			if (!row_file_exists(box, r)) {
 				if (sync_modseq(box, &modseq, error_r) < 0 ||
-				    idx_msg_expunged(user, box->row.id, r->uid, modseq, error_r) < 0)
+				    idx_msg_expunged(user, box->row.id, r->uid, modseq, error_r) <
+					0)
 					goto out;
 				log_info("%s: %s UID %lu: file %s gone, expunged", user->address,
 					 box->row.name, (unsigned long)r->uid, r->file);
@@ -480,8 +480,8 @@ sync_full(struct store_mailbox *box, bool force, bool move_new, const char *skip
 		if (ff != r->flags) {
 			rc = sync_modseq(box, &modseq, error_r);
 			if (rc == 0)
-				rc = set_flags_from_file(user, box->row.id, r->uid, file, ff, modseq,
-							 error_r);
+				rc = set_flags_from_file(user, box->row.id, r->uid, file, ff,
+							 modseq, error_r);
 		} else if (strcmp(file, r->file) != 0) {
 			rc = set_file(user, box->row.id, r->uid, file, error_r);
 		}
@@ -520,9 +520,8 @@ out:
 }
 
 int
-sync_mailbox(struct store_mailbox *box, enum sync_mode mode, bool move_new,
-	     const char *skip_base, int64_t new_before, struct sync_stats *stats,
-	     const char **error_r)
+sync_mailbox(struct store_mailbox *box, enum sync_mode mode, bool move_new, const char *skip_base,
+	     int64_t new_before, struct sync_stats *stats, const char **error_r)
 {
 	if (mode == SYNC_DELIVER)
 		return sync_deliver(box, skip_base, new_before, stats, error_r);

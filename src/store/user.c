@@ -21,9 +21,9 @@ static const struct {
 	const char *name;
 	enum store_special special;
 } default_mailboxes[] = {
-	{"INBOX", STORE_SPECIAL_NONE},   {"Sent", STORE_SPECIAL_SENT},
-	{"Drafts", STORE_SPECIAL_DRAFTS}, {"Trash", STORE_SPECIAL_TRASH},
-	{"Junk", STORE_SPECIAL_JUNK},     {"Archive", STORE_SPECIAL_ARCHIVE},
+    {"INBOX", STORE_SPECIAL_NONE},    {"Sent", STORE_SPECIAL_SENT},
+    {"Drafts", STORE_SPECIAL_DRAFTS}, {"Trash", STORE_SPECIAL_TRASH},
+    {"Junk", STORE_SPECIAL_JUNK},     {"Archive", STORE_SPECIAL_ARCHIVE},
 };
 
 /* A name resolved to its normal form and directory. */
@@ -100,8 +100,8 @@ move_index_aside(struct store_user *user, const char **error_r)
 }
 
 int
-store_user_open(struct store *store, const char *address, bool create,
-		struct store_user **user_r, const char **error_r)
+store_user_open(struct store *store, const char *address, bool create, struct store_user **user_r,
+		const char **error_r)
 {
 	return user_open(store, address, create, create, user_r, error_r);
 }
@@ -270,7 +270,7 @@ store_user_index_path(const struct store_user *user)
 
 static int
 read_state(struct store_user *user, uint64_t *bytes, uint64_t *messages, uint64_t *changes,
-	    const char **error_r)
+	   const char **error_r)
 {
 	sqlite3_stmt *st = idx_stmt(user, ST_USAGE);
 
@@ -318,8 +318,7 @@ folder_cmp(const void *a, const void *b)
 /* The folder directories of the user's Maildir, sorted by directory;
  * leftovers of interrupted deletions are removed on the way. */
 static int
-read_folders(struct store_user *user, struct disk_folder **v_r, size_t *n_r,
-	     const char **error_r)
+read_folders(struct store_user *user, struct disk_folder **v_r, size_t *n_r, const char **error_r)
 {
 	int fd = openat(user->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd < 0 ? NULL : fdopendir(fd);
@@ -376,9 +375,9 @@ static int
 delete_mailbox_rows(struct store_user *user, int64_t id, const char **error_r)
 {
 	static const char *const sql[] = {
-		"DELETE FROM messages WHERE mailbox = ?",
-		"DELETE FROM expunged WHERE mailbox = ?",
-		"DELETE FROM mailboxes WHERE id = ?",
+	    "DELETE FROM messages WHERE mailbox = ?",
+	    "DELETE FROM expunged WHERE mailbox = ?",
+	    "DELETE FROM mailboxes WHERE id = ?",
 	};
 
 	for (size_t i = 0; i < N_ELEMENTS(sql); i++) {
@@ -409,8 +408,8 @@ reconcile(struct store_user *user, bool apply, bool *differs_r, const char **err
 	if (read_folders(user, &v, &n, error_r) < 0)
 		return -1;
 	bool *seen = xcalloc(n + 1, sizeof(*seen));
-	if (sqlite3_prepare_v2(user->db, "SELECT id, name, dir FROM mailboxes WHERE dir != ''",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(user->db, "SELECT id, name, dir FROM mailboxes WHERE dir != ''", -1,
+			       &st, NULL) != SQLITE_OK) {
 		user_db_fail(user, error_r, "mailbox list");
 		goto out;
 	}
@@ -516,8 +515,8 @@ info_from_row(sqlite3_stmt *st, struct store_mailbox_info *info)
 #define INFO_COLUMNS "name, special, subscribed, uidvalidity, uidnext, highestmodseq"
 
 int
-store_mailbox_list(struct store_user *user, struct store_mailbox_info **list_r,
-		   size_t *count_r, const char **error_r)
+store_mailbox_list(struct store_user *user, struct store_mailbox_info **list_r, size_t *count_r,
+		   const char **error_r)
 {
 	struct store_mailbox_info *v = NULL;
 	size_t n = 0;
@@ -526,8 +525,8 @@ store_mailbox_list(struct store_user *user, struct store_mailbox_info **list_r,
 
 	if (reconcile_if_needed(user, error_r) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(user->db, "SELECT " INFO_COLUMNS " FROM mailboxes", -1, &st,
-			       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(user->db, "SELECT " INFO_COLUMNS " FROM mailboxes", -1, &st, NULL) !=
+	    SQLITE_OK)
 		return user_db_fail(user, error_r, "mailbox list");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		v = xreallocarray(v, n + 1, sizeof(*v));
@@ -543,8 +542,8 @@ store_mailbox_list(struct store_user *user, struct store_mailbox_info **list_r,
 	/* In name order, whatever is below a mailbox follows it, possibly
 	 * after siblings whose names continue with a byte below '.'. */
 	for (size_t i = 0; i < n; i++)
-		for (size_t k = i + 1; k < n && strncmp(v[k].name, v[i].name, strlen(v[i].name)) == 0;
-		     k++)
+		for (size_t k = i + 1;
+		     k < n && strncmp(v[k].name, v[i].name, strlen(v[i].name)) == 0; k++)
 			if (mailbox_name_is_below(v[k].name, v[i].name)) {
 				v[i].has_children = true;
 				break;
@@ -605,10 +604,11 @@ store_mailbox_info(struct store_user *user, const char *name, struct store_mailb
 	info_from_row(st, info_r);
 	int64_t id = sqlite3_column_int64(st, 6);
 	sqlite3_finalize(st);
-	if (sqlite3_prepare_v2(user->db,
-			       "SELECT count(*), total(flags & 1 = 0), total(disk_size) FROM messages"
-			       " WHERE mailbox = ?",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		user->db,
+		"SELECT count(*), total(flags & 1 = 0), total(disk_size) FROM messages"
+		" WHERE mailbox = ?",
+		-1, &st, NULL) != SQLITE_OK) {
 		store_mailbox_info_release(info_r);
 		return user_db_fail(user, error_r, "mailbox count");
 	}
@@ -885,8 +885,8 @@ rename_inbox(struct store_user *user, const struct resolved *to, const char **er
 	    idx_mailbox_add(user, buf_cstr(&to->name), buf_cstr(&to->dir), STORE_SPECIAL_NONE, true,
 			    &to_id, error_r) < 0)
 		goto out;
-	int to_fd = openat(user->dir_fd, buf_cstr(&to->dir), O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-								 O_CLOEXEC);
+	int to_fd = openat(user->dir_fd, buf_cstr(&to->dir),
+			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (to_fd < 0) {
 		user_fail(user, error_r, 0, "%s/%s: %s", user->rel, buf_cstr(&to->dir),
 			  strerror(errno));
@@ -901,8 +901,8 @@ rename_inbox(struct store_user *user, const struct resolved *to, const char **er
 	sqlite3_bind_int64(st, 1, inbox.id);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (move_inbox_file(user, to_fd, (const char *)sqlite3_column_text(st, 0), error_r) <
-		    0)
+		if (move_inbox_file(user, to_fd, (const char *)sqlite3_column_text(st, 0),
+				    error_r) < 0)
 			break;
 	sqlite3_finalize(st);
 	close(to_fd);

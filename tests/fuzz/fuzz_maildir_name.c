@@ -50,8 +50,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (again.base_len != out.len - 3 - (out.len - again.flags_off) ||
 		    !again.has_disk_size || again.disk_size != mn.disk_size ||
-		    !again.has_crlf_size || again.crlf_size != mn.crlf_size ||
-		    !again.has_info || again.flags != flags)
+		    !again.has_crlf_size || again.crlf_size != mn.crlf_size || !again.has_info ||
+		    again.flags != flags)
 			abort();
 		/* Letters: sorted, no repeats. */
 		for (size_t i = 1; i < again.flags_len; i++)

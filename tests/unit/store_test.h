@@ -10,7 +10,8 @@
 #include <setjmp.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after setjmp.h */
 
 #include "lib/buf.h"
 #include "store/store.h"

@@ -48,15 +48,18 @@ test_reindex_command(void **state)
 	assert_int_equal(run(f, "nobody@example.org", NULL), 1);
 	assert_int_equal(run(f, "../x@example.org", NULL), 1);
 	assert_int_equal(run(f, "noat", NULL), 1);
-	assert_int_equal(run(f, "kim@b\xc3\xbc" "cher.example", NULL), 1); /* no such user */
+	assert_int_equal(run(f,
+			     "kim@b\xc3\xbc"
+			     "cher.example",
+			     NULL),
+			 1); /* no such user */
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_reindex_command, fixture_setup,
-						fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_reindex_command, fixture_setup, fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -80,10 +80,10 @@ test_deliver_many_shares_links(void **state)
 {
 	struct fixture *f = *state;
 	struct store_rcpt r[4] = {
-		{.address = "alice@example.org"},
-		{.address = "bob@example.org"},
-		{.address = "carol@other.example"},
-		{.address = "alice@example.org", .folder = "inbox"}, /* the same as [0] */
+	    {.address = "alice@example.org"},
+	    {.address = "bob@example.org"},
+	    {.address = "carol@other.example"},
+	    {.address = "alice@example.org", .folder = "inbox"}, /* the same as [0] */
 	};
 	struct store_result res[4];
 	char path[512], name[300];
@@ -115,9 +115,9 @@ test_deliver_folder_and_flags(void **state)
 {
 	struct fixture *f = *state;
 	struct store_rcpt r[3] = {
-		{.address = "dave@example.org", .folder = "Junk", .keywords = "$Junk"},
-		{.address = "dave@example.org", .folder = "Sent", .flags = STORE_FLAG_SEEN},
-		{.address = "dave@example.org", .folder = "No.Such"},
+	    {.address = "dave@example.org", .folder = "Junk", .keywords = "$Junk"},
+	    {.address = "dave@example.org", .folder = "Sent", .flags = STORE_FLAG_SEEN},
+	    {.address = "dave@example.org", .folder = "No.Such"},
 	};
 	struct store_result res[3];
 	char path[512], name[300];
@@ -161,9 +161,9 @@ test_same_mailbox_twice(void **state)
 {
 	struct fixture *f = *state;
 	struct store_rcpt r[3] = {
-		{.address = "lee@example.org"},
-		{.address = "lee@example.org", .folder = "Missing"}, /* falls back to INBOX */
-		{.address = "lee@example.org", .folder = "bad/name"},
+	    {.address = "lee@example.org"},
+	    {.address = "lee@example.org", .folder = "Missing"}, /* falls back to INBOX */
+	    {.address = "lee@example.org", .folder = "bad/name"},
 	};
 	struct store_result res[3];
 	char path[512];
@@ -189,8 +189,8 @@ test_quota(void **state)
 	/* Room for two copies of msg1, not three. */
 	uint64_t quota = 2 * strlen(msg1) + 10;
 	struct store_rcpt r[2] = {
-		{.address = "erin@example.org", .quota = quota},
-		{.address = "frank@example.org", .quota = 1},
+	    {.address = "erin@example.org", .quota = quota},
+	    {.address = "frank@example.org", .quota = 1},
 	};
 	for (int i = 0; i < 3; i++) {
 		struct store_spool *spool = spool_text(f->store, msg1);
@@ -217,10 +217,13 @@ test_refused(void **state)
 	big[sizeof(big) - 1] = '\0';
 	memcpy(big + sizeof(big) - 13, "@example.org", 12);
 	struct store_rcpt r[] = {
-		{.address = "../../etc@example.org"}, {.address = "..@example.org"},
-		{.address = "a/b@example.org"},       {.address = ".hidden@example.org"},
-		{.address = "x@../../tmp"},           {.address = big},
-		{.address = "ok@example.org", .keywords = "bad\\kw"},
+	    {.address = "../../etc@example.org"},
+	    {.address = "..@example.org"},
+	    {.address = "a/b@example.org"},
+	    {.address = ".hidden@example.org"},
+	    {.address = "x@../../tmp"},
+	    {.address = big},
+	    {.address = "ok@example.org", .keywords = "bad\\kw"},
 	};
 	struct store_result res[N_ELEMENTS(r)];
 
@@ -256,7 +259,8 @@ test_uids_ascend(void **state)
 		struct store_user *u;
 		struct store_mailbox *box;
 		struct store_status_info st;
-		assert_int_equal(store_user_open(f->store, "gina@example.org", false, &u, &error), 0);
+		assert_int_equal(store_user_open(f->store, "gina@example.org", false, &u, &error),
+				 0);
 		assert_int_equal(store_mailbox_open(u, "INBOX", false, &box, &error), 0);
 		store_mailbox_status(box, &st);
 		if (uidvalidity == 0)
@@ -326,19 +330,19 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_deliver_one, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_deliver_many_shares_links, fixture_setup,
-						fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_deliver_folder_and_flags, fixture_setup,
-						fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_same_mailbox_twice, fixture_setup,
-						fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_quota, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_refused, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_uids_ascend, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_spool_cleanup, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_spool_large_and_unfinished, fixture_setup,
-						fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_deliver_one, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_deliver_many_shares_links, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_deliver_folder_and_flags, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_same_mailbox_twice, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_quota, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_refused, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_uids_ascend, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_cleanup, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_large_and_unfinished, fixture_setup,
+					    fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

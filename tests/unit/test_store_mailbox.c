@@ -269,8 +269,8 @@ test_flags_and_expunge(void **state)
 
 	uint32_t one = 2;
 	assert_int_equal(store_flags_update(box, &one, 1, STORE_FLAGS_ADD,
-					    STORE_FLAG_SEEN | STORE_FLAG_FLAGGED, "$Label1 Work",
-					    0, NULL, NULL, &error),
+					    STORE_FLAG_SEEN | STORE_FLAG_FLAGGED, "$Label1 Work", 0,
+					    NULL, NULL, &error),
 			 1);
 	uint64_t ms = modseq_of(box, 2, &flags, kw, sizeof(kw));
 	assert_true(ms > hms);
@@ -287,8 +287,8 @@ test_flags_and_expunge(void **state)
 	closedir(d);
 	assert_int_equal(flagged, 1);
 	/* No change, no new MODSEQ. */
-	assert_int_equal(store_flags_update(box, &one, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN,
-					    "work", 0, NULL, NULL, &error),
+	assert_int_equal(store_flags_update(box, &one, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN, "work",
+					    0, NULL, NULL, &error),
 			 0);
 	assert_int_equal(modseq_of(box, 2, NULL, NULL, 0), ms);
 	/* Remove a keyword (case-insensitive) and a flag. */
@@ -309,9 +309,9 @@ test_flags_and_expunge(void **state)
 	assert_int_equal(nmod, 1);
 	assert_int_equal(modified[0], 2);
 	free(modified);
-	assert_int_equal(store_flags_update(box, &one, 1, STORE_FLAGS_ADD, 0, "bad(kw", 0, NULL,
-					    NULL, &error),
-			 -1);
+	assert_int_equal(
+	    store_flags_update(box, &one, 1, STORE_FLAGS_ADD, 0, "bad(kw", 0, NULL, NULL, &error),
+	    -1);
 
 	/* Another session sees the changes through the counters. */
 	assert_int_equal(store_user_changes(u, &changes1, &error), 0);
@@ -387,11 +387,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_mailbox_admin, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_rename_inbox, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_content_crlf, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_flags_and_expunge, fixture_setup,
-						fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_mailbox_admin, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_rename_inbox, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_content_crlf, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_flags_and_expunge, fixture_setup,
+					    fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,8 @@
 #include "lib/common.h"
 
 #include <setjmp.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after setjmp.h */
 
 #include "lib/buf.h"
 #include "store/maildir_name.h"
@@ -23,7 +24,8 @@ test_name_full(void **state)
 	const char *n = "1700000000.M123456P4242Q7.mx.example.org,S=1234,W=1260:2,FRS";
 
 	parse(n, &mn);
-	assert_int_equal(mn.base_len, strlen("1700000000.M123456P4242Q7.mx.example.org,S=1234,W=1260"));
+	assert_int_equal(mn.base_len,
+			 strlen("1700000000.M123456P4242Q7.mx.example.org,S=1234,W=1260"));
 	assert_true(mn.has_disk_size);
 	assert_int_equal(mn.disk_size, 1234);
 	assert_true(mn.has_crlf_size);
@@ -154,7 +156,9 @@ test_mutf7(void **state)
 	/* RFC 3501 5.1.3's example and Dovecot-style names. */
 	mutf7_roundtrip("~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e",
 			"~peter/mail/&U,BTFw-/&ZeVnLIqe-");
-	mutf7_roundtrip("Entw\xc3\xbc" "rfe", "Entw&APw-rfe");
+	mutf7_roundtrip("Entw\xc3\xbc"
+			"rfe",
+			"Entw&APw-rfe");
 	mutf7_roundtrip("A&B", "A&-B");
 	mutf7_roundtrip("\xc3\xa9t\xc3\xa9", "&AOk-t&AOk-");
 	mutf7_roundtrip("\xf0\x9f\x93\xa7 mail", "&2D3c5w- mail");
@@ -163,18 +167,18 @@ test_mutf7(void **state)
 	struct buf b;
 	buf_init(&b, 4096);
 	static const char *const bad[] = {
-		"&",          /* unterminated */
-		"&AOk",       /* unterminated */
-		"&-&",        /* unterminated */
-		"&AOk-&AOk-", /* two runs in a row */
-		"&AGE-",      /* encodes 'a', printable */
-		"&AOl-",      /* non-zero padding bits */
-		"&2D0-",      /* lone high surrogate */
-		"&3A0-",      /* lone low surrogate */
-		"&A/k-",      /* '/' is not modified base64 */
-		"a\x01",      /* control byte */
-		"caf\xc3\xa9", /* 8-bit */
-		"&-A-",       /* fine, then plain: valid, checked below */
+	    "&",	   /* unterminated */
+	    "&AOk",	   /* unterminated */
+	    "&-&",	   /* unterminated */
+	    "&AOk-&AOk-",  /* two runs in a row */
+	    "&AGE-",	   /* encodes 'a', printable */
+	    "&AOl-",	   /* non-zero padding bits */
+	    "&2D0-",	   /* lone high surrogate */
+	    "&3A0-",	   /* lone low surrogate */
+	    "&A/k-",	   /* '/' is not modified base64 */
+	    "a\x01",	   /* control byte */
+	    "caf\xc3\xa9", /* 8-bit */
+	    "&-A-",	   /* fine, then plain: valid, checked below */
 	};
 	for (size_t i = 0; i + 1 < N_ELEMENTS(bad); i++) {
 		buf_reset(&b);
@@ -222,7 +226,11 @@ test_mailbox_names(void **state)
 	resolve_ok("InBoX.Sub", "INBOX.Sub", ".INBOX.Sub");
 	resolve_ok("Sent", "Sent", ".Sent");
 	resolve_ok("Work.Projects.2024", "Work.Projects.2024", ".Work.Projects.2024");
-	resolve_ok("Entw\xc3\xbc" "rfe", "Entw\xc3\xbc" "rfe", ".Entw&APw-rfe");
+	resolve_ok("Entw\xc3\xbc"
+		   "rfe",
+		   "Entw\xc3\xbc"
+		   "rfe",
+		   ".Entw&APw-rfe");
 	resolve_ok("Inboxes", "Inboxes", ".Inboxes");
 	resolve_ok("A&B", "A&B", ".A&-B");
 
@@ -230,8 +238,9 @@ test_mailbox_names(void **state)
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	static const char *const bad[] = {
-		"", ".", "..", ".hidden", "a..b", "a.", "a/b", "../x", "a%", "a*",
-		"tab\there", "del\x7f", "c1\xc2\x85", "bad\xff", "\xc0\xae\xc0\xae",
+	    "",		 ".",	    "..",	  ".hidden", "a..b",
+	    "a.",	 "a/b",	    "../x",	  "a%",	     "a*",
+	    "tab\there", "del\x7f", "c1\xc2\x85", "bad\xff", "\xc0\xae\xc0\xae",
 	};
 	struct buf n, d;
 	buf_init(&n, 1024);
@@ -258,8 +267,9 @@ test_mailbox_names(void **state)
 	struct buf back;
 	buf_init(&back, 1024);
 	static const char *const not_folders[] = {
-		"cur", ".", "..", "..postern-deleted-1.2", ".a..b", ".a.", ".inbox.x",
-		".&AGE-", ".&AAA-x", ".a&AC8-b", ".x&ABI-",
+	    "cur",     ".",	   "..",       "..postern-deleted-1.2",
+	    ".a..b",   ".a.",	   ".inbox.x", ".&AGE-",
+	    ".&AAA-x", ".a&AC8-b", ".x&ABI-",
 	};
 	for (size_t i = 0; i < N_ELEMENTS(not_folders); i++)
 		if (mailbox_dir_to_name(not_folders[i], &back) == 0)
@@ -276,8 +286,13 @@ static void
 test_addresses(void **state)
 {
 	static const char *const good[] = {
-		"user@example.org", "First.Last@sub.example.org", "u+tag@xn--bcher-kva.example",
-		"\"john doe\"@example.org", "j\xc3\xb6rg@example.org", "a@b", "a@1-2.example",
+	    "user@example.org",
+	    "First.Last@sub.example.org",
+	    "u+tag@xn--bcher-kva.example",
+	    "\"john doe\"@example.org",
+	    "j\xc3\xb6rg@example.org",
+	    "a@b",
+	    "a@1-2.example",
 	};
 	for (size_t i = 0; i < N_ELEMENTS(good); i++)
 		if (store_address_check(good[i], NULL) < 0)
@@ -294,11 +309,26 @@ test_addresses(void **state)
 		longdomain[i] = '.';
 	longdomain[sizeof(longdomain) - 1] = '\0';
 	static const char *const bad[] = {
-		"user", "@example.org", "user@", "../x@example.org", "..@example.org",
-		".@example.org", ".hidden@example.org", "a/b@example.org", "a@exa/mple.org",
-		"a@..", "a@.example.org", "a@example.org.", "a@Example.org", "a@ex ample.org",
-		"a@-x.org", "a@x-.org", "a\x01@example.org", "a@b@example..org",
-		"\xff@example.org", "a@\xc3\xa9.org",
+	    "user",
+	    "@example.org",
+	    "user@",
+	    "../x@example.org",
+	    "..@example.org",
+	    ".@example.org",
+	    ".hidden@example.org",
+	    "a/b@example.org",
+	    "a@exa/mple.org",
+	    "a@..",
+	    "a@.example.org",
+	    "a@example.org.",
+	    "a@Example.org",
+	    "a@ex ample.org",
+	    "a@-x.org",
+	    "a@x-.org",
+	    "a\x01@example.org",
+	    "a@b@example..org",
+	    "\xff@example.org",
+	    "a@\xc3\xa9.org",
 	};
 	for (size_t i = 0; i < N_ELEMENTS(bad); i++)
 		if (store_address_check(bad[i], NULL) == 0)
@@ -323,10 +353,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_name_full),     cmocka_unit_test(test_name_variants),
-		cmocka_unit_test(test_name_refused),  cmocka_unit_test(test_flag_letters),
-		cmocka_unit_test(test_host_escape),   cmocka_unit_test(test_mutf7),
-		cmocka_unit_test(test_mailbox_names), cmocka_unit_test(test_addresses),
+	    cmocka_unit_test(test_name_full),	  cmocka_unit_test(test_name_variants),
+	    cmocka_unit_test(test_name_refused),  cmocka_unit_test(test_flag_letters),
+	    cmocka_unit_test(test_host_escape),	  cmocka_unit_test(test_mutf7),
+	    cmocka_unit_test(test_mailbox_names), cmocka_unit_test(test_addresses),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -431,7 +431,8 @@ test_concurrent(void **state)
 			if (store_open(f->dir, "mx.example.org", &store, &error) < 0)
 				_exit(2);
 			for (int i = 1; i < EACH; i++) {
-				struct store_spool *spool = spool_text(store, "Subject: c\n\nbody\n");
+				struct store_spool *spool =
+				    spool_text(store, "Subject: c\n\nbody\n");
 				struct store_rcpt r = {.address = A};
 				struct store_result res;
 				if (store_deliver(spool, &r, 1, &res) != 1)
@@ -493,20 +494,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_pickup_by_hand, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_foreign_changes, fixture_setup,
-						fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_crash_after_link, fixture_setup,
-						fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_crash_picked_up_by_delivery, fixture_setup,
-						fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_crash_after_commit, fixture_setup,
-						fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_reindex_keeps_uids, fixture_setup,
-						fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_broken_index_rebuilt_on_delivery, fixture_setup,
-						fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_pickup_by_hand, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_foreign_changes, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_crash_after_link, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_crash_picked_up_by_delivery, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_crash_after_commit, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_reindex_keeps_uids, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_broken_index_rebuilt_on_delivery, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent, fixture_setup, fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
