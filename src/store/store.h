@@ -52,6 +52,9 @@ struct store_spool;
 /* Longest mailbox name in bytes (UTF-8); its on-disk form must also fit
  * one directory entry (255 bytes). */
 #define STORE_MAILBOX_NAME_MAX 255
+/* Most mailboxes one user may create (folders adopted from disk are not
+ * refused). */
+#define STORE_MAILBOXES_MAX 10000
 /* Longest keyword, and most keywords on one message. */
 #define STORE_KEYWORD_MAX 64
 #define STORE_KEYWORDS_MAX 64
@@ -218,7 +221,8 @@ int store_mailbox_info(struct store_user *user, const char *name, struct store_m
 void store_mailbox_info_release(struct store_mailbox_info *info);
 
 /* Create a mailbox (a new UIDVALIDITY); fails with errno EEXIST when it
- * exists. Parents are not created (Maildir++ needs none). */
+ * exists, EDQUOT when the user has STORE_MAILBOXES_MAX already. Parents
+ * are not created (Maildir++ needs none). */
 int store_mailbox_create(struct store_user *user, const char *name, enum store_special special,
 			 const char **error_r);
 /* Delete a mailbox and its messages (not INBOX; mailboxes below it stay).

@@ -629,6 +629,27 @@ store_mailbox_info(struct store_user *user, const char *name, struct store_mailb
 
 /* --- changes to the list --- */
 
+/* How many mailboxes the user has (INT64_MAX on error, so that a caller
+ * checking a limit refuses). */
+static int64_t
+mailbox_count(struct store_user *user, const char **error_r)
+{
+	sqlite3_stmt *st;
+	int64_t n = INT64_MAX;
+
+	if (sqlite3_prepare_v2(user->db, "SELECT count(*) FROM mailboxes", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		user_db_fail(user, error_r, "mailbox count");
+		return n;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	else
+		user_db_fail(user, error_r, "mailbox count");
+	sqlite3_finalize(st);
+	return n;
+}
+
 int
 store_mailbox_create(struct store_user *user, const char *name, enum store_special special,
 		     const char **error_r)
@@ -645,6 +666,9 @@ store_mailbox_create(struct store_user *user, const char *name, enum store_speci
 	if (found == 0) {
 		mailbox_row_release(&row);
 		user_fail(user, error_r, EEXIST, "mailbox %s already exists", buf_cstr(&r.name));
+	} else if (found == 1 && mailbox_count(user, error_r) >= STORE_MAILBOXES_MAX) {
+		user_fail(user, error_r, EDQUOT, "too many mailboxes (at most %d)",
+			  STORE_MAILBOXES_MAX);
 	} else if (found == 1) {
 		struct stat st;
 		/* A folder left on disk by a crash or another program is

@@ -5,6 +5,7 @@
 #include "store_test.h"
 
 #include <event2/buffer.h>
+#include <sqlite3.h>
 
 static const char *const A = "ivy@example.org";
 
@@ -383,12 +384,39 @@ test_flags_and_expunge(void **state)
 	store_user_close(&u);
 }
 
+static void
+test_mailbox_limit(void **state)
+{
+	struct fixture *f = *state;
+	struct store_user *u = open_user(f);
+	const char *error = NULL;
+	char path[512];
+	sqlite3 *db;
+
+	/* Fill the index up to the limit behind the store's back. */
+	snprintf(path, sizeof(path), "%s/mail/example.org/ivy/index.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(
+	    sqlite3_exec(db,
+			 "WITH RECURSIVE n(i) AS (SELECT 7 UNION ALL SELECT i + 1 FROM n"
+			 " WHERE i < 10000) INSERT INTO mailboxes (name, dir, uidvalidity)"
+			 " SELECT 'F' || i, '.F' || i, 1 FROM n",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_mailbox_create(u, "OneTooMany", STORE_SPECIAL_NONE, &error), -1);
+	assert_int_equal(errno, EDQUOT);
+	store_user_close(&u);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_mailbox_admin, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_rename_inbox, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_mailbox_limit, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_content_crlf, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_flags_and_expunge, fixture_setup,
 					    fixture_teardown),
