@@ -209,7 +209,23 @@ int user_cache_get(struct store *store, const char *address, struct store_user *
 		   const char **error_r);
 void user_cache_put(struct store *store, struct store_user **user);
 
-/* --- mailboxes (user.c) --- */
+/* --- mailboxes (user.c, mailboxes.c) --- */
+/* Prefix of a deleted mailbox's directory until its files are removed: a
+ * leading ".." is never a Maildir++ folder; listings remove leftovers. */
+#define TRASH_PREFIX "..postern-deleted-"
+
+/* A name resolved to its normal form and directory. */
+struct resolved {
+	struct buf name;
+	struct buf dir;
+};
+/* Check and resolve a mailbox name (EINVAL with the reason). */
+int resolve(struct store_user *user, const char *name, struct resolved *r, const char **error_r);
+void resolved_release(struct resolved *r);
+/* Delete a mailbox's rows (messages, expunges, the mailbox). */
+int delete_mailbox_rows(struct store_user *user, int64_t id, const char **error_r);
+/* Reconcile, taking the write lock only when something differs. */
+int reconcile_if_needed(struct store_user *user, const char **error_r);
 /* store_user_open with separate choices: create the user's directory,
  * create the index (and the default mailboxes) when missing. */
 int user_open(struct store *store, const char *address, bool create_dir, bool create_index,
