@@ -1,0 +1,255 @@
+/* store_private.h - what the files of the Maildir + SQLite backend share.
+ * Nothing outside src/store/ includes it. */
+#ifndef POSTERN_STORE_PRIVATE_H
+#define POSTERN_STORE_PRIVATE_H
+
+#include "lib/common.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include "lib/buf.h"
+#include "store/store.h"
+
+#define STORE_ERROR_MAX 512
+/* How long a writer waits for another process's write transaction. Writers
+ * hold it for a directory scan and a few rows at most: never for an fsync. */
+#define STORE_BUSY_TIMEOUT_MS 5000
+/* A directory whose mtime is this recent may change again within the same
+ * timestamp tick: it is not remembered as scanned (Dovecot does the same). */
+#define STORE_DIRTY_SECS 2
+
+/* Index connections kept open by a process between deliveries: opening a
+ * WAL database that no other connection has open rebuilds its shared
+ * index from the whole WAL, which costs more than the delivery itself. */
+#define STORE_USER_CACHE 32
+
+struct store {
+	char *data_dir;
+	int data_fd;
+	int tmp_fd;
+	int mail_fd;
+	char *host;				    /* escaped for file names */
+	unsigned long counter;			    /* Q<counter> of new names */
+	struct store_user *cache[STORE_USER_CACHE]; /* idle user handles */
+	char error[STORE_ERROR_MAX];
+};
+
+/* Prepared statements kept for the life of a user handle. */
+enum stmt_id {
+	ST_MAILBOX_BY_NAME,
+	ST_MAILBOX_BY_ID,
+	ST_UID_ALLOC,
+	ST_MSG_INSERT,
+	ST_MSG_BY_BASE,
+	ST_MSG_BY_UID,
+	ST_MSG_SET_FILE,
+	ST_MSG_SET_FLAGS,
+	ST_MSG_DELETE,
+	ST_EXPUNGED_ADD,
+	ST_MODSEQ_BUMP,
+	ST_CHANGED,
+	ST_USAGE,
+	ST_SET_MTIMES,
+	ST_COUNT
+};
+
+struct store_user {
+	struct store *store;
+	char *address;
+	char *rel;	 /* "mail/DOMAIN/LOCAL", relative to the data directory */
+	char *index_rel; /* rel + "/index.db" */
+	int dir_fd;	 /* the user's Maildir (INBOX) */
+	sqlite3 *db;
+	sqlite3_stmt *stmts[ST_COUNT];
+	int depth;	 /* nested idx_begin */
+	bool failed;	 /* an inner step failed: the outermost commit rolls back */
+	int last_errno;	 /* errno of the last failure (ENOSPC for a full disk) */
+	dev_t dir_dev;	 /* what dir_fd and the index were when opened: a */
+	ino_t dir_ino;	 /* cached handle is reused only while they still */
+	ino_t index_ino; /* are what the paths name */
+	time_t last_used;
+	bool index_created; /* the index was made by this open (new, or rebuilt) */
+	char error[STORE_ERROR_MAX];
+};
+
+struct mailbox_row {
+	int64_t id;
+	char *name;
+	char *dir;
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	int64_t new_mtime; /* ns, as of the last full scan; 0: scan next time */
+	int64_t cur_mtime;
+	int64_t deliver_mtime; /* ns, new/ after the last delivery's commit */
+	enum store_special special;
+	bool subscribed;
+};
+
+struct store_mailbox {
+	struct store_user *user;
+	struct mailbox_row row;
+	int box_fd;
+	int new_fd;
+	int cur_fd;
+	bool readonly;
+	struct store_status_info status;
+};
+
+/* Fault injection for the crash tests: when set, called at named points of
+ * a delivery ("linked": after the links, before the directory fsyncs;
+ * "synced": after them, before the index commits; "committed": after
+ * them). Production code never sets it. */
+extern void (*store_test_hook)(const char *point);
+
+/* --- errors (store.c) --- */
+int store_fail(struct store *store, const char **error_r, const char *fmt, ...) ATTR_PRINTF(3, 4);
+/* Sets user->error (and last_errno from errno when err is 0). */
+int user_fail(struct store_user *user, const char **error_r, int err, const char *fmt, ...)
+    ATTR_PRINTF(4, 5);
+int user_db_fail(struct store_user *user, const char **error_r, const char *what);
+/* Next unique base name for a new file ("<sec>.M<usec>P<pid>Q<n>.<host>"). */
+int store_new_base(struct store *store, struct buf *out);
+/* fsync a directory fd, retrying EINTR. */
+int fsync_dir(int fd);
+/* fsync n directories at once, errs[i] getting 0 or the errno of fds[i].
+ * The fsyncs run in parallel (up to FSYNC_THREADS short-lived threads):
+ * every directory is fsync'd, as POSIX requires, but their cache flushes
+ * overlap, so ten cost about what one does (docs/store.md, measurements). */
+#define FSYNC_THREADS 16
+void fsync_dirs(const int *fds, int *errs, size_t n);
+
+/* --- the index (index.c) --- */
+int index_open(struct store_user *user, bool create, bool *created_r, const char **error_r);
+void index_close(struct store_user *user);
+/* A cached prepared statement, reset and unbound. */
+sqlite3_stmt *idx_stmt(struct store_user *user, enum stmt_id id);
+int idx_exec(struct store_user *user, const char *sql, const char **error_r);
+/* Nested write transaction (BEGIN IMMEDIATE at the outermost level). */
+int idx_begin(struct store_user *user, const char **error_r);
+int idx_commit(struct store_user *user, const char **error_r);
+void idx_rollback(struct store_user *user);
+/* Mark the user's change counter (inside a transaction). */
+int idx_changed(struct store_user *user, const char **error_r);
+/* A fresh UIDVALIDITY (greater than any this user had). */
+int idx_new_uidvalidity(struct store_user *user, uint32_t *uidvalidity_r, const char **error_r);
+/* Mailbox rows. *row_r is filled (free with mailbox_row_release); 0 found,
+ * 1 missing, -1 error. */
+int idx_mailbox_get(struct store_user *user, const char *name, struct mailbox_row *row_r,
+		    const char **error_r);
+int idx_mailbox_get_id(struct store_user *user, int64_t id, struct mailbox_row *row_r,
+		       const char **error_r);
+int idx_mailbox_add(struct store_user *user, const char *name, const char *dir,
+		    enum store_special special, bool subscribed, int64_t *id_r,
+		    const char **error_r);
+void mailbox_row_release(struct mailbox_row *row);
+
+struct msg_add {
+	const char *base;
+	const char *file; /* "new/NAME" or "cur/NAME" */
+	unsigned flags;
+	const char *keywords;
+	int64_t internal_date;
+	uint64_t disk_size;
+	uint64_t crlf_size;
+};
+
+/* Insert a message with the next UID and MODSEQ (inside a transaction).
+ * When the mailbox already has this base (another process picked the file
+ * up first), nothing is inserted and that row's UID is returned. */
+int idx_msg_add(struct store_user *user, int64_t box, const struct msg_add *m, uint32_t *uid_r,
+		const char **error_r);
+/* Bump a mailbox's HIGHESTMODSEQ; returns the new value in *modseq_r. */
+int idx_modseq_next(struct store_user *user, int64_t box, uint64_t *modseq_r, const char **error_r);
+/* Delete a message row and remember the expunge at modseq. */
+int idx_msg_expunged(struct store_user *user, int64_t box, uint32_t uid, uint64_t modseq,
+		     const char **error_r);
+
+/* --- the Maildir (maildir.c) --- */
+/* Open (creating with create) mail/DOMAIN/LOCAL without following links. */
+int maildir_user_dir(struct store_user *user, const char *domain, size_t dlen, const char *local,
+		     size_t llen, bool create, bool *created_r, const char **error_r);
+/* Make a Maildir (cur/ new/ tmp/) in dir (relative to the user's Maildir,
+ * "" for INBOX); folders get a "maildirfolder" file. With durable, the
+ * directories are fsync'd. */
+int maildir_make(struct store_user *user, const char *dir, bool durable, const char **error_r);
+/* Open a mailbox's directories (box_fd, new_fd, cur_fd), recreating
+ * cur/ new/ tmp/ when missing. */
+int maildir_open_box(struct store_mailbox *box, const char **error_r);
+void maildir_close_box(struct store_mailbox *box);
+/* Remove a directory tree below dirfd (no links followed). */
+int maildir_remove_tree(int dirfd, const char *name);
+/* Measure a file: disk size and CRLF size (reads it). */
+int maildir_measure(int fd, uint64_t *disk_r, uint64_t *crlf_r);
+
+/* --- synchronisation (sync.c) --- */
+enum sync_mode {
+	SYNC_DELIVER, /* new/ only, pick up unknown files */
+	SYNC_FULL,    /* new/ and cur/ when changed: pickups, vanished, flags */
+	SYNC_FORCE,   /* both, whatever the mtimes say (reindex) */
+};
+struct sync_stats {
+	size_t kept, added, removed;
+};
+/* Inside a transaction. skip_base (may be NULL) is a file being delivered
+ * right now, left to its deliverer. With move_new (read-write opens), files
+ * in new/ move to cur/. For SYNC_DELIVER, new_before is the mtime of new/
+ * taken before the delivery's own link. */
+int sync_mailbox(struct store_mailbox *box, enum sync_mode mode, bool move_new,
+		 const char *skip_base, int64_t new_before, struct sync_stats *stats,
+		 const char **error_r);
+int64_t dir_mtime_ns(int fd);
+
+/* A user handle for delivery: from the cache when one is there and still
+ * names the same directory and index, else opened (and created). Give it
+ * back with user_cache_put, which keeps it (closing the least recently
+ * used one when full) or closes it. */
+int user_cache_get(struct store *store, const char *address, struct store_user **user_r,
+		   const char **error_r);
+void user_cache_put(struct store *store, struct store_user **user);
+
+/* --- mailboxes (user.c, mailboxes.c) --- */
+/* Prefix of a deleted mailbox's directory until its files are removed: a
+ * leading ".." is never a Maildir++ folder; listings remove leftovers. */
+#define TRASH_PREFIX "..postern-deleted-"
+
+/* A name resolved to its normal form and directory. */
+struct resolved {
+	struct buf name;
+	struct buf dir;
+};
+/* Check and resolve a mailbox name (EINVAL with the reason). */
+int resolve(struct store_user *user, const char *name, struct resolved *r, const char **error_r);
+void resolved_release(struct resolved *r);
+/* Delete a mailbox's rows (messages, expunges, the mailbox). */
+int delete_mailbox_rows(struct store_user *user, int64_t id, const char **error_r);
+/* Reconcile, taking the write lock only when something differs. */
+int reconcile_if_needed(struct store_user *user, const char **error_r);
+/* store_user_open with separate choices: create the user's directory,
+ * create the index (and the default mailboxes) when missing. */
+int user_open(struct store *store, const char *address, bool create_dir, bool create_index,
+	      struct store_user **user_r, const char **error_r);
+/* Open a mailbox by name without syncing (delivery, internal use); 1 when
+ * it does not exist. */
+int mailbox_open_raw(struct store_user *user, const char *name, struct store_mailbox **box_r,
+		     const char **error_r);
+/* Adopt folder directories the index does not know, drop rows of
+ * mailboxes whose directory is gone (inside a transaction). */
+int mailboxes_reconcile(struct store_user *user, const char **error_r);
+/* Create the default mailboxes of a new user (inside a transaction). */
+int mailboxes_create_defaults(struct store_user *user, bool durable, const char **error_r);
+
+/* Normalise a space-separated keyword list: valid IMAP atoms, no repeats
+ * (case-insensitive), sorted; -1 when invalid or over STORE_KEYWORDS_MAX.
+ * *out_r is allocated. (mailbox.c) */
+int store_keywords_normalize(const char *in, char **out_r);
+
+/* --- CRLF (crlf.c) --- */
+struct crlf_state {
+	bool last_cr;
+};
+/* CRLF size added by n bytes: one byte per LF not preceded by CR. */
+uint64_t crlf_count(struct crlf_state *st, const char *p, size_t n);
+
+#endif
