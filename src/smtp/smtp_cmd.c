@@ -351,7 +351,7 @@ smtp_cmd_parse(const char *line, size_t len, const struct smtp_cmd_options *opts
 	while (len > 0 && line[len - 1] == ' ')
 		len--;
 
-	const char *sp = memchr(line, ' ', len);
+	const char *sp = len > 0 ? memchr(line, ' ', len) : NULL;
 	size_t vlen = sp != NULL ? (size_t)(sp - line) : len;
 	cmd->verb = lookup_verb(line, vlen);
 

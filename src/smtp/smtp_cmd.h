@@ -41,6 +41,11 @@
  *   SMTP_CMD_E_PARAM_UNKNOWN    555 5.5.4 (unknown, not advertised, wrong verb)
  *   SMTP_CMD_E_SIZE_EXCEEDED    552 5.3.4 (SIZE= over the caller's limit)
  *
+ * Line length is the line reader's cap. RFC 5321 4.5.3.1.4 allows 512
+ * octets, extensions more (RFC 1870, 3461, 4954): 4096 holds a MAIL or RCPT
+ * with every parameter at its largest; an AUTH line with an initial response
+ * may need 12288 (RFC 4954 4).
+ *
  * Lifetime. Arguments given as a struct smtp_slice point into the caller's
  * line and are valid as long as it is; everything decoded (paths, parameter
  * values) is copied into fixed arrays of struct smtp_cmd, sized by the

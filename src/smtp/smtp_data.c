@@ -49,6 +49,8 @@ smtp_data_init(struct smtp_data_reader *r, const struct smtp_data_options *opts)
 {
 	memset(r, 0, sizeof(*r));
 	r->opt = *opts;
+	if (r->opt.mode != SMTP_DATA_BDAT)
+		r->opt.binary = false; /* BINARYMIME content only comes by BDAT */
 	if (r->opt.binary)
 		r->opt.output_lf = false;
 	r->state = S_START;
@@ -61,21 +63,30 @@ smtp_data_init(struct smtp_data_reader *r, const struct smtp_data_options *opts)
 /* ---- output ---- */
 
 static void
-stop(struct smtp_data_reader *r)
-{
-	r->storing = false;
-	r->nout = 0;
-}
-
-static void
 flush(struct smtp_data_reader *r)
 {
 	if (r->nout > 0 && r->storing && r->opt.sink != NULL &&
 	    r->opt.sink(r->opt.ctx, r->out, r->nout) < 0) {
 		r->sink_failed = true;
-		stop(r);
+		r->storing = false;
 	}
 	r->nout = 0;
+}
+
+static void stage(struct smtp_data_reader *r, const char *p, size_t n);
+
+/* Deliver nothing more; what was accepted before (a field name held back
+ * by the header observer included) is delivered first, so the output never
+ * depends on how the input was cut. */
+static void
+stop(struct smtp_data_reader *r)
+{
+	if (r->storing && r->nhold > 0) {
+		stage(r, r->hold, r->nhold);
+		r->nhold = 0;
+	}
+	flush(r);
+	r->storing = false;
 }
 
 static void
@@ -86,7 +97,7 @@ stage(struct smtp_data_reader *r, const char *p, size_t n)
 			/* A long run goes to the sink directly. */
 			if (r->opt.sink != NULL && r->opt.sink(r->opt.ctx, p, n) < 0) {
 				r->sink_failed = true;
-				stop(r);
+				r->storing = false;
 			}
 			return;
 		}
@@ -156,7 +167,7 @@ header_end(struct smtp_data_reader *r, enum smtp_header_end how)
 		flush(r);
 		if (r->storing && r->opt.header_end(r->opt.ctx, &r->header) < 0) {
 			r->sink_failed = true;
-			stop(r);
+			r->storing = false;
 		}
 	}
 }
@@ -325,45 +336,56 @@ header_eol(struct smtp_data_reader *r)
 
 /* ---- content ---- */
 
-/* Count n octets of the message; false once nothing more is delivered. */
-static bool
+/* Count n octets of the message; returns how many of them may still be
+ * delivered: all while under max_size, those that fit when this crosses it
+ * (so that what is delivered does not depend on how the input was cut), none
+ * once stopped. The caller stops after delivering them if too_big is set. */
+static size_t
 count(struct smtp_data_reader *r, size_t n)
 {
-	r->size = r->size > UINT64_MAX - n ? UINT64_MAX : r->size + n;
-	if (r->opt.max_size != 0 && r->size > r->opt.max_size && !r->too_big) {
+	uint64_t before = r->size, max = r->opt.max_size;
+
+	r->size = before > UINT64_MAX - n ? UINT64_MAX : before + n;
+	if (max != 0 && r->size > max)
 		r->too_big = true;
-		stop(r);
-	}
-	return r->storing;
+	if (!r->storing)
+		return 0;
+	if (!r->too_big)
+		return n;
+	return before < max ? (size_t)(max - before) : 0;
 }
 
 static void
 content(struct smtp_data_reader *r, const char *p, size_t n)
 {
-	if (!count(r, n))
-		return;
+	size_t ok = count(r, n);
+
 	if (r->hstate == H_BODY) {
-		stage(r, p, n);
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (r->hstate == H_BODY) {
-			stage(r, p + i, n - i);
-			return;
+		stage(r, p, ok);
+	} else {
+		for (size_t i = 0; i < ok; i++) {
+			if (r->hstate == H_BODY) {
+				stage(r, p + i, ok - i);
+				break;
+			}
+			header_byte(r, p[i]);
 		}
-		header_byte(r, p[i]);
 	}
+	if (r->too_big)
+		stop(r);
 }
 
 static void
 eol(struct smtp_data_reader *r)
 {
-	if (!count(r, 2))
-		return;
-	if (r->hstate == H_BODY)
-		stage_eol(r);
-	else
-		header_eol(r);
+	if (count(r, 2) == 2) {
+		if (r->hstate == H_BODY)
+			stage_eol(r);
+		else
+			header_eol(r);
+	}
+	if (r->too_big)
+		stop(r);
 }
 
 static void

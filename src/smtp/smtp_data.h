@@ -44,9 +44,10 @@
  * unstuffing, with CRLF line endings, whatever the output form. Past
  * max_size the reader stops delivering to the sink but keeps reading to the
  * end, then reports SMTP_DATA_TOO_BIG. The same happens after any error:
- * nothing more is delivered once the message is known to be refused (how
- * much of what came before was delivered depends on the chunking; the
- * session discards a refused message anyway).
+ * nothing more is delivered once the message is known to be refused; the
+ * sink has then received exactly the content before the point of refusal
+ * (the first max_size octets, or what preceded the bad octet), however the
+ * input was cut.
  *
  * Header observer. The reader follows the header section of the content
  * (RFC 5322 2.2: fields up to the first empty line) with bounded memory and
@@ -127,7 +128,7 @@ typedef int smtp_data_header_fn(void *ctx, const struct smtp_header_info *info);
 struct smtp_data_options {
 	enum smtp_data_mode mode;
 	enum smtp_data_eol eol;
-	bool binary;            /* BDAT BODY=BINARYMIME: verbatim, no checks */
+	bool binary;            /* BDAT BODY=BINARYMIME: verbatim, no checks (BDAT only) */
 	bool allow_nul;         /* NUL is content (default: refused, RFC 5322 2.1) */
 	bool output_lf;         /* deliver LF line endings (mail store); else CRLF */
 	uint64_t max_size;      /* 0: no limit */

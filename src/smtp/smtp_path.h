@@ -39,7 +39,7 @@ enum smtp_literal {
 
 #define SMTP_PATH_QUOTED (1u << 0)  /* local part was a quoted string */
 #define SMTP_PATH_ROUTE (1u << 1)   /* a source route was given and dropped */
-#define SMTP_PATH_UTF8 (1u << 2)    /* non-ASCII (valid UTF-8) in local part or domain */
+#define SMTP_PATH_UTF8 (1u << 2)    /* non-ASCII (valid UTF-8) in the path, route included */
 #define SMTP_PATH_SPACE (1u << 3)   /* set by smtp_cmd: "FROM: <...>" (tolerated space) */
 /* Relay hacks in the local part after unquoting; see smtp_path_relay_hack(). */
 #define SMTP_PATH_PERCENT (1u << 4) /* user%host@domain */
