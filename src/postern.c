@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "lib/log.h"
+#include "lib/sqlite_vfs.h"
 
 struct command {
 	const char *name;
@@ -19,6 +20,7 @@ static const struct command commands[] = {
 	{"domain", cmd_domain, "add, list or delete local domains", true},
 	{"user", cmd_user, "add, list, delete users or change their passwords", true},
 	{"alias", cmd_alias, "add, list or delete aliases", true},
+	{"reindex", cmd_reindex, "rebuild a user's mail index from the Maildir", true},
 };
 
 static void
@@ -39,6 +41,8 @@ main(int argc, char **argv)
 
 	setlocale(LC_CTYPE, "C.UTF-8");
 	log_open("postern", LOG_LVL_INFO, false);
+	if (sqlite_vfs_relative_register() < 0)
+		fatal("SQLite has no unix VFS");
 	while (i < argc) {
 		int r = cli_global_option(&cli, argc, argv, &i);
 		if (r < 0)

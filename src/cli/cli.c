@@ -66,12 +66,20 @@ cli_collect(struct cli *cli, int argc, char **argv, char **words)
 }
 
 static int
-become_data_owner(const struct cli *cli, const struct config *cfg)
+become_data_owner(const struct cli *cli, struct config *cfg)
 {
 	struct stat st;
 
 	if (geteuid() != 0 || stat(cfg->data_dir, &st) < 0 || st.st_uid == 0)
 		return 0;
+	/* Enter the directory while still root: its parents need not be
+	 * reachable by its owner (see lib/sqlite_vfs.h). */
+	if (chdir(cfg->data_dir) < 0) {
+		cli_error(cli, "%s: %s", cfg->data_dir, strerror(errno));
+		return -1;
+	}
+	free(cfg->data_dir);
+	cfg->data_dir = xstrdup(".");
 	if (setgroups(1, &st.st_gid) < 0 || setresgid(st.st_gid, st.st_gid, st.st_gid) < 0 ||
 	    setresuid(st.st_uid, st.st_uid, st.st_uid) < 0) {
 		cli_error(cli, "cannot switch to the owner of %s (uid %lu): %s", cfg->data_dir,

@@ -53,5 +53,6 @@ int cmd_check(struct cli *cli, int argc, char **argv);
 int cmd_domain(struct cli *cli, int argc, char **argv);
 int cmd_user(struct cli *cli, int argc, char **argv);
 int cmd_alias(struct cli *cli, int argc, char **argv);
+int cmd_reindex(struct cli *cli, int argc, char **argv);
 
 #endif

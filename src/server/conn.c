@@ -196,6 +196,13 @@ conn_read_line(struct conn *c, struct line_reader *lr, struct line *line_r)
 }
 
 void
+conn_set_timeout(struct conn *c, unsigned seconds)
+{
+	if (c->bev != NULL)
+		set_timeouts(c, seconds);
+}
+
+void
 conn_close(struct conn *c)
 {
 	struct server *srv = c->srv;

@@ -84,6 +84,10 @@ void conn_printf(struct conn *c, const char *fmt, ...) ATTR_PRINTF(2, 3);
  * connection, valid until the next call. */
 enum line_result conn_read_line(struct conn *c, struct line_reader *lr, struct line *line_r);
 
+/* Change how long the peer may stay silent (e.g. a longer time-out while
+ * message data is expected). */
+void conn_set_timeout(struct conn *c, unsigned seconds);
+
 /* Close once all pending output has been sent (or the write times out). */
 void conn_close_after_flush(struct conn *c);
 /* Close now; pending output is lost. */

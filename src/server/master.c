@@ -18,6 +18,7 @@
 #include "lib/net.h"
 #include "lib/tls.h"
 #include "lib/xalloc.h"
+#include "queue/queue.h"
 #include "server/limits.h"
 #include "server/master.h"
 #include "server/privs.h"
@@ -171,6 +172,20 @@ prepare_data_dir(const struct master *m, const char *dir)
 		fatal("data directory %s: %s", dir, strerror(errno));
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
 		fatal("data directory %s: not a directory", dir);
+	char queue[PATH_MAX];
+	const char *error;
+	if (snprintf(queue, sizeof(queue), "%s/%s", dir, QUEUE_DIR) >= (int)sizeof(queue))
+		fatal("data directory path too long");
+	if (queue_setup(queue, m->root ? m->privs.uid : (uid_t)-1,
+			m->root ? m->privs.gid : (gid_t)-1, &error) < 0)
+		fatal("queue %s: %s", queue, error);
+	/* Messages whose writing never finished were never acknowledged:
+	 * remove them before any worker writes. */
+	struct queue *q;
+	struct queue_recovery rec = {0};
+	if (queue_open(queue, &q, &error) < 0 || queue_recover(q, &rec, &error) < 0)
+		fatal("queue %s: %s", queue, error);
+	queue_close(&q);
 	if (!m->root)
 		return;
 	for (size_t i = 0; i < N_ELEMENTS(owned); i++) {

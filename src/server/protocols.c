@@ -2,6 +2,7 @@
 #include "lib/common.h"
 
 #include "server/protocols.h"
+#include "smtp/smtpd.h"
 
 const struct protocol *
 protocol_for(enum service svc)
@@ -10,7 +11,7 @@ protocol_for(enum service svc)
 	case SVC_SMTP:
 	case SVC_SUBMISSION:
 	case SVC_SMTPS:
-		return &proto_smtp_unavailable;
+		return &proto_smtp;
 	case SVC_IMAP:
 	case SVC_IMAPS:
 		return &proto_imap_unavailable;

@@ -13,8 +13,12 @@
 
 #include "lib/config.h"
 
+struct accounts;
+struct auth_verifier;
 struct conn;
 struct limits;
+struct queue;
+struct store;
 
 struct listener {
 	enum service svc;
@@ -39,6 +43,14 @@ struct server {
 	struct event_base *base;
 	struct conn *conns; /* every open connection */
 	size_t conn_count;
+	/* Opened by the worker after fork (worker_resources), used by every
+	 * session of the worker. */
+	struct accounts *accounts;
+	struct store *store;
+	struct queue *queue;
+	struct auth_verifier *auth;
+	unsigned long messages; /* counter for message ids */
+
 	bool retiring;  /* replaced by a reload: no new connections */
 	bool stopping;  /* told to stop: sessions finish within server.grace */
 	struct event *stop_timer;
@@ -48,6 +60,11 @@ struct server {
  * done or the grace period has passed. Called in the forked child after
  * privileges have been dropped. Returns the exit status. */
 int worker_run(struct server *srv);
+
+/* The accounts database, mail store, queue and password verifier of this
+ * worker, opened on first use. Returns -1 (logged) when one cannot be
+ * opened: sessions then answer with a temporary error. */
+int worker_resources(struct server *srv);
 
 /* Called by conn.c when the last connection of a stopping worker closes. */
 void worker_idle(struct server *srv);

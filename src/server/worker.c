@@ -6,9 +6,13 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "auth/verify.h"
 #include "lib/log.h"
+#include "queue/queue.h"
 #include "server/conn.h"
 #include "server/server.h"
+#include "store/accounts.h"
+#include "store/store.h"
 
 static void
 stop_now(evutil_socket_t fd, short what, void *arg)
@@ -18,6 +22,40 @@ stop_now(evutil_socket_t fd, short what, void *arg)
 	if (srv->conn_count > 0)
 		log_notice("grace period over, closing %zu sessions", srv->conn_count);
 	event_base_loopexit(srv->base, NULL);
+}
+
+int
+worker_resources(struct server *srv)
+{
+	const char *error;
+
+	/* The worker has chdir'd into the data directory. */
+	if (srv->accounts == NULL && accounts_open(".", &srv->accounts, &error) < 0) {
+		log_error("accounts database: %s", error);
+		return -1;
+	}
+	if (srv->store == NULL && store_open(".", srv->cfg->hostname, &srv->store, &error) < 0) {
+		log_error("mail store: %s", error);
+		return -1;
+	}
+	if (srv->queue == NULL && queue_open(QUEUE_DIR, &srv->queue, &error) < 0) {
+		log_error("queue: %s", error);
+		return -1;
+	}
+	if (srv->auth == NULL)
+		srv->auth = auth_verifier_new(srv->base, srv->cfg->auth_threads,
+					      srv->cfg->auth_cache_ttl,
+					      srv->cfg->auth_failure_delay);
+	return 0;
+}
+
+static void
+resources_close(struct server *srv)
+{
+	auth_verifier_free(&srv->auth);
+	queue_close(&srv->queue);
+	store_close(&srv->store);
+	accounts_close(&srv->accounts);
 }
 
 void
@@ -138,7 +176,9 @@ worker_run(struct server *srv)
 		evconnlistener_set_error_cb(l->evl, accept_error);
 	}
 	log_debug("serving %zu listeners", srv->listener_count);
+	(void)worker_resources(srv);
 	event_base_dispatch(srv->base);
+	resources_close(srv);
 	for (size_t i = 0; i < N_ELEMENTS(signals); i++)
 		event_free(sigs[i]);
 	if (srv->stop_timer != NULL)

@@ -186,6 +186,12 @@ store_spool_crlf_size(const struct store_spool *spool)
 	return spool->crlf_size;
 }
 
+int
+store_spool_fd(const struct store_spool *spool)
+{
+	return spool->fd;
+}
+
 void
 store_spool_free(struct store_spool **spoolp)
 {

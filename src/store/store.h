@@ -136,6 +136,9 @@ int store_spool_finish(struct store_spool *spool, int *errno_r, const char **err
 /* Size on disk (LF endings) and as sent to clients (CRLF). */
 uint64_t store_spool_disk_size(const struct store_spool *spool);
 uint64_t store_spool_crlf_size(const struct store_spool *spool);
+/* The spool file's descriptor (read-only use: pread), valid until
+ * store_spool_free; for copying a finished spool elsewhere. */
+int store_spool_fd(const struct store_spool *spool);
 /* Unlink the spool file (the delivered links stay) and free. */
 void store_spool_free(struct store_spool **spool);
 

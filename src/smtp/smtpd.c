@@ -1,0 +1,311 @@
+/* smtpd.c - the SMTP server session: lifecycle, command dispatch, replies. */
+#include "lib/common.h"
+
+#include "lib/log.h"
+#include "lib/xalloc.h"
+#include "server/server.h"
+#include "smtp/smtp_reply.h"
+#include "smtp/smtpd.h"
+
+/* Command policy flags. */
+#define CMD_NEEDS_HELO (1u << 0) /* 503 before HELO/EHLO */
+#define CMD_NO_TXN (1u << 1)     /* 503 inside a mail transaction */
+#define CMD_RESETS (1u << 2)     /* ends a BDAT sequence (anything but BDAT, NOOP...) */
+
+struct smtpd_command {
+	enum smtp_verb verb;
+	unsigned flags;
+	void (*run)(struct smtpd *s, const struct smtp_cmd *cmd);
+};
+
+static const char *const state_names[] = {
+	[SMTPD_HELO] = "HELO",         [SMTPD_READY] = "READY",
+	[SMTPD_MAIL] = "MAIL",         [SMTPD_RCPT] = "RCPT",
+	[SMTPD_DATA] = "DATA",         [SMTPD_BDAT] = "BDAT",
+	[SMTPD_BDAT_WAIT] = "BDAT_WAIT", [SMTPD_AUTH] = "AUTH",
+	[SMTPD_AUTH_CHECK] = "AUTH_CHECK", [SMTPD_QUIT] = "QUIT",
+};
+
+void
+smtpd_set_state(struct smtpd *s, enum smtpd_state state)
+{
+	if (s->state == state)
+		return;
+	conn_log(s->conn, LOG_LVL_DEBUG, "smtp: %s -> %s", state_names[s->state],
+		 state_names[state]);
+	/* While content is expected the client gets smtpd.data_timeout. */
+	bool was_data = s->state == SMTPD_DATA || s->state == SMTPD_BDAT;
+	bool is_data = state == SMTPD_DATA || state == SMTPD_BDAT;
+	if (was_data != is_data)
+		conn_set_timeout(s->conn, is_data ? s->conn->srv->cfg->smtpd_data_timeout
+						  : s->conn->scfg->idle_timeout);
+	s->state = state;
+}
+
+static void
+send_out(struct smtpd *s)
+{
+	if (s->out.len > 0)
+		conn_write(s->conn, s->out.data, s->out.len);
+	buf_reset(&s->out);
+}
+
+void
+smtpd_close(struct smtpd *s, const char *enhanced, const char *text)
+{
+	const char *error;
+
+	if (s->state == SMTPD_QUIT)
+		return;
+	if (smtp_reply(&s->out, &error, 421, enhanced, "%s %s", s->conn->srv->cfg->hostname,
+		       text) < 0)
+		panic("smtpd: 421 reply: %s", error);
+	send_out(s);
+	smtpd_set_state(s, SMTPD_QUIT);
+	conn_close_after_flush(s->conn);
+}
+
+static void
+count_error(struct smtpd *s, unsigned code)
+{
+	if (code < 400)
+		return;
+	if (++s->errors >= s->conn->srv->cfg->smtpd_max_errors) {
+		conn_log(s->conn, LOG_LVL_NOTICE, "too many errors (%u)", s->errors);
+		smtpd_close(s, "4.7.0", "Error: too many errors");
+	}
+}
+
+void
+smtpd_reply(struct smtpd *s, unsigned code, const char *enhanced, const char *fmt, ...)
+{
+	struct smtp_reply_builder b;
+	const char *error;
+	va_list ap;
+
+	if (s->state == SMTPD_QUIT)
+		return;
+	smtp_reply_begin(&b, &s->out, code, enhanced);
+	va_start(ap, fmt);
+	int r = smtp_reply_vline(&b, fmt, ap);
+	va_end(ap);
+	if (r < 0 || smtp_reply_end(&b, &error) < 0)
+		panic("smtpd: cannot build reply %u: %s", code, b.error ? b.error : "?");
+	send_out(s);
+	count_error(s, code);
+}
+
+void
+smtpd_reply_send(struct smtpd *s, struct smtp_reply_builder *b)
+{
+	const char *error;
+	unsigned code = b->code;
+
+	if (smtp_reply_end(b, &error) < 0)
+		panic("smtpd: cannot build reply %u: %s", code, error);
+	send_out(s);
+	count_error(s, code);
+}
+
+static void
+cmd_noop(struct smtpd *s, const struct smtp_cmd *cmd)
+{
+	smtpd_reply(s, 250, "2.0.0", "Ok");
+}
+
+static void
+cmd_rset(struct smtpd *s, const struct smtp_cmd *cmd)
+{
+	smtpd_reset(s);
+	smtpd_reply(s, 250, "2.0.0", "Ok");
+}
+
+static void
+cmd_quit(struct smtpd *s, const struct smtp_cmd *cmd)
+{
+	smtpd_reply(s, 221, "2.0.0", "%s Bye", s->conn->srv->cfg->hostname);
+	smtpd_set_state(s, SMTPD_QUIT);
+	conn_close_after_flush(s->conn);
+}
+
+static void
+cmd_etrn(struct smtpd *s, const struct smtp_cmd *cmd)
+{
+	/* ETRN (RFC 1985) needs the queue runner; not offered. */
+	smtpd_reply(s, 502, "5.5.1", "Error: command not implemented");
+}
+
+static void
+cmd_starttls(struct smtpd *s, const struct smtp_cmd *cmd)
+{
+	smtpd_cmd_starttls(s);
+}
+
+static void
+cmd_data(struct smtpd *s, const struct smtp_cmd *cmd)
+{
+	smtpd_cmd_data(s);
+}
+
+static const struct smtpd_command commands[] = {
+	{SMTP_VERB_HELO, 0, smtpd_cmd_helo},
+	{SMTP_VERB_EHLO, 0, smtpd_cmd_helo},
+	{SMTP_VERB_MAIL, CMD_NEEDS_HELO | CMD_RESETS, smtpd_cmd_mail},
+	{SMTP_VERB_RCPT, CMD_NEEDS_HELO | CMD_RESETS, smtpd_cmd_rcpt},
+	{SMTP_VERB_DATA, CMD_NEEDS_HELO | CMD_RESETS, cmd_data},
+	{SMTP_VERB_BDAT, CMD_NEEDS_HELO, smtpd_cmd_bdat},
+	{SMTP_VERB_RSET, 0, cmd_rset},
+	{SMTP_VERB_NOOP, 0, cmd_noop},
+	{SMTP_VERB_QUIT, 0, cmd_quit},
+	{SMTP_VERB_HELP, 0, smtpd_cmd_help},
+	{SMTP_VERB_VRFY, CMD_RESETS, smtpd_cmd_vrfy},
+	{SMTP_VERB_EXPN, CMD_RESETS, smtpd_cmd_expn},
+	{SMTP_VERB_STARTTLS, CMD_NEEDS_HELO | CMD_NO_TXN | CMD_RESETS, cmd_starttls},
+	{SMTP_VERB_AUTH, CMD_NEEDS_HELO | CMD_NO_TXN | CMD_RESETS, smtpd_cmd_auth},
+	{SMTP_VERB_ETRN, CMD_NEEDS_HELO | CMD_NO_TXN | CMD_RESETS, cmd_etrn},
+};
+
+static void
+handle_line(struct smtpd *s, const struct line *line)
+{
+	struct smtp_cmd_options opts = {
+		.extensions = s->extensions,
+		.smtputf8 = s->mail.smtputf8,
+		.size_limit = s->conn->srv->cfg->smtpd_max_message_size,
+	};
+	struct smtp_cmd cmd;
+	const char *enhanced;
+
+	if (smtp_cmd_parse(line->data, line->len, &opts, &cmd) < 0) {
+		unsigned code = smtp_cmd_status(&cmd, &enhanced);
+		/* A broken BDAT leaves its chunk size unknown: the rest of the
+		 * input cannot be framed, so the session must end. */
+		if (cmd.verb == SMTP_VERB_BDAT) {
+			smtpd_reply(s, code, enhanced, "%s", cmd.error_text);
+			smtpd_close(s, "4.5.0", "Error: cannot continue after a bad BDAT");
+			return;
+		}
+		/* In the middle of a transaction, MAIL/RCPT errors name the
+		 * address; a wrong ordering wins over a syntax error below. */
+		smtpd_reply(s, code, enhanced, "%s", cmd.error_text);
+		return;
+	}
+	for (size_t i = 0; i < N_ELEMENTS(commands); i++) {
+		const struct smtpd_command *c = &commands[i];
+		if (c->verb != cmd.verb)
+			continue;
+		if ((c->flags & CMD_NEEDS_HELO) && s->state == SMTPD_HELO) {
+			smtpd_reply(s, 503, "5.5.1", "Error: send HELO/EHLO first");
+			return;
+		}
+		if ((c->flags & CMD_NO_TXN) && s->state != SMTPD_READY) {
+			smtpd_reply(s, 503, "5.5.1", "Error: not allowed during a mail transaction");
+			return;
+		}
+		/* RFC 3030 2: after BDAT only BDAT, RSET, NOOP, QUIT... */
+		if ((c->flags & CMD_RESETS) && s->state == SMTPD_BDAT_WAIT) {
+			smtpd_reply(s, 503, "5.5.1", "Error: BDAT sequence not finished");
+			return;
+		}
+		c->run(s, &cmd);
+		return;
+	}
+	panic("smtpd: no handler for verb %s", smtp_verb_name(cmd.verb));
+}
+
+static void
+smtpd_input(struct conn *c)
+{
+	struct smtpd *s = c->session;
+
+	while (s->state != SMTPD_QUIT && !c->closing && !c->starttls_pending) {
+		if (s->state == SMTPD_DATA || s->state == SMTPD_BDAT) {
+			if (!smtpd_data_input(s))
+				break;
+			continue;
+		}
+		if (s->state == SMTPD_AUTH_CHECK)
+			break; /* resumed when the password check answers */
+		struct line line;
+		enum line_result r = conn_read_line(c, &s->lr, &line);
+		if (r == LINE_NEED_MORE)
+			break;
+		if (r == LINE_TOO_LONG) {
+			smtpd_reply(s, 500, "5.5.2", "Error: line too long");
+			continue;
+		}
+		if (s->state == SMTPD_AUTH) {
+			smtpd_auth_response(s, line.data, line.len);
+			continue;
+		}
+		handle_line(s, &line);
+	}
+	if (s->shutting_down && s->state != SMTPD_QUIT &&
+	    (s->state == SMTPD_READY || s->state == SMTPD_HELO))
+		smtpd_close(s, "4.3.2", "Service shutting down");
+}
+
+static void
+smtpd_start(struct conn *c)
+{
+	struct smtpd *s = xcalloc(1, sizeof(*s));
+
+	c->session = s;
+	s->conn = c;
+	s->state = SMTPD_HELO;
+	s->bdat_orphan = SMTPD_BDAT;
+	s->submission = c->svc == SVC_SUBMISSION || c->svc == SVC_SMTPS;
+	line_reader_init(&s->lr, c->srv->cfg->smtpd_max_line);
+	buf_init(&s->out, 64 * 1024);
+	if (worker_resources(c->srv) < 0) {
+		smtpd_close(s, "4.3.0", "Error: service temporarily unavailable");
+		return;
+	}
+	conn_printf(c, "220 %s ESMTP postern\r\n", c->srv->cfg->hostname);
+}
+
+static void
+smtpd_timeout(struct conn *c)
+{
+	struct smtpd *s = c->session;
+
+	smtpd_close(s, "4.4.2", "Error: timeout exceeded");
+}
+
+static void
+smtpd_shutdown(struct conn *c)
+{
+	struct smtpd *s = c->session;
+
+	s->shutting_down = true;
+	/* Between commands: now. In a transaction: after it ends. */
+	if (s->state == SMTPD_HELO || s->state == SMTPD_READY || s->state == SMTPD_AUTH)
+		smtpd_close(s, "4.3.2", "Service shutting down");
+}
+
+static void
+smtpd_free(struct conn *c)
+{
+	struct smtpd *s = c->session;
+
+	if (s == NULL)
+		return;
+	smtpd_reset(s);
+	free(s->helo);
+	free(s->auth_user);
+	smtpd_auth_free(s);
+	buf_release(&s->out);
+	free(s);
+	c->session = NULL;
+}
+
+const struct protocol proto_smtp = {
+	.name = "smtp",
+	.start = smtpd_start,
+	.input = smtpd_input,
+	.timeout = smtpd_timeout,
+	.shutdown = smtpd_shutdown,
+	.free = smtpd_free,
+	.refusal_prefix = "421 4.7.0 Error: ",
+	.refusal_suffix = "\r\n",
+};
