@@ -39,13 +39,19 @@ protocol_name(const struct smtpd *s)
 	return names[s->mail.smtputf8][s->esmtp][s->conn->tls][s->auth_user != NULL];
 }
 
+/* A message id for logs and "queued as": seconds and microseconds, the
+ * worker, and a per-process counter, so ids differ across workers and
+ * restarts. (Messages for other domains use their queue id instead.) */
 static void
 make_msgid(struct smtpd *s)
 {
 	struct server *srv = s->conn->srv;
+	struct timespec ts;
 
-	snprintf(s->msgid, sizeof(s->msgid), "%08llX%02X%05lX", (unsigned long long)time(NULL),
-		 srv->worker_index & 0xff, ++srv->messages & 0xfffff);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(s->msgid, sizeof(s->msgid), "%08llX%05lX%02X%03lX",
+		 (unsigned long long)ts.tv_sec, (unsigned long)(ts.tv_nsec / 1000),
+		 srv->worker_index & 0xff, ++srv->messages & 0xfff);
 }
 
 /* The trace fields this server adds on top (CRLF form). Return-Path goes
