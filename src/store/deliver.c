@@ -66,7 +66,7 @@ store_spool_open(struct store *store, struct store_spool **spool_r, const char *
 			return store_fail(store, error_r, "host name too long for a file name");
 		}
 		fd = openat(store->tmp_fd, name.data,
-			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0 && errno != EEXIST)
 			break;
 	}
