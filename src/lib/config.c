@@ -70,6 +70,8 @@ static const struct key_def global_keys[] = {
 	 "accept bare LF/CR in message data by normalising it (default: refuse the message)"},
 	{"smtpd.quota_reply", KEY_REPLYCODE, offsetof(struct config, smtpd_quota_reply), "452",
 	 "reply when a mailbox is over quota: 452 (try later) or 552 (give up)"},
+	{"smtpd.delivery_threads", KEY_UINT, offsetof(struct config, smtpd_delivery_threads), "4",
+	 "deliveries each worker runs at once (their fsyncs overlap)"},
 	{"auth.threads", KEY_UINT, offsetof(struct config, auth_threads), "1",
 	 "password hashes each worker verifies at once (each argon2id needs 64 MiB)"},
 	{"auth.cache_ttl", KEY_DURATION, offsetof(struct config, auth_cache_ttl), "1h",

@@ -68,6 +68,7 @@ struct config {
 	unsigned smtpd_expn;
 	bool smtpd_bare_lf_normalise;    /* else bare CR/LF in DATA is refused */
 	unsigned smtpd_quota_reply;      /* 452 (temporary) or 552 (permanent) */
+	unsigned smtpd_delivery_threads; /* deliveries (fsyncs) in progress at once per worker */
 
 	/* [auth] */
 	unsigned auth_threads;           /* password hashes verified at once */

@@ -19,6 +19,7 @@ struct conn;
 struct limits;
 struct queue;
 struct store;
+struct workpool;
 
 struct listener {
 	enum service svc;
@@ -49,6 +50,7 @@ struct server {
 	struct store *store;
 	struct queue *queue;
 	struct auth_verifier *auth;
+	struct workpool *delivery; /* SMTP deliveries (smtp/smtpd_deliver.h) */
 	unsigned long messages; /* counter for message ids */
 
 	bool retiring;  /* replaced by a reload: no new connections */

@@ -8,6 +8,8 @@
 
 #include "auth/verify.h"
 #include "lib/log.h"
+#include "lib/workpool.h"
+#include "smtp/smtpd_deliver.h"
 #include "queue/queue.h"
 #include "server/conn.h"
 #include "server/server.h"
@@ -42,6 +44,8 @@ worker_resources(struct server *srv)
 		log_error("queue: %s", error);
 		return -1;
 	}
+	if (srv->delivery == NULL)
+		srv->delivery = smtpd_delivery_pool_new(srv);
 	if (srv->auth == NULL)
 		srv->auth = auth_verifier_new(srv->base, srv->cfg->auth_threads,
 					      srv->cfg->auth_cache_ttl,
@@ -52,6 +56,7 @@ worker_resources(struct server *srv)
 static void
 resources_close(struct server *srv)
 {
+	workpool_free(&srv->delivery);
 	auth_verifier_free(&srv->auth);
 	queue_close(&srv->queue);
 	store_close(&srv->store);

@@ -6,6 +6,7 @@
 #include "server/server.h"
 #include "smtp/smtp_reply.h"
 #include "smtp/smtpd.h"
+#include "smtp/smtpd_deliver.h"
 
 /* Command policy flags. */
 #define CMD_NEEDS_HELO (1u << 0) /* 503 before HELO/EHLO */
@@ -23,7 +24,8 @@ static const char *const state_names[] = {
 	[SMTPD_MAIL] = "MAIL",         [SMTPD_RCPT] = "RCPT",
 	[SMTPD_DATA] = "DATA",         [SMTPD_BDAT] = "BDAT",
 	[SMTPD_BDAT_WAIT] = "BDAT_WAIT", [SMTPD_AUTH] = "AUTH",
-	[SMTPD_AUTH_CHECK] = "AUTH_CHECK", [SMTPD_QUIT] = "QUIT",
+	[SMTPD_AUTH_CHECK] = "AUTH_CHECK", [SMTPD_DELIVERING] = "DELIVERING",
+	[SMTPD_QUIT] = "QUIT",
 };
 
 void
@@ -224,8 +226,8 @@ smtpd_input(struct conn *c)
 				break;
 			continue;
 		}
-		if (s->state == SMTPD_AUTH_CHECK)
-			break; /* resumed when the password check answers */
+		if (s->state == SMTPD_AUTH_CHECK || s->state == SMTPD_DELIVERING)
+			break; /* resumed when the check or the delivery answers */
 		struct line line;
 		enum line_result r = conn_read_line(c, &s->lr, &line);
 		if (r == LINE_NEED_MORE)
@@ -290,6 +292,7 @@ smtpd_free(struct conn *c)
 
 	if (s == NULL)
 		return;
+	smtpd_deliver_cancel(s);
 	smtpd_reset(s);
 	free(s->helo);
 	free(s->auth_user);

@@ -36,6 +36,7 @@
 #include "smtp/smtp_reply.h"
 
 struct auth_request;
+struct delivery;
 struct queue_writer;
 struct sasl_exchange;
 struct store_spool;
@@ -50,6 +51,7 @@ enum smtpd_state {
 	SMTPD_BDAT_WAIT,  /* between BDAT chunks */
 	SMTPD_AUTH,       /* SASL exchange: the next line is a response */
 	SMTPD_AUTH_CHECK, /* waiting for the password check */
+	SMTPD_DELIVERING, /* content complete, delivery running */
 	SMTPD_QUIT,       /* closing: nothing more is read */
 };
 
@@ -107,6 +109,7 @@ struct smtpd {
 	bool data_started;
 	struct store_spool *spool;
 	struct queue_writer *qw;
+	struct delivery *delivery; /* in flight (smtpd_deliver.h) */
 	bool spool_cr;         /* the last byte given to the spool sink was CR */
 	bool sink_failed;
 	int sink_errno;
@@ -164,6 +167,9 @@ void smtpd_data_abort(struct smtpd *s);
  * it, or an alias resolving to it)? False without authentication. */
 bool smtpd_sender_owned(struct smtpd *s, const char *address);
 void smtpd_auth_free(struct smtpd *s);
+
+/* RFC 3848 / RFC 6531 name of the protocol in use ("ESMTPSA"). */
+const char *smtpd_protocol_name(const struct smtpd *s);
 
 /* True when AUTH may be offered and used on this connection now. */
 bool smtpd_auth_offered(const struct smtpd *s);

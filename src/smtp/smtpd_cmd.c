@@ -36,7 +36,7 @@ smtpd_reset(struct smtpd *s)
 	s->remote = NULL;
 	s->nrcpts = s->nlocal = s->nremote = 0;
 	if (s->state == SMTPD_MAIL || s->state == SMTPD_RCPT || s->state == SMTPD_DATA ||
-	    s->state == SMTPD_BDAT || s->state == SMTPD_BDAT_WAIT)
+	    s->state == SMTPD_BDAT || s->state == SMTPD_BDAT_WAIT || s->state == SMTPD_DELIVERING)
 		smtpd_set_state(s, SMTPD_READY);
 }
 

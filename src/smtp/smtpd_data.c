@@ -12,6 +12,7 @@
 #include "queue/queue.h"
 #include "server/server.h"
 #include "smtp/smtpd.h"
+#include "smtp/smtpd_deliver.h"
 #include "smtp/smtpd_from.h"
 #include "store/store.h"
 
@@ -26,8 +27,8 @@ rfc5322_date(char *out, size_t size, time_t when)
 }
 
 /* RFC 3848 (and RFC 6531 for SMTPUTF8) protocol name for Received. */
-static const char *
-protocol_name(const struct smtpd *s)
+const char *
+smtpd_protocol_name(const struct smtpd *s)
 {
 	static const char *const names[2][2][2][2] = {
 		/* [utf8][esmtp][tls][auth] */
@@ -72,7 +73,7 @@ trace_fields(struct smtpd *s, struct buf *out)
 	    buf_printf(out, "\t(Authenticated sender: %s)\r\n", s->auth_user) < 0)
 		goto full;
 	if (buf_printf(out, "\tby %s (postern) with %s id %s", s->conn->srv->cfg->hostname,
-		       protocol_name(s), s->msgid) < 0)
+		       smtpd_protocol_name(s), s->msgid) < 0)
 		goto full;
 	/* The recipient is shown only when there is one (privacy). */
 	if (s->nrcpts == 1 && buf_printf(out, "\r\n\tfor <%s>", s->rcpts[0].address) < 0)
@@ -191,52 +192,6 @@ smtpd_data_abort(struct smtpd *s)
 	s->bdat_failed = false;
 }
 
-static int
-queue_envelope(struct smtpd *s, struct queue_writer *qw, const size_t *which, size_t n,
-	       bool local, const char **error_r)
-{
-	struct queue_params p = {
-		.body = s->mail.body == SMTP_BODY_8BITMIME ? QUEUE_BODY_8BITMIME
-			: s->mail.body == SMTP_BODY_7BIT   ? QUEUE_BODY_7BIT
-							   : QUEUE_BODY_NONE,
-		.smtputf8 = s->mail.smtputf8,
-		.ret = s->mail.ret == SMTP_RET_FULL   ? QUEUE_RET_FULL
-		       : s->mail.ret == SMTP_RET_HDRS ? QUEUE_RET_HDRS
-						      : QUEUE_RET_NONE,
-		.envid = (s->mail.present & SMTP_PARAM_ENVID) ? s->mail.envid : NULL,
-		.declared_size = (s->mail.present & SMTP_PARAM_SIZE) ? s->mail.size : 0,
-	};
-	struct queue_client c = {
-		.addr = s->conn->peer_ip,
-		.helo = s->helo,
-		.auth = s->auth_user,
-		.protocol = protocol_name(s),
-	};
-
-	if (queue_writer_set_sender(qw, s->sender, error_r) < 0 ||
-	    queue_writer_set_params(qw, &p, error_r) < 0 ||
-	    queue_writer_set_client(qw, &c, error_r) < 0)
-		return -1;
-	for (size_t k = 0; k < n; k++) {
-		const char *addr;
-		size_t r;
-		if (local) {
-			addr = s->local[which[k]].address;
-			r = s->local[which[k]].rcpt;
-		} else {
-			addr = s->remote[which[k]].address;
-			r = s->remote[which[k]].rcpt;
-		}
-		const struct smtpd_rcpt *rc = &s->rcpts[r];
-		/* RFC 3461 4.2: the original recipient travels with every copy
-		 * (also those made by aliases), so a DSN names what the sender
-		 * wrote. */
-		if (queue_writer_add_rcpt(qw, addr, rc->orcpt, rc->notify, error_r) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 /* Prepare the sinks: a spool for local copies, a queue file for remote
  * ones, and the trace fields at the top of each. */
 static int
@@ -258,12 +213,23 @@ content_begin(struct smtpd *s, unsigned *code_r, const char **enhanced_r, const 
 		size_t *all = xcalloc(s->nremote, sizeof(*all));
 		for (size_t i = 0; i < s->nremote; i++)
 			all[i] = i;
+		struct smtpd_env env;
+		struct smtpd_env_rcpt *rcpts = xcalloc(s->nremote, sizeof(*rcpts));
+		for (size_t i = 0; i < s->nremote; i++) {
+			const struct smtpd_rcpt *rc = &s->rcpts[s->remote[i].rcpt];
+			rcpts[i].address = s->remote[i].address;
+			rcpts[i].orcpt = rc->orcpt;
+			rcpts[i].notify = rc->notify;
+		}
+		smtpd_env_init(&env, s, smtpd_protocol_name(s));
 		int r = queue_writer_create(srv->queue, &s->qw, &error);
 		if (r == 0) {
 			/* The queue id is the message's id. */
 			str_copy(s->msgid, sizeof(s->msgid), queue_writer_id(s->qw));
-			r = queue_envelope(s, s->qw, all, s->nremote, false, &error);
+			r = smtpd_env_write(&env, s->qw, rcpts, s->nremote, &error);
 		}
+		smtpd_env_free(&env);
+		free(rcpts);
 		free(all);
 		if (r < 0) {
 			conn_log(s->conn, LOG_LVL_ERROR, "queue: %s", error);
@@ -342,83 +308,12 @@ smtpd_cmd_data(struct smtpd *s)
 	smtpd_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
 }
 
-/* Copy the finished spool (LF) into a new queue file (CRLF) for the local
- * recipients whose delivery failed, so that the queue runner retries or
- * bounces them. */
-static int
-requeue_local(struct smtpd *s, const size_t *failed, size_t n, const char **error_r)
-{
-	struct queue_writer *qw = NULL;
-	char in[16384], out[2 * sizeof(in)];
-	int fd = store_spool_fd(s->spool);
-	off_t off = 0;
-
-	if (queue_writer_create(s->conn->srv->queue, &qw, error_r) < 0)
-		return -1;
-	if (queue_envelope(s, qw, failed, n, true, error_r) < 0)
-		goto fail;
-	for (;;) {
-		ssize_t got = pread(fd, in, sizeof(in), off);
-		if (got < 0) {
-			*error_r = strerror(errno);
-			goto fail;
-		}
-		if (got == 0)
-			break;
-		size_t o = 0;
-		for (ssize_t i = 0; i < got; i++) {
-			/* The spool starts with Return-Path, which a queued copy
-			 * must not carry (it is added at final delivery). */
-			if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r'))
-				out[o++] = '\r';
-			out[o++] = in[i];
-		}
-		if (off == 0) {
-			const char *nl = memchr(out, '\n', o);
-			size_t skip = nl != NULL && strncmp(out, "Return-Path:", 12) == 0
-					      ? (size_t)(nl - out) + 1
-					      : 0;
-			memmove(out, out + skip, o - skip);
-			o -= skip;
-		}
-		if (queue_writer_write(qw, out, o, error_r) < 0)
-			goto fail;
-		off += got;
-	}
-	return queue_writer_commit(&qw, error_r);
-fail:
-	queue_writer_abort(&qw);
-	return -1;
-}
-
-static void
-local_failure_reply(struct smtpd *s, enum store_status status)
-{
-	switch (status) {
-	case STORE_OVER_QUOTA:
-		if (s->conn->srv->cfg->smtpd_quota_reply == 552)
-			smtpd_reply(s, 552, "5.2.2", "Error: mailbox full");
-		else
-			smtpd_reply(s, 452, "4.2.2", "Error: mailbox full");
-		break;
-	case STORE_NO_SPACE:
-		smtpd_reply(s, 452, "4.3.1", "Error: insufficient system storage");
-		break;
-	case STORE_REFUSED:
-		smtpd_reply(s, 550, "5.1.1", "Error: mailbox unavailable");
-		break;
-	default:
-		smtpd_reply(s, 451, "4.3.0", "Error: local delivery failed, try again later");
-		break;
-	}
-}
-
-/* The content is complete: deliver and answer. */
+/* The content is complete: refuse it, or hand it to delivery. */
 static void
 content_end(struct smtpd *s)
 {
 	unsigned code;
-	const char *enhanced, *text, *error;
+	const char *enhanced, *text;
 	enum smtp_data_result verdict = smtp_data_result(&s->data);
 
 	if (verdict != SMTP_DATA_OK || s->sink_failed) {
@@ -427,85 +322,17 @@ content_end(struct smtpd *s)
 		code = smtp_data_status_code(verdict, &enhanced, &text);
 		conn_log(s->conn, LOG_LVL_NOTICE, "message refused: %s", text);
 		smtpd_reply(s, code, enhanced, "%s", text);
-		goto done;
+		smtpd_reset(s);
+		return;
 	}
 	if (!s->from_ok) {
 		conn_log(s->conn, LOG_LVL_NOTICE, "From: not owned by %s", s->auth_user);
 		smtpd_reply(s, 553, "5.7.1", "Error: From: header not owned by user %s",
 			    s->auth_user);
-		goto done;
+		smtpd_reset(s);
+		return;
 	}
-	/* Local copies first: they are the ones that can fail for one
-	 * recipient (quota) while others succeed. */
-	if (s->spool != NULL) {
-		int err = 0;
-		if (store_spool_finish(s->spool, &err, &error) < 0) {
-			conn_log(s->conn, LOG_LVL_ERROR, "spool: %s", error);
-			local_failure_reply(s, err == ENOSPC ? STORE_NO_SPACE : STORE_TEMP_FAIL);
-			goto done;
-		}
-		struct store_rcpt *rcpts = xcalloc(s->nlocal, sizeof(*rcpts));
-		struct store_result *results = xcalloc(s->nlocal, sizeof(*results));
-		size_t *failed = xcalloc(s->nlocal, sizeof(*failed));
-		size_t nfailed = 0;
-		for (size_t i = 0; i < s->nlocal; i++) {
-			rcpts[i].address = s->local[i].address;
-			rcpts[i].folder = s->local[i].folder;
-			rcpts[i].quota = s->local[i].quota;
-		}
-		(void)store_deliver(s->spool, rcpts, s->nlocal, results);
-		enum store_status first_failure = STORE_OK;
-		bool same_failure = true;
-		for (size_t i = 0; i < s->nlocal; i++) {
-			if (results[i].status == STORE_OK) {
-				conn_log(s->conn, LOG_LVL_INFO,
-					 "to=<%s> relay=local status=sent (uid %u)",
-					 s->local[i].address, results[i].uid);
-				continue;
-			}
-			conn_log(s->conn, LOG_LVL_WARNING, "to=<%s> relay=local status=%s (%s)",
-				 s->local[i].address,
-				 results[i].status == STORE_OVER_QUOTA ? "over-quota" : "failed",
-				 results[i].message);
-			if (first_failure == STORE_OK)
-				first_failure = results[i].status;
-			else if (results[i].status != first_failure)
-				same_failure = false;
-			failed[nfailed++] = i;
-		}
-		int requeued = 0;
-		if (nfailed == s->nlocal && s->nremote == 0 && same_failure) {
-			/* Nothing was delivered: the client keeps the message. */
-			local_failure_reply(s, first_failure);
-			requeued = -2;
-		} else if (nfailed > 0) {
-			requeued = requeue_local(s, failed, nfailed, &error);
-			if (requeued < 0)
-				conn_log(s->conn, LOG_LVL_ERROR, "queue for failed local copies: %s",
-					 error);
-		}
-		free(rcpts);
-		free(results);
-		free(failed);
-		if (requeued == -2)
-			goto done;
-		if (requeued < 0) {
-			smtpd_reply(s, 451, "4.3.0", "Error: local delivery failed, try again later");
-			goto done;
-		}
-	}
-	if (s->qw != NULL && queue_writer_commit(&s->qw, &error) < 0) {
-		conn_log(s->conn, LOG_LVL_ERROR, "queue: %s", error);
-		smtpd_reply(s, 451, "4.3.0", "Error: queue file write error");
-		goto done;
-	}
-	for (size_t i = 0; i < s->nremote; i++)
-		conn_log(s->conn, LOG_LVL_INFO, "to=<%s> status=queued (%s)", s->remote[i].address,
-			 s->msgid);
-	s->messages++;
-	smtpd_reply(s, 250, "2.0.0", "Ok: queued as %s", s->msgid);
-done:
-	smtpd_reset(s);
+	smtpd_deliver(s);
 }
 
 bool

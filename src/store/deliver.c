@@ -186,6 +186,12 @@ store_spool_crlf_size(const struct store_spool *spool)
 	return spool->crlf_size;
 }
 
+void
+store_spool_rebind(struct store_spool *spool, struct store *store)
+{
+	spool->store = store;
+}
+
 int
 store_spool_fd(const struct store_spool *spool)
 {
@@ -219,7 +225,6 @@ struct target {
 	char *keywords;
 	bool linked;
 	bool fell_back;	    /* folder missing: INBOX */
-	int64_t new_before; /* mtime of new/ before our link */
 };
 
 static void result_set(struct store_result *r, enum store_status status, const char *fmt, ...)
@@ -439,7 +444,6 @@ commit(struct store_spool *spool, struct target *t, const struct store_rcpt *rcp
        struct store_result *r)
 {
 	struct store_user *user = t->user;
-	struct sync_stats stats = {0};
 	const char *error;
 	uint32_t uid;
 
@@ -453,8 +457,11 @@ commit(struct store_spool *spool, struct target *t, const struct store_rcpt *rcp
 	    .disk_size = spool->disk_size,
 	    .crlf_size = spool->crlf_size,
 	};
+	/* No scan of new/ here: files the index does not know (crash
+	 * leftovers, other programs' drops) are picked up when the mailbox is
+	 * opened. Scanning at each delivery made delivery cost grow with the
+	 * mailbox whenever another process had delivered in between. */
 	if (idx_begin(user, &error) < 0 ||
-	    sync_mailbox(t->box, SYNC_DELIVER, false, t->base, t->new_before, &stats, &error) < 0 ||
 	    idx_msg_add(user, t->box->row.id, &m, &uid, &error) < 0 ||
 	    idx_commit(user, &error) < 0) {
 		int err = user->last_errno;
@@ -528,7 +535,6 @@ store_deliver(struct store_spool *spool, const struct store_rcpt *rcpts, size_t 
 				dup_of[i] = twin->rcpt;
 				continue;
 			}
-			t->new_before = dir_mtime_ns(t->box->new_fd);
 			if (link_in(spool, t, &rcpts[i]) < 0)
 				result_set(&results[i], status_of(errno), "%s: link into %s: %s",
 					   rcpts[i].address, t->box->row.name, strerror(errno));

@@ -134,6 +134,10 @@ fsync_dirs(const int *fds, int *errs, size_t n)
 		pthread_join(threads[i], NULL);
 }
 
+/* One counter for every store handle of the process: threads with their
+ * own handles must never make the same name in the same microsecond. */
+static _Atomic unsigned long name_counter;
+
 int
 store_new_base(struct store *store, struct buf *out)
 {
@@ -141,7 +145,7 @@ store_new_base(struct store *store, struct buf *out)
 
 	gettimeofday(&tv, NULL);
 	return maildir_base_make(out, (int64_t)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
-				 ++store->counter, store->host);
+				 atomic_fetch_add(&name_counter, 1) + 1, store->host);
 }
 
 /* Open (creating, mode 0700) a directory below dirfd without following a

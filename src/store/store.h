@@ -136,6 +136,11 @@ int store_spool_finish(struct store_spool *spool, int *errno_r, const char **err
 /* Size on disk (LF endings) and as sent to clients (CRLF). */
 uint64_t store_spool_disk_size(const struct store_spool *spool);
 uint64_t store_spool_crlf_size(const struct store_spool *spool);
+/* Continue with the spool through another handle of the same data
+ * directory: a thread that delivers with its own struct store (a store
+ * handle, like its user cache, belongs to one thread) takes the spool over
+ * before store_spool_finish/store_deliver/store_spool_free. */
+void store_spool_rebind(struct store_spool *spool, struct store *store);
 /* The spool file's descriptor (read-only use: pread), valid until
  * store_spool_free; for copying a finished spool elsewhere. */
 int store_spool_fd(const struct store_spool *spool);

@@ -30,7 +30,6 @@ struct store {
 	int tmp_fd;
 	int mail_fd;
 	char *host;				    /* escaped for file names */
-	unsigned long counter;			    /* Q<counter> of new names */
 	struct store_user *cache[STORE_USER_CACHE]; /* idle user handles */
 	char error[STORE_ERROR_MAX];
 };

@@ -219,67 +219,6 @@ pick_up(struct store_mailbox *box, struct entry *e, const char **error_r)
 	return ret;
 }
 
-static int
-sync_deliver(struct store_mailbox *box, const char *skip_base, int64_t new_before,
-	     struct sync_stats *stats, const char **error_r)
-{
-	struct store_user *user = box->user;
-	struct entries es = {0};
-	int ret = -1;
-
-	bool scan = box->row.deliver_mtime == 0 || new_before != box->row.deliver_mtime;
-	if (scan && read_dir(box->new_fd, true, &es) < 0) {
-		user_fail(user, error_r, 0, "%s/%s/new: %s", user->rel, box->row.dir,
-			  strerror(errno));
-		goto out;
-	}
-	if (es.n > 1)
-		qsort(es.v, es.n, sizeof(*es.v), entry_cmp);
-	for (size_t i = 0; i < es.n; i++) {
-		struct entry *e = &es.v[i];
-		if (skip_base != NULL && strlen(skip_base) == e->mn.base_len &&
-		    memcmp(skip_base, e->name, e->mn.base_len) == 0)
-			continue;
-		sqlite3_stmt *q = idx_stmt(user, ST_MSG_BY_BASE);
-		if (q == NULL) {
-			user_db_fail(user, error_r, "message lookup");
-			goto out;
-		}
-		sqlite3_bind_int64(q, 1, box->row.id);
-		sqlite3_bind_text(q, 2, e->name, (int)e->mn.base_len, SQLITE_STATIC);
-		int rc = sqlite3_step(q);
-		sqlite3_reset(q);
-		if (rc == SQLITE_ROW)
-			continue;
-		if (rc != SQLITE_DONE) {
-			user_db_fail(user, error_r, "message lookup");
-			goto out;
-		}
-		if (pick_up(box, e, error_r) < 0)
-			goto out;
-		stats->added++;
-	}
-	/* new/ as it is now, our own link included. */
-	sqlite3_stmt *up;
-	if (sqlite3_prepare_v2(user->db, "UPDATE mailboxes SET deliver_mtime = ? WHERE id = ?", -1,
-			       &up, NULL) != SQLITE_OK) {
-		user_db_fail(user, error_r, "sync state");
-		goto out;
-	}
-	sqlite3_bind_int64(up, 1, MAX(dir_mtime_ns(box->new_fd), 0));
-	sqlite3_bind_int64(up, 2, box->row.id);
-	int rc = sqlite3_step(up);
-	sqlite3_finalize(up);
-	if (rc != SQLITE_DONE) {
-		user_db_fail(user, error_r, "sync state");
-		goto out;
-	}
-	ret = 0;
-out:
-	entries_free(&es);
-	return ret;
-}
-
 struct row {
 	uint32_t uid;
 	char *base;
@@ -523,7 +462,5 @@ int
 sync_mailbox(struct store_mailbox *box, enum sync_mode mode, bool move_new, const char *skip_base,
 	     int64_t new_before, struct sync_stats *stats, const char **error_r)
 {
-	if (mode == SYNC_DELIVER)
-		return sync_deliver(box, skip_base, new_before, stats, error_r);
 	return sync_full(box, mode == SYNC_FORCE, move_new, skip_base, stats, error_r);
 }
