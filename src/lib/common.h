@@ -32,6 +32,33 @@ ascii_tolower(int c)
 	return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
 }
 
+static inline bool
+ascii_is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* A letter or digit ("let-dig" of RFC 5321). */
+static inline bool
+ascii_is_letdig(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || ascii_is_digit(c);
+}
+
+/* s[0..len) equals the NUL-terminated lit, ignoring ASCII case. */
+static inline bool
+ascii_ci_equal(const char *s, size_t len, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	if (len != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (ascii_tolower((unsigned char)s[i]) != ascii_tolower((unsigned char)lit[i]))
+			return false;
+	return true;
+}
+
 /* Copy src into dst[size]; returns -1 (and copies nothing useful) when it
  * would not fit, so callers never truncate silently. */
 static inline int

@@ -30,32 +30,6 @@ smtp_verb_name(enum smtp_verb verb)
 	return "UNKNOWN";
 }
 
-static bool
-ci_equal(const char *s, size_t len, const char *lit)
-{
-	size_t n = strlen(lit);
-
-	if (len != n)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (ascii_tolower((unsigned char)s[i]) != ascii_tolower((unsigned char)lit[i]))
-			return false;
-	}
-	return true;
-}
-
-static bool
-is_digit(unsigned char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool
-is_letdig(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c);
-}
-
 static int
 fail(struct smtp_cmd *cmd, enum smtp_cmd_error error, const char *text)
 {
@@ -94,7 +68,7 @@ is_loose_name(const char *s, size_t len)
 			i++;
 			continue;
 		}
-		size_t n = is_letdig(c) || c == '-' || c == '_' ? 1 : 0;
+		size_t n = ascii_is_letdig(c) || c == '-' || c == '_' ? 1 : 0;
 		if (c >= 0x80)
 			n = smtp_utf8_seq(s + i, len - i);
 		if (n == 0)
@@ -172,7 +146,7 @@ parse_mail_rcpt(struct smtp_cmd *cmd, const char *s, size_t len,
 	enum smtp_cmd_error bad = rcpt ? SMTP_CMD_E_RCPT_SYNTAX : SMTP_CMD_E_SENDER_SYNTAX;
 	const char *text;
 
-	if (len < kwlen || !ci_equal(s, kwlen, kw)) {
+	if (len < kwlen || !ascii_ci_equal(s, kwlen, kw)) {
 		return fail(cmd, SMTP_CMD_E_SYNTAX,
 			    rcpt ? "Syntax: RCPT TO:<address>" : "Syntax: MAIL FROM:<address>");
 	}
@@ -230,7 +204,7 @@ parse_bdat(struct smtp_cmd *cmd, const char *s, size_t len)
 	uint64_t size = 0;
 	size_t i = 0;
 
-	while (i < len && is_digit((unsigned char)s[i])) {
+	while (i < len && ascii_is_digit((unsigned char)s[i])) {
 		unsigned d = (unsigned)(s[i] - '0');
 		if (size > (UINT64_MAX - d) / 10)
 			return fail(cmd, SMTP_CMD_E_SYNTAX, "BDAT chunk size too large");
@@ -240,7 +214,7 @@ parse_bdat(struct smtp_cmd *cmd, const char *s, size_t len)
 	if (i == 0)
 		return fail(cmd, SMTP_CMD_E_SYNTAX, usage);
 	if (i < len) {
-		if (s[i] != ' ' || !ci_equal(s + i + 1, len - i - 1, "LAST"))
+		if (s[i] != ' ' || !ascii_ci_equal(s + i + 1, len - i - 1, "LAST"))
 			return fail(cmd, SMTP_CMD_E_SYNTAX, usage);
 		cmd->bdat_last = true;
 	}
@@ -255,7 +229,7 @@ is_base64(const char *s, size_t len)
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (is_letdig(c) || c == '+' || c == '/')
+		if (ascii_is_letdig(c) || c == '+' || c == '/')
 			continue;
 		/* '=' only as the last one or two characters */
 		if (c == '=' && (i == len - 1 || (i == len - 2 && s[len - 1] == '=')))
@@ -272,7 +246,7 @@ parse_auth(struct smtp_cmd *cmd, const char *s, size_t len)
 
 	while (i < len && s[i] != ' ') {
 		unsigned char c = (unsigned char)s[i];
-		if (!is_letdig(c) && c != '-' && c != '_')
+		if (!ascii_is_letdig(c) && c != '-' && c != '_')
 			return fail(cmd, SMTP_CMD_E_SYNTAX, "Bad SASL mechanism name");
 		if (i >= SMTP_SASL_MECH_MAX)
 			return fail(cmd, SMTP_CMD_E_SYNTAX, "SASL mechanism name too long");
@@ -315,7 +289,7 @@ parse_etrn(struct smtp_cmd *cmd, const char *s, size_t len)
 	if (cmd->etrn_kind == SMTP_ETRN_QUEUE) {
 		for (size_t i = 0; i < len; i++) {
 			unsigned char c = (unsigned char)s[i];
-			if (!is_letdig(c) && c != '-' && c != '_' && c != '.')
+			if (!ascii_is_letdig(c) && c != '-' && c != '_' && c != '.')
 				return fail(cmd, SMTP_CMD_E_SYNTAX, "Bad queue name");
 		}
 	} else if (smtp_domain_span(s, len, false, NULL) != len) {
@@ -332,7 +306,7 @@ static enum smtp_verb
 lookup_verb(const char *s, size_t len)
 {
 	for (size_t i = 0; i < N_ELEMENTS(verbs); i++) {
-		if (ci_equal(s, len, verbs[i].name))
+		if (ascii_ci_equal(s, len, verbs[i].name))
 			return verbs[i].verb;
 	}
 	return SMTP_VERB_UNKNOWN;

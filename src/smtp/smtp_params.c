@@ -30,35 +30,15 @@ bad(struct pctx *ctx, enum smtp_cmd_error error, const char *text)
 }
 
 static bool
-ci_equal(const char *s, size_t len, const char *lit)
-{
-	size_t n = strlen(lit);
-
-	if (len != n)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (ascii_tolower((unsigned char)s[i]) != ascii_tolower((unsigned char)lit[i]))
-			return false;
-	}
-	return true;
-}
-
-static bool
-is_digit(unsigned char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool
 is_alnum(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c);
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || ascii_is_digit(c);
 }
 
 static int
 hex_value(unsigned char c)
 {
-	if (is_digit(c))
+	if (ascii_is_digit(c))
 		return c - '0';
 	c = (unsigned char)ascii_tolower(c);
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
@@ -130,7 +110,7 @@ parse_size(struct pctx *ctx, const char *v, size_t len)
 	if (len > 20)
 		return bad(ctx, SMTP_CMD_E_PARAM_SYNTAX, "Bad SIZE parameter syntax");
 	for (size_t i = 0; i < len; i++) {
-		if (!is_digit((unsigned char)v[i]))
+		if (!ascii_is_digit((unsigned char)v[i]))
 			return bad(ctx, SMTP_CMD_E_PARAM_SYNTAX, "Bad SIZE parameter syntax");
 		unsigned d = (unsigned)(v[i] - '0');
 		size = size > (UINT64_MAX - d) / 10 ? UINT64_MAX : size * 10 + d;
@@ -144,11 +124,11 @@ parse_body(struct pctx *ctx, const char *v, size_t len)
 {
 	unsigned ext = ctx->opts->extensions;
 
-	if (ci_equal(v, len, "7BIT"))
+	if (ascii_ci_equal(v, len, "7BIT"))
 		ctx->params->body = SMTP_BODY_7BIT;
-	else if (ci_equal(v, len, "8BITMIME") && (ext & SMTP_EXT_8BITMIME) != 0)
+	else if (ascii_ci_equal(v, len, "8BITMIME") && (ext & SMTP_EXT_8BITMIME) != 0)
 		ctx->params->body = SMTP_BODY_8BITMIME;
-	else if (ci_equal(v, len, "BINARYMIME") && (ext & SMTP_EXT_BINARYMIME) != 0)
+	else if (ascii_ci_equal(v, len, "BINARYMIME") && (ext & SMTP_EXT_BINARYMIME) != 0)
 		ctx->params->body = SMTP_BODY_BINARYMIME;
 	else
 		return bad(ctx, SMTP_CMD_E_PARAM_UNKNOWN, "Unsupported BODY type");
@@ -165,9 +145,9 @@ parse_smtputf8(struct pctx *ctx, const char *v, size_t len)
 static int
 parse_ret(struct pctx *ctx, const char *v, size_t len)
 {
-	if (ci_equal(v, len, "FULL"))
+	if (ascii_ci_equal(v, len, "FULL"))
 		ctx->params->ret = SMTP_RET_FULL;
-	else if (ci_equal(v, len, "HDRS"))
+	else if (ascii_ci_equal(v, len, "HDRS"))
 		ctx->params->ret = SMTP_RET_HDRS;
 	else
 		return bad(ctx, SMTP_CMD_E_PARAM_SYNTAX, "Bad RET parameter syntax");
@@ -218,7 +198,7 @@ parse_notify(struct pctx *ctx, const char *v, size_t len)
 		size_t wlen = comma != NULL ? (size_t)(comma - (v + i)) : len - i;
 		unsigned bit = 0;
 		for (size_t k = 0; k < N_ELEMENTS(words); k++) {
-			if (ci_equal(v + i, wlen, words[k].name))
+			if (ascii_ci_equal(v + i, wlen, words[k].name))
 				bit = words[k].bit;
 		}
 		if (bit == 0 || (notify & bit) != 0)
@@ -329,7 +309,7 @@ parse_orcpt(struct pctx *ctx, const char *v, size_t len)
 	const char *a = v + t + 1;
 	size_t alen = len - t - 1;
 	ssize_t n;
-	if (ci_equal(p->orcpt_type, t, "utf-8")) {
+	if (ascii_ci_equal(p->orcpt_type, t, "utf-8")) {
 		n = utf8_addr_decode(a, alen, ctx->opts->smtputf8, p->orcpt, SMTP_ORCPT_MAX);
 	} else {
 		/* RFC 3461 4.2: printable US-ASCII before xtext encoding. */
@@ -388,7 +368,7 @@ parse_one(struct pctx *ctx, bool rcpt, const char *s, size_t len)
 
 	const struct param_def *def = NULL;
 	for (size_t i = 0; i < N_ELEMENTS(defs); i++) {
-		if (ci_equal(s, k, defs[i].name))
+		if (ascii_ci_equal(s, k, defs[i].name))
 			def = &defs[i];
 	}
 	if (def == NULL || (def->ext & ctx->opts->extensions) == 0)

@@ -5,27 +5,15 @@
 #include "smtp/smtp_path.h"
 
 static bool
-is_digit(unsigned char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool
-is_letdig(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c);
-}
-
-static bool
 is_hex(unsigned char c)
 {
-	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+	return ascii_is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
 static unsigned
 hex_value(unsigned char c)
 {
-	if (is_digit(c))
+	if (ascii_is_digit(c))
 		return c - '0';
 	return (unsigned)ascii_tolower(c) - 'a' + 10;
 }
@@ -34,7 +22,7 @@ hex_value(unsigned char c)
 static bool
 is_atext(unsigned char c)
 {
-	return is_letdig(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+	return ascii_is_letdig(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
 /* RFC 5321 dcontent: %d33-90 / %d94-126 */
@@ -116,7 +104,7 @@ smtp_domain_span(const char *s, size_t len, bool utf8, bool *utf8_r)
 
 		while (i < len) {
 			unsigned char c = (unsigned char)s[i];
-			if (is_letdig(c)) {
+			if (ascii_is_letdig(c)) {
 				i++;
 				last_hyphen = false;
 			} else if (c == '-' && i > start) {
@@ -141,7 +129,7 @@ smtp_domain_span(const char *s, size_t len, bool utf8, bool *utf8_r)
 		seen_utf8 = seen_utf8 || label_utf8;
 		end = i;
 		if (i + 1 < len && s[i] == '.' &&
-		    (is_letdig((unsigned char)s[i + 1]) ||
+		    (ascii_is_letdig((unsigned char)s[i + 1]) ||
 		     (utf8 && (unsigned char)s[i + 1] >= 0x80))) {
 			i++;
 			continue;
@@ -165,7 +153,7 @@ smtp_ipv4_parse(const char *s, size_t len, uint8_t addr_r[4])
 			i++;
 		}
 		unsigned v = 0, digits = 0;
-		while (i < len && is_digit((unsigned char)s[i]) && digits < 3) {
+		while (i < len && ascii_is_digit((unsigned char)s[i]) && digits < 3) {
 			v = v * 10 + (unsigned)(s[i] - '0');
 			i++;
 			digits++;
@@ -292,10 +280,10 @@ smtp_literal_parse(const char *s, size_t len, enum smtp_literal *kind_r, uint8_t
 	 * an Ldh-str (letters, digits, hyphens, ending in a letter or digit). */
 	const char *colon = memchr(in, ':', n);
 	if (colon == NULL || colon == in || colon == in + n - 1 ||
-	    !is_letdig((unsigned char)colon[-1]))
+	    !ascii_is_letdig((unsigned char)colon[-1]))
 		return false;
 	for (const char *p = in; p < colon; p++) {
-		if (!is_letdig((unsigned char)*p) && *p != '-')
+		if (!ascii_is_letdig((unsigned char)*p) && *p != '-')
 			return false;
 	}
 	*kind_r = SMTP_LITERAL_GENERAL;

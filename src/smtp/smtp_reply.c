@@ -3,12 +3,6 @@
 
 #include "smtp/smtp_reply.h"
 
-static bool
-is_digit(unsigned char c)
-{
-	return c >= '0' && c <= '9';
-}
-
 /* status-code = class "." subject "." detail (RFC 3463 2), class 2, 4 or 5,
  * subject and detail 1 to 3 digits. Returns its length at the start of
  * s[0..len), or 0. */
@@ -22,7 +16,7 @@ enhanced_span(const char *s, size_t len)
 	i = 2;
 	for (int part = 0; part < 2; part++) {
 		size_t start = i;
-		while (i < len && is_digit((unsigned char)s[i]) && i - start < 3)
+		while (i < len && ascii_is_digit((unsigned char)s[i]) && i - start < 3)
 			i++;
 		if (i == start)
 			return 0;
@@ -32,7 +26,7 @@ enhanced_span(const char *s, size_t len)
 			i++;
 		}
 	}
-	if (i < len && is_digit((unsigned char)s[i]))
+	if (i < len && ascii_is_digit((unsigned char)s[i]))
 		return 0;
 	return i;
 }
@@ -189,7 +183,7 @@ parse_line(struct smtp_reply_parser *p, const struct line *line, const char **er
 	size_t len = line->len;
 
 	if (len < 3 || s[0] < '2' || s[0] > '5' || s[1] < '0' || s[1] > '5' ||
-	    !is_digit((unsigned char)s[2])) {
+	    !ascii_is_digit((unsigned char)s[2])) {
 		*error_r = "Invalid reply code";
 		return -1;
 	}
