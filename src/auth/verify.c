@@ -1,8 +1,6 @@
 /* verify.c - login checks on a thread pool, with a cache of successes. */
 #include "lib/common.h"
 
-#include <fcntl.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +16,7 @@
 #include "lib/addr.h"
 #include "lib/buf.h"
 #include "lib/log.h"
+#include "lib/workpool.h"
 #include "lib/xalloc.h"
 #include "store/accounts.h"
 
@@ -33,7 +32,6 @@ struct cache_entry {
 
 struct auth_request {
 	struct auth_verifier *v;
-	struct auth_request *next;  /* in the job queue */
 	auth_verify_cb *cb;
 	void *ctx;
 	char *address;              /* canonical */
@@ -43,27 +41,20 @@ struct auth_request {
 	const char *fail_reason;
 	enum auth_result result;
 	struct event *ev;           /* deferred callback or failure delay */
-	atomic_bool cancelled;
-	bool in_thread;             /* owned by the pool until it comes back */
-	bool verified;              /* thread result */
+	struct workpool_job *job;   /* while the hash is being verified */
+	bool cancelled;
+	bool verified;              /* the pool's result */
 	char error[128];
 };
 
 struct auth_verifier {
 	struct event_base *base;
-	unsigned nthreads, ttl, failure_delay_ms;
-	pthread_t *threads;
-	bool started;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct auth_request *head, *tail;
-	size_t queued;
-	bool stopping;
-	int pipe_rd, pipe_wr;
-	struct event *pipe_ev;
+	unsigned ttl, failure_delay_ms;
+	struct workpool *pool;
 	uint8_t secret[32];
 	struct cache_entry *cache;
 	atomic_ulong hashes;
+	bool freeing;
 };
 
 static void
@@ -153,7 +144,7 @@ deliver(evutil_socket_t fd, short what, void *arg)
 {
 	struct auth_request *r = arg;
 
-	if (!atomic_load(&r->cancelled))
+	if (!r->cancelled)
 		r->cb(r->result, r->result == AUTH_OK ? r->address : NULL, r->fail_reason, r->ctx);
 	request_free(r);
 }
@@ -171,65 +162,39 @@ finish(struct auth_request *r, enum auth_result result, unsigned delay_ms)
 	evtimer_add(r->ev, &tv);
 }
 
-static void *
-worker_thread(void *arg)
+static void
+verify_run(void *thread_ctx, void *arg)
 {
-	struct auth_verifier *v = arg;
+	struct auth_request *r = arg;
+	const char *error = NULL;
 
-	for (;;) {
-		pthread_mutex_lock(&v->lock);
-		while (v->head == NULL && !v->stopping)
-			pthread_cond_wait(&v->cond, &v->lock);
-		if (v->head == NULL) {
-			pthread_mutex_unlock(&v->lock);
-			return NULL;
-		}
-		struct auth_request *r = v->head;
-		v->head = r->next;
-		if (v->head == NULL)
-			v->tail = NULL;
-		v->queued--;
-		pthread_mutex_unlock(&v->lock);
-
-		if (!atomic_load(&r->cancelled)) {
-			const char *error = NULL;
-			int ret = password_verify(r->password, r->stored, &error);
-			atomic_fetch_add(&v->hashes, 1);
-			r->verified = ret == 1;
-			if (ret < 0)
-				snprintf(r->error, sizeof(r->error), "unusable password hash: %s",
-					 error != NULL ? error : "?");
-		}
-		ssize_t n;
-		do
-			n = write(v->pipe_wr, &r, sizeof(r));
-		while (n < 0 && errno == EINTR);
-		if (n != sizeof(r))
-			fatal("auth: result pipe: %s", strerror(errno));
-	}
+	int ret = password_verify(r->password, r->stored, &error);
+	atomic_fetch_add(&r->v->hashes, 1);
+	r->verified = ret == 1;
+	if (ret < 0)
+		snprintf(r->error, sizeof(r->error), "unusable password hash: %s",
+			 error != NULL ? error : "?");
 }
 
 static void
-results_ready(evutil_socket_t fd, short what, void *arg)
+verify_done(void *arg, bool cancelled)
 {
-	struct auth_verifier *v = arg;
-	struct auth_request *r;
+	struct auth_request *r = arg;
+	struct auth_verifier *v = r->v;
 
-	while (read(v->pipe_rd, &r, sizeof(r)) == sizeof(r)) {
-		r->in_thread = false;
-		if (atomic_load(&r->cancelled)) {
-			request_free(r);
-			continue;
-		}
-		if (r->verified && !r->must_fail) {
-			cache_store(v, r);
-			finish(r, AUTH_OK, 0);
-			continue;
-		}
-		if (r->fail_reason == NULL)
-			r->fail_reason = r->error[0] != '\0' ? r->error : "wrong password";
-		finish(r, AUTH_FAILED, v->failure_delay_ms);
+	r->job = NULL;
+	if (cancelled || r->cancelled || v->freeing) {
+		request_free(r);
+		return;
 	}
+	if (r->verified && !r->must_fail) {
+		cache_store(v, r);
+		finish(r, AUTH_OK, 0);
+		return;
+	}
+	if (r->fail_reason == NULL)
+		r->fail_reason = r->error[0] != '\0' ? r->error : "wrong password";
+	finish(r, AUTH_FAILED, v->failure_delay_ms);
 }
 
 struct auth_verifier *
@@ -237,39 +202,15 @@ auth_verifier_new(struct event_base *base, unsigned threads, unsigned ttl,
 		  unsigned failure_delay_ms)
 {
 	struct auth_verifier *v = xcalloc(1, sizeof(*v));
-	int fds[2];
 
 	v->base = base;
-	v->nthreads = threads ? threads : 1;
 	v->ttl = ttl;
 	v->failure_delay_ms = failure_delay_ms;
 	if (ttl > 0)
 		v->cache = xcalloc(CACHE_SLOTS, sizeof(*v->cache));
 	arc4random_buf(v->secret, sizeof(v->secret));
-	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
-		fatal("auth: pipe: %s", strerror(errno));
-	/* The writers (threads) block rather than lose a result. */
-	if (fcntl(fds[1], F_SETFL, 0) < 0)
-		fatal("auth: fcntl: %s", strerror(errno));
-	v->pipe_rd = fds[0];
-	v->pipe_wr = fds[1];
-	v->pipe_ev = event_new(base, v->pipe_rd, EV_READ | EV_PERSIST, results_ready, v);
-	event_add(v->pipe_ev, NULL);
-	pthread_mutex_init(&v->lock, NULL);
-	pthread_cond_init(&v->cond, NULL);
+	v->pool = workpool_new(base, threads, NULL, NULL, NULL);
 	return v;
-}
-
-static void
-start_threads(struct auth_verifier *v)
-{
-	v->threads = xcalloc(v->nthreads, sizeof(*v->threads));
-	for (unsigned i = 0; i < v->nthreads; i++) {
-		int err = pthread_create(&v->threads[i], NULL, worker_thread, v);
-		if (err != 0)
-			fatal("auth: pthread_create: %s", strerror(err));
-	}
-	v->started = true;
 }
 
 struct auth_request *
@@ -284,7 +225,6 @@ auth_verify(struct auth_verifier *v, struct accounts *db, const char *address,
 	r->v = v;
 	r->cb = cb;
 	r->ctx = ctx;
-	atomic_init(&r->cancelled, false);
 	r->password = xstrdup(password);
 	buf_init(&canon, ADDR_INPUT_MAX);
 	if (addr_canon(address, &canon, &error) < 0) {
@@ -318,24 +258,12 @@ auth_verify(struct auth_verifier *v, struct accounts *db, const char *address,
 		finish(r, AUTH_OK, 0);
 		return r;
 	}
-	pthread_mutex_lock(&v->lock);
-	if (v->queued >= QUEUE_MAX) {
-		pthread_mutex_unlock(&v->lock);
+	if (workpool_pending(v->pool) >= QUEUE_MAX) {
 		r->fail_reason = "too many logins in progress";
 		finish(r, AUTH_TEMPFAIL, 0);
 		return r;
 	}
-	if (!v->started)
-		start_threads(v);
-	r->in_thread = true;
-	if (v->tail != NULL)
-		v->tail->next = r;
-	else
-		v->head = r;
-	v->tail = r;
-	v->queued++;
-	pthread_cond_signal(&v->cond);
-	pthread_mutex_unlock(&v->lock);
+	r->job = workpool_submit(v->pool, verify_run, verify_done, r);
 	return r;
 }
 
@@ -347,10 +275,12 @@ auth_request_cancel(struct auth_request **reqp)
 	if (r == NULL)
 		return;
 	*reqp = NULL;
-	atomic_store(&r->cancelled, true);
-	/* In the pool: freed when it comes back. Otherwise its event is
+	r->cancelled = true;
+	/* With the pool: freed when it reports back. Otherwise its event is
 	 * pending: free now. */
-	if (!r->in_thread)
+	if (r->job != NULL)
+		workpool_cancel(r->job);
+	else
 		request_free(r);
 }
 
@@ -367,33 +297,14 @@ auth_verifier_free(struct auth_verifier **vp)
 
 	if (v == NULL)
 		return;
-	pthread_mutex_lock(&v->lock);
-	v->stopping = true;
-	pthread_cond_broadcast(&v->cond);
-	pthread_mutex_unlock(&v->lock);
-	if (v->started)
-		for (unsigned i = 0; i < v->nthreads; i++)
-			pthread_join(v->threads[i], NULL);
-	/* Whatever came back after the loop stopped. */
-	struct auth_request *r;
-	while (read(v->pipe_rd, &r, sizeof(r)) == sizeof(r))
-		request_free(r);
-	for (r = v->head; r != NULL;) {
-		struct auth_request *next = r->next;
-		request_free(r);
-		r = next;
-	}
-	event_free(v->pipe_ev);
-	close(v->pipe_rd);
-	close(v->pipe_wr);
-	pthread_mutex_destroy(&v->lock);
-	pthread_cond_destroy(&v->cond);
+	/* Requests still in the pool come back and are freed. */
+	v->freeing = true;
+	workpool_free(&v->pool);
 	if (v->cache != NULL) {
 		OPENSSL_cleanse(v->cache, CACHE_SLOTS * sizeof(*v->cache));
 		free(v->cache);
 	}
 	OPENSSL_cleanse(v->secret, sizeof(v->secret));
-	free(v->threads);
 	free(v);
 	*vp = NULL;
 }
