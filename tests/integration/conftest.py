@@ -143,7 +143,19 @@ class Postern:
                 argv += ["-o", f"{key}={value}"]
         return argv
 
-    def start(self, wait=True):
+    def start(self, wait=True, attempts=3):
+        """Start and wait until every listener answers. A port found free
+        may be taken by another process before postern binds it: then try
+        again with new ports."""
+        for attempt in range(attempts):
+            try:
+                return self._start(wait)
+            except AssertionError as e:
+                if "Address already in use" not in str(e) or attempt == attempts - 1:
+                    raise
+                self.ports = {svc: free_port(self.host) for svc in self.ports}
+
+    def _start(self, wait):
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen(self.argv(), stdout=self.logf,
                                      stderr=subprocess.STDOUT)
