@@ -121,11 +121,13 @@ content_sink(void *ctx, const char *data, size_t len)
 	const char *error;
 
 	if (s->spool != NULL && spool_write_lf(s, data, len, &error) < 0) {
+		s->sink_errno = errno;
 		conn_log(s->conn, LOG_LVL_ERROR, "spool: %s", error);
 		s->sink_failed = true;
 		return -1;
 	}
 	if (s->qw != NULL && queue_writer_write(s->qw, data, len, &error) < 0) {
+		s->sink_errno = errno;
 		conn_log(s->conn, LOG_LVL_ERROR, "queue: %s", error);
 		s->sink_failed = true;
 		return -1;
@@ -187,6 +189,7 @@ smtpd_data_abort(struct smtpd *s)
 	s->data_started = false;
 	s->spool_cr = false;
 	s->sink_failed = false;
+	s->sink_errno = 0;
 	s->bdat_left = 0;
 	s->bdat_last = false;
 	s->bdat_failed = false;
@@ -206,6 +209,11 @@ content_begin(struct smtpd *s, unsigned *code_r, const char **enhanced_r, const 
 	*enhanced_r = "4.3.0";
 	*text_r = "Error: queue file write error";
 	if (s->nlocal > 0 && store_spool_open(srv->store, &s->spool, &error) < 0) {
+		if (errno == ENOSPC || errno == EDQUOT) {
+			*code_r = 452;
+			*enhanced_r = "4.3.1";
+			*text_r = "Error: insufficient system storage";
+		}
 		conn_log(s->conn, LOG_LVL_ERROR, "spool: %s", error);
 		return -1;
 	}
@@ -316,6 +324,12 @@ content_end(struct smtpd *s)
 	const char *enhanced, *text;
 	enum smtp_data_result verdict = smtp_data_result(&s->data);
 
+	if (s->sink_failed && (s->sink_errno == ENOSPC || s->sink_errno == EDQUOT) &&
+	    (verdict == SMTP_DATA_OK || verdict == SMTP_DATA_SINK_FAILED)) {
+		smtpd_reply(s, 452, "4.3.1", "Error: insufficient system storage");
+		smtpd_reset(s);
+		return;
+	}
 	if (verdict != SMTP_DATA_OK || s->sink_failed) {
 		if (verdict == SMTP_DATA_OK)
 			verdict = SMTP_DATA_SINK_FAILED;
