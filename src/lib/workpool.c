@@ -18,7 +18,7 @@ _Static_assert(WORKPOOL_BATCH_MAX * sizeof(void *) <= PIPE_BUF, "batch over PIPE
 struct workpool_job {
 	struct workpool_job *next;
 	uint64_t key;
-	workpool_run_fn *run;		 /* or: */
+	workpool_run_fn *run;		  /* or: */
 	workpool_run_batch_fn *run_batch; /* one of the two */
 	workpool_done_fn *done;
 	void *arg;
@@ -187,7 +187,8 @@ start_threads(struct workpool *pool)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (unsigned i = 0; i < pool->nthreads; i++) {
-		int err = pthread_create(&pool->lanes[i].thread, NULL, thread_main, &pool->lanes[i]);
+		int err =
+		    pthread_create(&pool->lanes[i].thread, NULL, thread_main, &pool->lanes[i]);
 		if (err != 0)
 			fatal("workpool: pthread_create: %s", strerror(err));
 	}
@@ -202,8 +203,8 @@ workpool_submit(struct workpool *pool, workpool_run_fn *run, workpool_done_fn *d
 }
 
 static struct workpool_job *
-submit(struct workpool *pool, uint64_t key, workpool_run_fn *run,
-       workpool_run_batch_fn *run_batch, workpool_done_fn *done, void *arg)
+submit(struct workpool *pool, uint64_t key, workpool_run_fn *run, workpool_run_batch_fn *run_batch,
+       workpool_done_fn *done, void *arg)
 {
 	struct workpool_job *job = xcalloc(1, sizeof(*job));
 

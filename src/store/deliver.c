@@ -528,11 +528,11 @@ quota_ok(struct round *rd, const struct target *t, struct store_result *r)
 	}
 	if (size > rcpt->quota || pending > rcpt->quota - size ||
 	    used > rcpt->quota - size - pending) {
-		result_set(r, STORE_OVER_QUOTA,
-			   "%s: over quota (%llu of %llu bytes used, message %llu)", rcpt->address,
-			   (unsigned long long)(pending > UINT64_MAX - used ? UINT64_MAX
-									: used + pending),
-			   (unsigned long long)rcpt->quota, (unsigned long long)size);
+		result_set(
+		    r, STORE_OVER_QUOTA, "%s: over quota (%llu of %llu bytes used, message %llu)",
+		    rcpt->address,
+		    (unsigned long long)(pending > UINT64_MAX - used ? UINT64_MAX : used + pending),
+		    (unsigned long long)rcpt->quota, (unsigned long long)size);
 		return false;
 	}
 	return true;

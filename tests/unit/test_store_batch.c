@@ -218,10 +218,8 @@ test_mixed_recipients(void **state)
 	 * alice in a missing folder (the same mailbox: one copy). Message 2:
 	 * an unsafe address and bob. */
 	struct store_rcpt m0[] = {{.address = A}, {.address = B}};
-	struct store_rcpt m1[] = {{.address = B},
-				  {.address = A},
-				  {.address = A},
-				  {.address = A, .folder = "Nope"}};
+	struct store_rcpt m1[] = {
+	    {.address = B}, {.address = A}, {.address = A}, {.address = A, .folder = "Nope"}};
 	struct store_rcpt m2[] = {{.address = "../x@example.org"}, {.address = B}};
 	struct seen v[8];
 	char path[512];
@@ -267,8 +265,7 @@ test_quota_mid_batch(void **state)
 	static struct batch b;
 	/* Room for two of 100 bytes and one of 30. */
 	struct store_rcpt r = {.address = "erin@example.org", .quota = 230};
-	struct store_rcpt two[] = {{.address = "erin@example.org", .quota = 230},
-				   {.address = B}};
+	struct store_rcpt two[] = {{.address = "erin@example.org", .quota = 230}, {.address = B}};
 	char path[512];
 
 	memset(&b, 0, sizeof(b));
@@ -343,7 +340,8 @@ test_spool_finish_many(void **state)
 
 	for (size_t i = 0; i < 3; i++) {
 		assert_int_equal(store_spool_open(f->store, &spools[i], &error), 0);
-		assert_int_equal(store_spool_write(spools[i], "Subject: s\n\nbody\n", 17, &error), 0);
+		assert_int_equal(store_spool_write(spools[i], "Subject: s\n\nbody\n", 17, &error),
+				 0);
 	}
 	/* The second one's flush fails (its descriptor closed under it):
 	 * it alone stays failed, sticky; the others finish. */
@@ -431,19 +429,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_one_mailbox, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_several_mailboxes, fixture_setup,
-						fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_mixed_recipients, fixture_setup,
-						fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_quota_mid_batch, fixture_setup,
-						fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_rounds_and_unfinished, fixture_setup,
-						fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_spool_finish_many, fixture_setup,
-						fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_crash_in_batch, fixture_setup,
-						fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_one_mailbox, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_several_mailboxes, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_mixed_recipients, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_quota_mid_batch, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_rounds_and_unfinished, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_finish_many, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_crash_in_batch, fixture_setup, fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
