@@ -2,6 +2,7 @@
 #include "lib/common.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -11,9 +12,14 @@
 #include "lib/workpool.h"
 #include "lib/xalloc.h"
 
+/* Results of a batch go back in one write, which must stay atomic. */
+_Static_assert(WORKPOOL_BATCH_MAX * sizeof(void *) <= PIPE_BUF, "batch over PIPE_BUF");
+
 struct workpool_job {
 	struct workpool_job *next;
-	workpool_run_fn *run;
+	uint64_t key;
+	workpool_run_fn *run;		  /* or: */
+	workpool_run_batch_fn *run_batch; /* one of the two */
 	workpool_done_fn *done;
 	void *arg;
 	atomic_bool cancelled;
@@ -52,34 +58,79 @@ job_done(struct workpool *pool, struct workpool_job *job)
 	free(job);
 }
 
+/* Take the next job of the lane and, when it is batchable, the jobs of
+ * its key queued behind it (under the pool's lock). Returns how many. */
+static size_t
+lane_take(struct lane *lane, struct workpool_job **batch)
+{
+	struct workpool_job *job = lane->head;
+	size_t n = 0;
+
+	lane->head = job->next;
+	if (lane->head == NULL)
+		lane->tail = NULL;
+	job->next = NULL;
+	batch[n++] = job;
+	if (job->run_batch == NULL)
+		return n;
+	struct workpool_job *prev = NULL, *j = lane->head;
+	while (j != NULL && n < WORKPOOL_BATCH_MAX) {
+		if (j->key != job->key) {
+			prev = j;
+			j = j->next;
+			continue;
+		}
+		if (j->run_batch != job->run_batch)
+			break; /* taking jobs past it would reorder the key */
+		struct workpool_job *next = j->next;
+		if (prev != NULL)
+			prev->next = next;
+		else
+			lane->head = next;
+		if (lane->tail == j)
+			lane->tail = prev;
+		j->next = NULL;
+		batch[n++] = j;
+		j = next;
+	}
+	return n;
+}
+
 static void *
 thread_main(void *arg)
 {
 	struct lane *lane = arg;
 	struct workpool *pool = lane->pool;
 	void *ctx = pool->thread_init != NULL ? pool->thread_init(pool->init_arg) : NULL;
+	struct workpool_job *batch[WORKPOOL_BATCH_MAX];
+	void *args[WORKPOOL_BATCH_MAX];
 
 	for (;;) {
 		pthread_mutex_lock(&pool->lock);
 		while (lane->head == NULL && !pool->stopping)
 			pthread_cond_wait(&lane->cond, &pool->lock);
-		struct workpool_job *job = lane->head;
-		if (job == NULL) {
+		if (lane->head == NULL) {
 			pthread_mutex_unlock(&pool->lock);
 			break;
 		}
-		lane->head = job->next;
-		if (lane->head == NULL)
-			lane->tail = NULL;
+		size_t n = lane_take(lane, batch);
 		pthread_mutex_unlock(&pool->lock);
 
-		if (!atomic_load(&job->cancelled))
-			job->run(ctx, job->arg);
-		ssize_t n;
+		if (batch[0]->run_batch != NULL) {
+			size_t nargs = 0;
+			for (size_t i = 0; i < n; i++)
+				if (!atomic_load(&batch[i]->cancelled))
+					args[nargs++] = batch[i]->arg;
+			if (nargs > 0)
+				batch[0]->run_batch(ctx, args, nargs);
+		} else if (!atomic_load(&batch[0]->cancelled)) {
+			batch[0]->run(ctx, batch[0]->arg);
+		}
+		ssize_t w;
 		do
-			n = write(pool->pipe_wr, &job, sizeof(job));
-		while (n < 0 && errno == EINTR);
-		if (n != sizeof(job))
+			w = write(pool->pipe_wr, batch, n * sizeof(batch[0]));
+		while (w < 0 && errno == EINTR);
+		if (w != (ssize_t)(n * sizeof(batch[0])))
 			fatal("workpool: result pipe: %s", strerror(errno));
 	}
 	if (pool->thread_fini != NULL)
@@ -136,7 +187,8 @@ start_threads(struct workpool *pool)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (unsigned i = 0; i < pool->nthreads; i++) {
-		int err = pthread_create(&pool->lanes[i].thread, NULL, thread_main, &pool->lanes[i]);
+		int err =
+		    pthread_create(&pool->lanes[i].thread, NULL, thread_main, &pool->lanes[i]);
 		if (err != 0)
 			fatal("workpool: pthread_create: %s", strerror(err));
 	}
@@ -150,13 +202,15 @@ workpool_submit(struct workpool *pool, workpool_run_fn *run, workpool_done_fn *d
 	return workpool_submit_keyed(pool, pool->next_lane++, run, done, arg);
 }
 
-struct workpool_job *
-workpool_submit_keyed(struct workpool *pool, uint64_t key, workpool_run_fn *run,
-		      workpool_done_fn *done, void *arg)
+static struct workpool_job *
+submit(struct workpool *pool, uint64_t key, workpool_run_fn *run, workpool_run_batch_fn *run_batch,
+       workpool_done_fn *done, void *arg)
 {
 	struct workpool_job *job = xcalloc(1, sizeof(*job));
 
+	job->key = key;
 	job->run = run;
+	job->run_batch = run_batch;
 	job->done = done;
 	job->arg = arg;
 	atomic_init(&job->cancelled, false);
@@ -173,6 +227,20 @@ workpool_submit_keyed(struct workpool *pool, uint64_t key, workpool_run_fn *run,
 	pthread_cond_signal(&lane->cond);
 	pthread_mutex_unlock(&pool->lock);
 	return job;
+}
+
+struct workpool_job *
+workpool_submit_keyed(struct workpool *pool, uint64_t key, workpool_run_fn *run,
+		      workpool_done_fn *done, void *arg)
+{
+	return submit(pool, key, run, NULL, done, arg);
+}
+
+struct workpool_job *
+workpool_submit_batched(struct workpool *pool, uint64_t key, workpool_run_batch_fn *run_batch,
+			workpool_done_fn *done, void *arg)
+{
+	return submit(pool, key, NULL, run_batch, done, arg);
 }
 
 void

@@ -1,4 +1,5 @@
-/* smtpd_deliver.c - local delivery and queue commit on the delivery pool. */
+/* smtpd_deliver.c - local delivery and queue commit on the delivery pool,
+ * several messages into one mailbox at a time (group commit). */
 #include "lib/common.h"
 
 #include <unistd.h>
@@ -219,25 +220,17 @@ fail:
 	return -1;
 }
 
+/* One message's local results: the log, a queue file for the copies that
+ * failed (or the answer, when none was delivered and nothing else was). */
 static void
-deliver_local(struct delivery *d, struct store *store)
+local_results(struct delivery *d, const struct store_result *results)
 {
 	const char *error;
-	int err = 0;
-
-	store_spool_rebind(d->spool, store);
-	if (store_spool_finish(d->spool, &err, &error) < 0) {
-		log_sid(LOG_LVL_ERROR, d->sid, "spool: %s", error);
-		local_failure(d, err == ENOSPC ? STORE_NO_SPACE : STORE_TEMP_FAIL);
-		return;
-	}
-	struct store_result *results = xcalloc(d->nlocal, sizeof(*results));
-	size_t *failed = xcalloc(d->nlocal, sizeof(*failed));
+	size_t *failed = xcalloc(d->nlocal + 1, sizeof(*failed));
 	size_t nfailed = 0;
 	enum store_status first = STORE_OK;
 	bool same = true;
 
-	(void)store_deliver(d->spool, d->rcpts, d->nlocal, results);
 	for (size_t i = 0; i < d->nlocal; i++) {
 		if (results[i].status == STORE_OK) {
 			log_sid(LOG_LVL_INFO, d->sid, "to=<%s> relay=local status=sent (uid %u)",
@@ -261,26 +254,17 @@ deliver_local(struct delivery *d, struct store *store)
 		log_sid(LOG_LVL_ERROR, d->sid, "queue for failed local copies: %s", error);
 		answer(d, 451, "4.3.0", "Error: local delivery failed, try again later");
 	}
-	free(results);
 	free(failed);
 }
 
+/* After local delivery: commit the queue file of the remote recipients,
+ * and answer. */
 static void
-delivery_run(void *thread_ctx, void *arg)
+delivery_finish(struct delivery *d)
 {
-	struct delivery_thread *t = thread_ctx;
-	struct delivery *d = arg;
 	const char *error;
 
-	d->ran = true;
-	d->code = 0;
-	if (d->spool != NULL) {
-		if (t->store == NULL)
-			answer(d, 451, "4.3.0", "Error: local delivery failed, try again later");
-		else
-			deliver_local(d, t->store);
-		store_spool_free(&d->spool);
-	}
+	store_spool_free(&d->spool);
 	if (d->code != 0) {
 		queue_writer_abort(&d->qw);
 		return;
@@ -293,6 +277,64 @@ delivery_run(void *thread_ctx, void *arg)
 	for (size_t i = 0; i < d->nremote; i++)
 		log_sid(LOG_LVL_INFO, d->sid, "to=<%s> status=queued (%s)", d->remote[i], d->msgid);
 	answer(d, 250, "2.0.0", "Ok: queued as %s", d->msgid);
+}
+
+/* The messages queued for one mailbox, together (group commit): their
+ * spools fsync'd in parallel, then one store_deliver_batch (one fsync of
+ * the mailbox's directory and one index transaction for all of them),
+ * then each message's queue file and answer as if it had been alone. */
+static void
+delivery_run_batch(void *thread_ctx, void **args, size_t n)
+{
+	struct delivery_thread *t = thread_ctx;
+	struct store_spool **spools = xcalloc(n, sizeof(*spools));
+	struct store_delivery *msgs = xcalloc(n, sizeof(*msgs));
+	size_t *which = xcalloc(n, sizeof(*which));
+	size_t nspools = 0, nmsgs = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct delivery *d = args[i];
+		d->ran = true;
+		d->code = 0;
+		if (d->spool == NULL)
+			continue;
+		if (t->store == NULL) {
+			answer(d, 451, "4.3.0", "Error: local delivery failed, try again later");
+			continue;
+		}
+		store_spool_rebind(d->spool, t->store);
+		spools[nspools++] = d->spool;
+	}
+	store_spool_finish_many(spools, nspools);
+	for (size_t i = 0; i < n; i++) {
+		struct delivery *d = args[i];
+		const char *error;
+		int err = 0;
+		if (d->spool == NULL || d->code != 0)
+			continue;
+		if (store_spool_finish(d->spool, &err, &error) < 0) {
+			log_sid(LOG_LVL_ERROR, d->sid, "spool: %s", error);
+			local_failure(d, err == ENOSPC ? STORE_NO_SPACE : STORE_TEMP_FAIL);
+			continue;
+		}
+		msgs[nmsgs] = (struct store_delivery){
+		    .spool = d->spool,
+		    .rcpts = d->rcpts,
+		    .nrcpts = d->nlocal,
+		    .results = xcalloc(d->nlocal + 1, sizeof(struct store_result)),
+		};
+		which[nmsgs++] = i;
+	}
+	(void)store_deliver_batch(msgs, nmsgs);
+	for (size_t k = 0; k < nmsgs; k++) {
+		local_results(args[which[k]], msgs[k].results);
+		free(msgs[k].results);
+	}
+	for (size_t i = 0; i < n; i++)
+		delivery_finish(args[i]);
+	free(spools);
+	free(msgs);
+	free(which);
 }
 
 static void
@@ -375,12 +417,14 @@ smtpd_deliver(struct smtpd *s)
 	smtpd_set_state(s, SMTPD_DELIVERING);
 	s->delivery = d;
 	/* Deliveries into one mailbox go to one thread, in order: they would
-	 * only contend for its index. */
+	 * only contend for its index. Those waiting there are delivered
+	 * together (group commit: one directory fsync and one index
+	 * transaction for all of them). */
 	uint64_t key = 0;
 	const char *who = d->nlocal > 0 ? d->rcpts[0].address : d->msgid;
 	for (const char *p = who; *p != '\0'; p++)
 		key = key * 1099511628211ULL + (unsigned char)*p;
-	d->job = workpool_submit_keyed(srv->delivery, key, delivery_run, delivery_done, d);
+	d->job = workpool_submit_batched(srv->delivery, key, delivery_run_batch, delivery_done, d);
 }
 
 void

@@ -9,6 +9,12 @@
  * recipients pays for about one cache flush rather than one per recipient
  * (the directory fsyncs run in parallel); no fsync ever runs inside an
  * index transaction.
+ *
+ * Group commit: store_deliver_batch does the same for several messages at
+ * once, in rounds of up to DELIVER_ROUND recipients: all their links, then
+ * one fsync per distinct directory, then one index transaction per user
+ * holding the rows of all its messages in batch order. store_deliver is
+ * the batch of one.
  */
 #include "lib/common.h"
 
@@ -149,28 +155,51 @@ store_spool_write(struct store_spool *spool, const void *data, size_t len, const
 	return 0;
 }
 
+void
+store_spool_finish_many(struct store_spool *const *spools, size_t n)
+{
+	int *fds = xcalloc(n + 1, sizeof(*fds));
+	int *errs = xcalloc(n + 1, sizeof(*errs));
+	size_t *who = xcalloc(n + 1, sizeof(*who));
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct store_spool *spool = spools[i];
+		if (spool->err == 0 && !spool->finished && spool_flush(spool) == 0) {
+			fds[k] = spool->fd;
+			who[k++] = i;
+		}
+	}
+	/* In parallel: the filesystem commits them together. */
+	fsync_dirs(fds, errs, k);
+	for (size_t j = 0; j < k; j++) {
+		struct store_spool *spool = spools[who[j]];
+		if (errs[j] != 0)
+			spool->err = errs[j];
+		else if (fstat(spool->fd, &spool->st) < 0)
+			spool->err = errno;
+		else if ((uint64_t)spool->st.st_size != spool->disk_size)
+			spool->err = EIO;
+		if (spool->err == 0) {
+			spool->finished = true;
+			spool->received = time(NULL);
+			buf_release(&spool->wbuf);
+		}
+	}
+	free(fds);
+	free(errs);
+	free(who);
+}
+
 int
 store_spool_finish(struct store_spool *spool, int *errno_r, const char **error_r)
 {
-	if (spool->err == 0 && !spool->finished) {
-		if (spool_flush(spool) == 0) {
-			while (fsync(spool->fd) < 0 && spool->err == 0)
-				if (errno != EINTR)
-					spool->err = errno;
-		}
-		if (spool->err == 0 && fstat(spool->fd, &spool->st) < 0)
-			spool->err = errno;
-		if (spool->err == 0 && (uint64_t)spool->st.st_size != spool->disk_size)
-			spool->err = EIO;
-	}
+	store_spool_finish_many(&spool, 1);
 	if (spool->err != 0) {
 		if (errno_r != NULL)
 			*errno_r = spool->err;
 		return spool_fail(spool, error_r);
 	}
-	spool->finished = true;
-	spool->received = time(NULL);
-	buf_release(&spool->wbuf);
 	return 0;
 }
 
@@ -216,15 +245,38 @@ store_spool_free(struct store_spool **spoolp)
 
 /* --- delivery --- */
 
-struct target {
-	size_t rcpt;
+/* Recipients (targets) handled in one round: each holds a mailbox's
+ * descriptors until its row is committed; the targets of one user share
+ * its index connection. */
+#define DELIVER_ROUND 64
+
+/* A user within one round: one handle, one index transaction. */
+struct round_user {
 	struct store_user *user;
+	uint64_t pending; /* disk bytes linked in this round, not committed yet */
+	bool broken;	  /* a failure: close the handle rather than keep it */
+};
+
+struct target {
+	size_t msg; /* which message of the batch */
+	size_t rcpt;
+	struct round_user *ru;
 	struct store_mailbox *box;
+	bool own_box; /* else borrowed from an earlier target of the round */
 	char *base;
 	char *file; /* "new/NAME" or "cur/NAME" */
 	char *keywords;
 	bool linked;
-	bool fell_back;	    /* folder missing: INBOX */
+	bool fell_back; /* folder missing: INBOX */
+};
+
+struct round {
+	struct store *store;
+	const struct store_delivery *msgs;
+	struct target t[DELIVER_ROUND];
+	size_t nt;
+	struct round_user users[DELIVER_ROUND];
+	size_t nusers;
 };
 
 static void result_set(struct store_result *r, enum store_status status, const char *fmt, ...)
@@ -247,6 +299,24 @@ status_of(int err)
 	return err == ENOSPC || err == EDQUOT ? STORE_NO_SPACE : STORE_TEMP_FAIL;
 }
 
+static const struct store_rcpt *
+rcpt_of(const struct round *rd, const struct target *t)
+{
+	return &rd->msgs[t->msg].rcpts[t->rcpt];
+}
+
+static struct store_result *
+result_of(const struct round *rd, const struct target *t)
+{
+	return &rd->msgs[t->msg].results[t->rcpt];
+}
+
+static struct store_spool *
+spool_of(const struct round *rd, const struct target *t)
+{
+	return rd->msgs[t->msg].spool;
+}
+
 static void
 target_fail(struct target *t, struct store_result *r, int err, const char *what)
 {
@@ -256,22 +326,6 @@ target_fail(struct target *t, struct store_result *r, int err, const char *what)
 		(void)unlinkat(fd, t->file + 4, 0);
 		t->linked = false;
 	}
-}
-
-static void
-target_release(struct store *store, struct target *t, const struct store_result *r)
-{
-	store_mailbox_close(&t->box);
-	/* Keep the connection for the next delivery only when this one went
-	 * well: a broken index must be opened (and rebuilt) afresh. */
-	if (r->status == STORE_OK || r->status == STORE_OVER_QUOTA)
-		user_cache_put(store, &t->user);
-	else
-		store_user_close(&t->user);
-	free(t->base);
-	free(t->file);
-	free(t->keywords);
-	memset(t, 0, sizeof(*t));
 }
 
 /* Copy the spool into the mailbox's tmp/, fsync it, and link it to its
@@ -373,12 +427,51 @@ link_in(struct store_spool *spool, struct target *t, const struct store_rcpt *rc
 	return -1;
 }
 
-/* Open the recipient's store and mailbox, check the quota. false when
- * *r has been given the outcome. */
-static bool
-prepare(struct store_spool *spool, struct target *t, const struct store_rcpt *rcpt,
-	struct store_result *r)
+/* The round's handle of a user, taken from the cache (or opened) on its
+ * first recipient. NULL when *r has been given the outcome. */
+static struct round_user *
+round_user(struct round *rd, const char *address, struct store_result *r)
 {
+	const char *error;
+
+	for (size_t u = 0; u < rd->nusers; u++)
+		if (strcmp(rd->users[u].user->address, address) == 0)
+			return &rd->users[u];
+	struct round_user *ru = &rd->users[rd->nusers];
+	memset(ru, 0, sizeof(*ru));
+	if (user_cache_get(rd->store, address, &ru->user, &error) < 0) {
+		result_set(r, status_of(errno), "%s", error);
+		return NULL;
+	}
+	rd->nusers++;
+	return ru;
+}
+
+/* An earlier target of the round whose mailbox handle t can share: the
+ * same user and the same folder argument. */
+static const struct target *
+box_owner(const struct round *rd, const struct target *t)
+{
+	const char *folder = rcpt_of(rd, t)->folder;
+
+	for (size_t b = 0; b < rd->nt; b++) {
+		const struct target *o = &rd->t[b];
+		if (o == t || !o->own_box || o->ru != t->ru)
+			continue;
+		const char *of = rcpt_of(rd, o)->folder;
+		if ((folder == NULL && of == NULL) ||
+		    (folder != NULL && of != NULL && strcmp(folder, of) == 0))
+			return o;
+	}
+	return NULL;
+}
+
+/* Open (or share) the recipient's user and mailbox. false when *r has
+ * been given the outcome. */
+static bool
+prepare(struct round *rd, struct target *t, struct store_result *r)
+{
+	const struct store_rcpt *rcpt = rcpt_of(rd, t);
 	const char *error;
 
 	if (store_address_check(rcpt->address, &error) < 0) {
@@ -389,91 +482,204 @@ prepare(struct store_spool *spool, struct target *t, const struct store_rcpt *rc
 		result_set(r, STORE_REFUSED, "refused: invalid keywords");
 		return false;
 	}
-	if (user_cache_get(spool->store, rcpt->address, &t->user, &error) < 0) {
-		result_set(r, status_of(errno), "%s", error);
+	t->ru = round_user(rd, rcpt->address, r);
+	if (t->ru == NULL)
 		return false;
+	struct store_user *user = t->ru->user;
+	const struct target *owner = box_owner(rd, t);
+	if (owner != NULL) {
+		t->box = owner->box;
+		t->fell_back = owner->fell_back;
+		return true;
 	}
 	int found = 1;
 	if (rcpt->folder != NULL) {
-		found = mailbox_open_raw(t->user, rcpt->folder, &t->box, &error);
+		found = mailbox_open_raw(user, rcpt->folder, &t->box, &error);
 		if (found < 0 && errno != EINVAL) {
 			result_set(r, status_of(errno), "%s", error);
 			return false;
 		}
 		t->fell_back = found != 0;
 	}
-	if (t->box == NULL && mailbox_open_raw(t->user, "INBOX", &t->box, &error) != 0) {
+	if (t->box == NULL && mailbox_open_raw(user, "INBOX", &t->box, &error) != 0) {
 		result_set(r, STORE_TEMP_FAIL, "%s: INBOX: %s", rcpt->address,
-			   t->user->error[0] != '\0' ? t->user->error : "missing");
+			   user->error[0] != '\0' ? user->error : "missing");
 		return false;
 	}
-	if (rcpt->quota > 0) {
-		uint64_t used;
-		if (store_user_usage(t->user, &used, NULL, &error) < 0) {
-			result_set(r, status_of(errno), "%s", error);
-			return false;
-		}
-		if (spool->disk_size > rcpt->quota || used > rcpt->quota - spool->disk_size) {
-			result_set(r, STORE_OVER_QUOTA,
-				   "%s: over quota (%llu of %llu bytes used, message %llu)",
-				   rcpt->address, (unsigned long long)used,
-				   (unsigned long long)rcpt->quota,
-				   (unsigned long long)spool->disk_size);
-			return false;
-		}
+	t->own_box = true;
+	return true;
+}
+
+/* The quota, counting what earlier messages of the round linked for the
+ * same user as used. false when *r has been given the outcome. */
+static bool
+quota_ok(struct round *rd, const struct target *t, struct store_result *r)
+{
+	const struct store_rcpt *rcpt = rcpt_of(rd, t);
+	uint64_t size = spool_of(rd, t)->disk_size;
+	uint64_t used, pending = t->ru->pending;
+	const char *error;
+
+	if (rcpt->quota == 0)
+		return true;
+	if (store_user_usage(t->ru->user, &used, NULL, &error) < 0) {
+		result_set(r, status_of(errno), "%s", error);
+		return false;
+	}
+	if (size > rcpt->quota || pending > rcpt->quota - size ||
+	    used > rcpt->quota - size - pending) {
+		result_set(
+		    r, STORE_OVER_QUOTA, "%s: over quota (%llu of %llu bytes used, message %llu)",
+		    rcpt->address,
+		    (unsigned long long)(pending > UINT64_MAX - used ? UINT64_MAX : used + pending),
+		    (unsigned long long)rcpt->quota, (unsigned long long)size);
+		return false;
 	}
 	return true;
 }
 
-/* An earlier recipient of the batch that resolved to the same mailbox (the
- * same address once with a missing folder, once without). */
+/* An earlier recipient of the same message that resolved to the same
+ * mailbox (the same address once with a missing folder, once without). */
 static const struct target *
-same_mailbox(const struct target *batch, size_t nb, const struct target *t)
+same_mailbox(const struct round *rd, const struct target *t)
 {
-	for (size_t b = 0; b < nb; b++)
-		if (&batch[b] != t && batch[b].linked &&
-		    strcmp(batch[b].user->address, t->user->address) == 0 &&
-		    batch[b].box->row.id == t->box->row.id)
-			return &batch[b];
+	for (size_t b = 0; b < rd->nt; b++) {
+		const struct target *o = &rd->t[b];
+		if (o != t && o->msg == t->msg && o->linked && o->ru == t->ru &&
+		    o->box->row.id == t->box->row.id)
+			return o;
+	}
 	return NULL;
 }
 
-/* Give the linked file its row (and pick up leftovers found in new/). */
+/* Make the round's new directory entries durable: every directory that
+ * received a link fsync'd once, all of them at once, after all the links. */
 static void
-commit(struct store_spool *spool, struct target *t, const struct store_rcpt *rcpt,
-       struct store_result *r)
+sync_dirs(struct round *rd)
 {
-	struct store_user *user = t->user;
-	const char *error;
-	uint32_t uid;
+	int fds[DELIVER_ROUND], errs[DELIVER_ROUND];
+	const struct target *first[DELIVER_ROUND]; /* the first target of each */
+	size_t dir_of[DELIVER_ROUND], nfds = 0;
 
-	struct msg_add m = {
-	    .base = t->base,
-	    .file = t->file,
-	    .flags = rcpt->flags & STORE_FLAGS_ALL,
-	    .keywords = t->keywords,
-	    .internal_date =
-		rcpt->internal_date != 0 ? (int64_t)rcpt->internal_date : (int64_t)spool->received,
-	    .disk_size = spool->disk_size,
-	    .crlf_size = spool->crlf_size,
-	};
+	for (size_t b = 0; b < rd->nt; b++) {
+		const struct target *t = &rd->t[b];
+		if (!t->linked)
+			continue;
+		bool is_new = strncmp(t->file, "new/", 4) == 0;
+		size_t d = 0;
+		for (; d < nfds; d++) {
+			const struct target *o = first[d];
+			if (o->ru == t->ru && o->box->row.id == t->box->row.id &&
+			    (strncmp(o->file, "new/", 4) == 0) == is_new)
+				break;
+		}
+		if (d == nfds) {
+			first[nfds] = t;
+			fds[nfds++] = is_new ? t->box->new_fd : t->box->cur_fd;
+		}
+		dir_of[b] = d;
+	}
+	fsync_dirs(fds, errs, nfds);
+	for (size_t b = 0; b < rd->nt; b++) {
+		struct target *t = &rd->t[b];
+		if (!t->linked || errs[dir_of[b]] == 0)
+			continue;
+		char what[STORE_ERROR_MAX];
+		(void)snprintf(what, sizeof(what), "%s: fsync %s: %s", rcpt_of(rd, t)->address,
+			       t->box->row.name, strerror(errs[dir_of[b]]));
+		target_fail(t, result_of(rd, t), errs[dir_of[b]], what);
+	}
+}
+
+/* Give the user's linked files their rows, in round order, in one
+ * transaction: all of them are committed, or none (and their links go). */
+static void
+commit_user(struct round *rd, struct round_user *ru)
+{
+	struct store_user *user = ru->user;
+	uint32_t uids[DELIVER_ROUND];
+	const char *error = "index error";
+	size_t b, count = 0;
+
+	for (b = 0; b < rd->nt; b++)
+		if (rd->t[b].ru == ru && rd->t[b].linked)
+			count++;
+	if (count == 0)
+		return;
 	/* No scan of new/ here: files the index does not know (crash
 	 * leftovers, other programs' drops) are picked up when the mailbox is
 	 * opened. Scanning at each delivery made delivery cost grow with the
 	 * mailbox whenever another process had delivered in between. */
-	if (idx_begin(user, &error) < 0 ||
-	    idx_msg_add(user, t->box->row.id, &m, &uid, &error) < 0 ||
-	    idx_commit(user, &error) < 0) {
+	int ret = idx_begin(user, &error);
+	for (b = 0; b < rd->nt && ret == 0; b++) {
+		const struct target *t = &rd->t[b];
+		if (t->ru != ru || !t->linked)
+			continue;
+		const struct store_rcpt *rcpt = rcpt_of(rd, t);
+		const struct store_spool *spool = spool_of(rd, t);
+		struct msg_add m = {
+		    .base = t->base,
+		    .file = t->file,
+		    .flags = rcpt->flags & STORE_FLAGS_ALL,
+		    .keywords = t->keywords,
+		    .internal_date = rcpt->internal_date != 0 ? (int64_t)rcpt->internal_date
+							      : (int64_t)spool->received,
+		    .disk_size = spool->disk_size,
+		    .crlf_size = spool->crlf_size,
+		};
+		ret = idx_msg_add(user, t->box->row.id, &m, &uids[b], &error);
+	}
+	if (ret == 0)
+		ret = idx_commit(user, &error);
+	if (ret < 0) {
 		int err = user->last_errno;
 		idx_rollback(user);
-		target_fail(t, r, err, error);
+		for (b = 0; b < rd->nt; b++)
+			if (rd->t[b].ru == ru && rd->t[b].linked)
+				target_fail(&rd->t[b], result_of(rd, &rd->t[b]), err, error);
 		return;
 	}
-	r->uidvalidity = t->box->row.uidvalidity;
-	r->uid = uid;
-	result_set(r, STORE_OK, "delivered to %s as UID %lu%s%s%s", t->box->row.name,
-		   (unsigned long)uid, t->fell_back ? " (no folder " : "",
-		   t->fell_back ? rcpt->folder : "", t->fell_back ? ")" : "");
+	for (b = 0; b < rd->nt; b++) {
+		const struct target *t = &rd->t[b];
+		if (t->ru != ru || !t->linked)
+			continue;
+		const struct store_rcpt *rcpt = rcpt_of(rd, t);
+		struct store_result *r = result_of(rd, t);
+		r->uidvalidity = t->box->row.uidvalidity;
+		r->uid = uids[b];
+		result_set(r, STORE_OK, "delivered to %s as UID %lu%s%s%s", t->box->row.name,
+			   (unsigned long)uids[b], t->fell_back ? " (no folder " : "",
+			   t->fell_back ? rcpt->folder : "", t->fell_back ? ")" : "");
+	}
+}
+
+/* Close the round's mailboxes; keep the users' connections for the next
+ * delivery only when all went well for them: a broken index must be
+ * opened (and rebuilt) afresh. */
+static void
+round_release(struct round *rd)
+{
+	for (size_t b = 0; b < rd->nt; b++) {
+		struct target *t = &rd->t[b];
+		enum store_status st = result_of(rd, t)->status;
+		if (t->ru != NULL && st != STORE_OK && st != STORE_OVER_QUOTA)
+			t->ru->broken = true;
+		free(t->base);
+		free(t->file);
+		free(t->keywords);
+	}
+	/* Owners last: borrowers point at their boxes. */
+	for (size_t b = 0; b < rd->nt; b++)
+		if (rd->t[b].own_box)
+			store_mailbox_close(&rd->t[b].box);
+	for (size_t u = 0; u < rd->nusers; u++) {
+		if (rd->users[u].broken)
+			store_user_close(&rd->users[u].user);
+		else
+			user_cache_put(rd->store, &rd->users[u].user);
+	}
+	rd->nt = rd->nusers = 0;
+	memset(rd->t, 0, sizeof(rd->t));
 }
 
 static char *
@@ -495,93 +701,127 @@ dedupe_key(const struct store_rcpt *rcpt)
 	return key;
 }
 
+/* Per message: results cleared, and which recipient each one repeats
+ * (dup[i] == i: none). false when the spool is not finished. */
+static bool
+message_start(const struct store_delivery *msg, size_t *dup)
+{
+	char **keys = xcalloc(msg->nrcpts + 1, sizeof(*keys));
+
+	for (size_t i = 0; i < msg->nrcpts; i++) {
+		memset(&msg->results[i], 0, sizeof(msg->results[i]));
+		keys[i] = dedupe_key(&msg->rcpts[i]);
+		dup[i] = i;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(keys[i], keys[j]) == 0) {
+				dup[i] = j;
+				break;
+			}
+	}
+	for (size_t i = 0; i < msg->nrcpts; i++)
+		free(keys[i]);
+	free(keys);
+	if (msg->spool->finished)
+		return true;
+	for (size_t i = 0; i < msg->nrcpts; i++)
+		result_set(&msg->results[i], STORE_TEMP_FAIL, "spool not finished");
+	return false;
+}
+
+/* Prepare, check and link one recipient as the round's next target. */
+static void
+target_add(struct round *rd, size_t m, size_t i, size_t *dup)
+{
+	struct target *t = &rd->t[rd->nt++];
+	struct store_result *r = &rd->msgs[m].results[i];
+	const struct store_rcpt *rcpt = &rd->msgs[m].rcpts[i];
+
+	t->msg = m;
+	t->rcpt = i;
+	if (!prepare(rd, t, r))
+		return;
+	/* Before the quota: this message is in that mailbox already. */
+	const struct target *twin = same_mailbox(rd, t);
+	if (twin != NULL) {
+		dup[i] = twin->rcpt;
+		return;
+	}
+	if (!quota_ok(rd, t, r))
+		return;
+	if (link_in(rd->msgs[m].spool, t, rcpt) < 0) {
+		result_set(r, status_of(errno), "%s: link into %s: %s", rcpt->address,
+			   t->box->row.name, strerror(errno));
+		return;
+	}
+	t->ru->pending += rd->msgs[m].spool->disk_size;
+}
+
+int
+store_deliver_batch(const struct store_delivery *msgs, size_t n)
+{
+	if (n == 0)
+		return 0;
+	struct round *rd = xcalloc(1, sizeof(*rd));
+	size_t **dup = xcalloc(n, sizeof(*dup));
+	bool *ready = xcalloc(n, sizeof(*ready));
+	int ok = 0;
+
+	rd->store = msgs[0].spool->store;
+	rd->msgs = msgs;
+	for (size_t m = 0; m < n; m++) {
+		if (msgs[m].spool->store != rd->store)
+			panic("store_deliver_batch: spools of different store handles");
+		dup[m] = xcalloc(msgs[m].nrcpts + 1, sizeof(**dup));
+		ready[m] = message_start(&msgs[m], dup[m]);
+	}
+	size_t m = 0, i = 0;
+	for (;;) {
+		while (m < n && rd->nt < DELIVER_ROUND) {
+			if (!ready[m] || i >= msgs[m].nrcpts) {
+				m++;
+				i = 0;
+			} else if (dup[m][i] != i) {
+				i++;
+			} else {
+				target_add(rd, m, i, dup[m]);
+				i++;
+			}
+		}
+		if (rd->nt == 0)
+			break;
+		hook("linked");
+		sync_dirs(rd);
+		hook("synced");
+		for (size_t u = 0; u < rd->nusers; u++)
+			commit_user(rd, &rd->users[u]);
+		round_release(rd);
+		hook("committed");
+	}
+	for (m = 0; m < n; m++) {
+		for (size_t k = 0; k < msgs[m].nrcpts; k++) {
+			if (dup[m][k] != k)
+				msgs[m].results[k] = msgs[m].results[dup[m][k]];
+			if (msgs[m].results[k].status == STORE_OK)
+				ok++;
+		}
+		free(dup[m]);
+	}
+	free(dup);
+	free(ready);
+	free(rd);
+	return ok;
+}
+
 int
 store_deliver(struct store_spool *spool, const struct store_rcpt *rcpts, size_t n,
 	      struct store_result *results)
 {
-	struct target batch[DELIVER_BATCH];
-	char **keys = xcalloc(n + 1, sizeof(*keys));
-	size_t *dup_of = xcalloc(n + 1, sizeof(*dup_of));
-	int ok = 0;
+	struct store_delivery msg = {
+	    .spool = spool,
+	    .rcpts = rcpts,
+	    .nrcpts = n,
+	    .results = results,
+	};
 
-	for (size_t i = 0; i < n; i++) {
-		memset(&results[i], 0, sizeof(results[i]));
-		keys[i] = dedupe_key(&rcpts[i]);
-		dup_of[i] = i;
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(keys[i], keys[j]) == 0) {
-				dup_of[i] = j;
-				break;
-			}
-	}
-	if (!spool->finished) {
-		for (size_t i = 0; i < n; i++)
-			result_set(&results[i], STORE_TEMP_FAIL, "spool not finished");
-		goto out;
-	}
-	size_t i = 0;
-	while (i < n) {
-		size_t nb = 0;
-		memset(batch, 0, sizeof(batch));
-		for (; i < n && nb < DELIVER_BATCH; i++) {
-			if (dup_of[i] != i)
-				continue;
-			struct target *t = &batch[nb++];
-			t->rcpt = i;
-			if (!prepare(spool, t, &rcpts[i], &results[i]))
-				continue;
-			const struct target *twin = same_mailbox(batch, nb, t);
-			if (twin != NULL) {
-				dup_of[i] = twin->rcpt;
-				continue;
-			}
-			if (link_in(spool, t, &rcpts[i]) < 0)
-				result_set(&results[i], status_of(errno), "%s: link into %s: %s",
-					   rcpts[i].address, t->box->row.name, strerror(errno));
-		}
-		hook("linked");
-		/* Make the new directory entries durable: every directory
-		 * fsync'd, all at once, after all the links. */
-		int fds[DELIVER_BATCH], errs[DELIVER_BATCH];
-		size_t who[DELIVER_BATCH], nfds = 0;
-		for (size_t b = 0; b < nb; b++) {
-			struct target *t = &batch[b];
-			if (!t->linked)
-				continue;
-			fds[nfds] =
-			    strncmp(t->file, "new/", 4) == 0 ? t->box->new_fd : t->box->cur_fd;
-			who[nfds++] = b;
-		}
-		fsync_dirs(fds, errs, nfds);
-		for (size_t k = 0; k < nfds; k++) {
-			struct target *t = &batch[who[k]];
-			if (errs[k] != 0) {
-				char what[STORE_ERROR_MAX];
-				(void)snprintf(what, sizeof(what), "%s: fsync %s: %s",
-					       rcpts[t->rcpt].address, t->box->row.name,
-					       strerror(errs[k]));
-				target_fail(t, &results[t->rcpt], errs[k], what);
-			}
-		}
-		hook("synced");
-		for (size_t b = 0; b < nb; b++) {
-			struct target *t = &batch[b];
-			if (t->linked)
-				commit(spool, t, &rcpts[t->rcpt], &results[t->rcpt]);
-			target_release(spool->store, t, &results[t->rcpt]);
-		}
-		hook("committed");
-	}
-	for (size_t k = 0; k < n; k++) {
-		if (dup_of[k] != k)
-			results[k] = results[dup_of[k]];
-		if (results[k].status == STORE_OK)
-			ok++;
-	}
-out:
-	for (size_t k = 0; k < n; k++)
-		free(keys[k]);
-	free(keys);
-	free(dup_of);
-	return ok;
+	return store_deliver_batch(&msg, 1);
 }

@@ -133,6 +133,11 @@ int store_spool_write(struct store_spool *spool, const void *data, size_t len,
  * for store_deliver. errno_r (may be NULL) gets the errno of a failure, so
  * that ENOSPC can be told apart. */
 int store_spool_finish(struct store_spool *spool, int *errno_r, const char **error_r);
+/* store_spool_finish for n spools at once: their fsyncs run in parallel,
+ * so that the filesystem commits them together (one journal commit
+ * rather than n). Afterwards store_spool_finish on each spool returns at
+ * once with that spool's outcome (and its error text). */
+void store_spool_finish_many(struct store_spool *const *spools, size_t n);
 /* Size on disk (LF endings) and as sent to clients (CRLF). */
 uint64_t store_spool_disk_size(const struct store_spool *spool);
 uint64_t store_spool_crlf_size(const struct store_spool *spool);
@@ -180,6 +185,29 @@ struct store_result {
  * cur/ (with their Maildir info), others to new/. */
 int store_deliver(struct store_spool *spool, const struct store_rcpt *rcpts, size_t n,
 		  struct store_result *results);
+
+/* One message of a batch: results[i] answers rcpts[i]. */
+struct store_delivery {
+	struct store_spool *spool; /* finished; bound to the same store as the others */
+	const struct store_rcpt *rcpts;
+	size_t nrcpts;
+	struct store_result *results;
+};
+
+/* Group commit: deliver n messages as store_deliver would deliver each
+ * in turn (same duplicates rule within a message, same fallbacks, same
+ * results; the quota is checked per message in batch order, counting the
+ * earlier messages of the batch as used), but with one fsync per distinct
+ * directory and one index transaction per user for all of them (in rounds
+ * of up to 64 recipients). UIDs in one mailbox ascend in batch order.
+ * STORE_OK has the meaning it has for store_deliver: every file was
+ * fsync'd before it was linked (store_spool_finish), every directory
+ * after all its links, and the rows committed, before any result is
+ * given. One user's rows of a round commit together: when that commit
+ * fails, every message of the round for that user fails (and its link is
+ * removed). All spools must be bound to one store handle (panic
+ * otherwise). Returns the number of STORE_OK results over all messages. */
+int store_deliver_batch(const struct store_delivery *msgs, size_t n);
 
 /* --- A user's store --------------------------------------------------------- */
 

@@ -99,7 +99,7 @@ struct store_mailbox {
 /* Fault injection for the crash tests: when set, called at named points of
  * a delivery ("linked": after the links, before the directory fsyncs;
  * "synced": after them, before the index commits; "committed": after
- * them). Production code never sets it. */
+ * them; once per round of a batch). Production code never sets it. */
 extern void (*store_test_hook)(const char *point);
 
 /* --- errors (store.c) --- */
@@ -112,8 +112,8 @@ int user_db_fail(struct store_user *user, const char **error_r, const char *what
 int store_new_base(struct store *store, struct buf *out);
 /* fsync a directory fd, retrying EINTR. */
 int fsync_dir(int fd);
-/* fsync n directories at once, errs[i] getting 0 or the errno of fds[i].
- * The fsyncs run in parallel (up to FSYNC_THREADS short-lived threads):
+/* fsync n directories (or spool files) at once, errs[i] getting 0 or the
+ * errno of fds[i]. The fsyncs run in parallel (up to FSYNC_THREADS short-lived threads):
  * every directory is fsync'd, as POSIX requires, but their cache flushes
  * overlap, so ten cost about what one does (docs/store.md, measurements). */
 #define FSYNC_THREADS 16
