@@ -57,7 +57,7 @@ def test_kill_9_during_smtp_source(postern_factory):
 
     rng = random.Random(4)
     acked = []
-    total = 5000
+    total = 20000
     sent_rounds = 0
     while len(acked) < total and sent_rounds < 12:
         sent_rounds += 1
