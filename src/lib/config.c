@@ -61,7 +61,7 @@ static const struct key_def global_keys[] = {
 	{"smtpd.max_errors", KEY_UINT, offsetof(struct config, smtpd_max_errors), "20",
 	 "errors in one session before it is closed with 421"},
 	{"smtpd.data_timeout", KEY_DURATION, offsetof(struct config, smtpd_data_timeout), "10m",
-	 "longest wait for message data (RFC 5321 4.5.3.2: at least 3 minutes)"},
+	 "longest wait for message data (RFC 5321 4.5.3.2 asks for at least 3 minutes)"},
 	{"smtpd.vrfy", KEY_DISCLOSE, offsetof(struct config, smtpd_vrfy), "off",
 	 "VRFY answers: off (252 for everyone), auth (authenticated users), all"},
 	{"smtpd.expn", KEY_DISCLOSE, offsetof(struct config, smtpd_expn), "off",
@@ -622,8 +622,8 @@ config_finish(struct config *cfg, uid_t euid, const char **error_r)
 				 "RFC 5321 4.5.3.1.4", cfg->smtpd_max_line);
 	if (cfg->smtpd_max_line > 1024 * 1024)
 		return set_error(cfg, error_r, "smtpd.max_line: at most 1M");
-	if (cfg->smtpd_data_timeout < 180)
-		return set_error(cfg, error_r, "smtpd.data_timeout: at least 3m (RFC 5321 4.5.3.2)");
+	if (cfg->smtpd_data_timeout == 0)
+		return set_error(cfg, error_r, "smtpd.data_timeout: must not be 0");
 	if (cfg->smtpd_max_recipients == 0)
 		return set_error(cfg, error_r, "smtpd.max_recipients: at least 1");
 	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))

@@ -556,3 +556,28 @@ def test_idle_timeout_421(postern_factory):
     time.sleep(1.5)
     assert c.reply() == (421, ["4.4.2 mx.example.test Error: timeout exceeded"])
     assert c.closed()
+
+
+def test_data_timeout(postern_factory):
+    p = make_mta(postern_factory, **{"smtpd.data_timeout": "1s", "smtp.idle_timeout": "30s"})
+    c = Raw(p.addr("smtp"))
+    c.cmd("EHLO remote.test")
+    c.cmd("MAIL FROM:<a@remote.test>")
+    c.cmd("RCPT TO:<alice@example.test>")
+    assert c.cmd("DATA")[0] == 354
+    c.send("Subject: stalled\r\n\r\nhalf a mess")
+    t0 = time.monotonic()
+    assert c.reply() == (421, ["4.4.2 mx.example.test Error: timeout exceeded"])
+    assert time.monotonic() - t0 < 5
+    assert c.closed()
+    assert messages(p.data, "alice@example.test") == []
+
+
+def test_per_ip_limit_refusal_on_smtp(postern_factory):
+    p = make_mta(postern_factory, **{"smtp.max_per_ip": "1"})
+    first = Raw(p.addr("smtp"))
+    assert first.greeting[0] == 220
+    second = socket.create_connection(p.addr("smtp"), timeout=5)
+    assert second.recv(200) == b"421 4.7.0 Error: too many connections from your address\r\n"
+    second.close()
+    assert first.cmd("NOOP")[0] == 250
