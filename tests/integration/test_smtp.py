@@ -581,3 +581,18 @@ def test_per_ip_limit_refusal_on_smtp(postern_factory):
     assert second.recv(200) == b"421 4.7.0 Error: too many connections from your address\r\n"
     second.close()
     assert first.cmd("NOOP")[0] == 250
+
+
+def test_source_document_aborted_transaction(mta):
+    # The sessions shown in the course material (RFC 821 appendix style):
+    # one RCPT accepted, one refused, the transaction abandoned with RSET.
+    c = Raw(mta.addr("smtp"))
+    assert c.greeting[0] == 220
+    assert c.cmd("HELO ISI-VAXA.ARPA") == (250, ["mx.example.test"])
+    assert c.cmd("MAIL FROM:<Smith@remote.test>") == (250, ["2.1.0 Ok"])
+    assert c.cmd("RCPT TO:<alice@example.test>") == (250, ["2.1.5 Ok"])
+    code, text = c.cmd("RCPT TO:<Green@example.test>")
+    assert code == 550 and "User unknown" in text[0]
+    assert c.cmd("RSET") == (250, ["2.0.0 Ok"])
+    assert c.cmd("QUIT") == (221, ["2.0.0 mx.example.test Bye"])
+    assert messages(mta.data, "alice@example.test") == []
