@@ -2,6 +2,7 @@
 #include "lib/common.h"
 
 #include "server/protocols.h"
+#include "pop3/pop3d.h"
 #include "smtp/smtpd.h"
 
 const struct protocol *
@@ -17,7 +18,7 @@ protocol_for(enum service svc)
 		return &proto_imap_unavailable;
 	case SVC_POP3:
 	case SVC_POP3S:
-		return &proto_pop3_unavailable;
+		return &proto_pop3;
 	case SVC_HTTP:
 	case SVC_HTTPS:
 	case SVC_COUNT:

@@ -23,8 +23,8 @@ NOT_AVAILABLE = {
     "smtps": b"220 mx.example.test ESMTP postern\r\n",
     "imap": b"* BYE [UNAVAILABLE]",
     "imaps": b"* BYE [UNAVAILABLE]",
-    "pop3": b"-ERR [SYS/TEMP]",
-    "pop3s": b"-ERR [SYS/TEMP]",
+    "pop3": b"+OK mx.example.test POP3 server (postern) ready\r\n",
+    "pop3s": b"+OK mx.example.test POP3 server (postern) ready\r\n",
     "http": b"HTTP/1.1 503",
     "https": b"HTTP/1.1 503",
 }
@@ -116,7 +116,7 @@ def test_worker_killed_is_replaced_within_a_second(server):
     elapsed = time.monotonic() - t0
     assert after and victim not in after, server.log_text()
     assert elapsed < 1.0, f"replacement took {elapsed:.2f}s"
-    assert server.greeting("pop3").startswith(b"-ERR")
+    assert server.greeting("pop3").startswith(b"+OK")
     assert "killed by signal 9" in server.log_text()
 
 
@@ -200,7 +200,7 @@ def test_per_ip_limit(postern_factory):
     with socket.create_connection(p.addr("pop3s"), timeout=5) as s:
         assert s.recv(100) == b""  # closed at once, no plaintext on a TLS port
     # Limits are per service: pop3 is still open.
-    assert p.greeting("pop3").startswith(b"-ERR [SYS/TEMP] Service not available")
+    assert p.greeting("pop3").startswith(b"+OK")
     for s in held:
         s.close()
     # Released: a new TLS client is served again.
@@ -210,7 +210,7 @@ def test_per_ip_limit(postern_factory):
 
 def try_tls_greeting(p, svc):
     try:
-        return p.greeting(svc).startswith(b"-ERR")
+        return p.greeting(svc).startswith(b"+OK")
     except OSError:
         return False
 
@@ -247,7 +247,7 @@ def test_sighup_reload_keeps_listeners_and_adds_new(postern_factory, tmp_path):
         while not stop.is_set():
             try:
                 with socket.create_connection(p.addr("pop3"), timeout=5) as s:
-                    if not s.recv(100).startswith(b"-ERR"):
+                    if not s.recv(100).startswith(b"+OK"):
                         failures.append("bad greeting")
             except OSError as e:
                 failures.append(str(e))
@@ -267,7 +267,7 @@ def test_sighup_reload_keeps_listeners_and_adds_new(postern_factory, tmp_path):
     assert len(p.workers()) == 2
     with tls_client_context().wrap_socket(
             socket.create_connection(("127.0.0.1", new_port), timeout=5)) as s:
-        assert s.recv(100).startswith(b"-ERR")
+        assert s.recv(100).startswith(b"+OK")
 
 
 def test_sighup_with_bad_config_keeps_running(postern_factory):
@@ -280,7 +280,7 @@ def test_sighup_with_bad_config_keeps_running(postern_factory):
     p.signal(signal.SIGHUP)
     assert wait_for(lambda: "reload failed" in p.log_text(), 5)
     assert p.workers() == workers
-    assert p.greeting("pop3").startswith(b"-ERR")
+    assert p.greeting("pop3").startswith(b"+OK")
 
 
 def test_sighup_reloads_certificate(postern_factory, tmp_path):
