@@ -125,10 +125,12 @@ class Run:
         return d
 
     def _install_mailboxes(self, system):
+        # Each system's mail belongs to the user its server runs as.
+        uid, gid = getattr(system, "mail_owner", (servers.MAIL_UID, servers.MAIL_GID))
         for i in range(self.a.clients):
             md = system.maildir(i)
-            servers.make_maildir(md)
-            mailgen.install_maildir(self.tools["gen"], md, servers.MAIL_UID, servers.MAIL_GID)
+            servers.make_maildir(md, uid, gid)
+            mailgen.install_maildir(self.tools["gen"], md, uid, gid)
 
     def start_anchor(self, sc):
         name = sc["name"]

@@ -51,6 +51,15 @@ class Postern(servers.Server):
     def maildir(self, i):
         return os.path.join(self.data, "mail", servers.DOMAIN, servers.user_name(i))
 
+    @property
+    def mail_owner(self):
+        """postern's workers run as the user 'postern' when started as root."""
+        if os.geteuid() != 0:
+            return os.getuid(), os.getgid()
+        import pwd
+        pw = pwd.getpwnam("postern")
+        return pw.pw_uid, pw.pw_gid
+
     def _admin(self, args, stdin=None):
         r = subprocess.run([self.binary, "--data", self.data] + args, input=stdin,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -68,7 +77,13 @@ class Postern(servers.Server):
                         stdin=servers.user_password(i))
         cmd = [self.binary, "serve", "--data", self.data]
         for proto, port in self.ports.items():
-            cmd += ["-o", "%s.listen=127.0.0.1:%d" % (proto, port)]
+            # Every load generator connects from 127.0.0.1: no per-address
+            # limit (the anchors are configured the same way).
+            cmd += ["-o", "%s.listen=127.0.0.1:%d" % (proto, port),
+                    "-o", "%s.max_per_ip=0" % proto]
+        # The other listeners are not part of the benchmark.
+        for proto in ("submission", "smtps", "imaps", "pop3s", "http", "https"):
+            cmd += ["-o", "%s.listen=" % proto]
         if self.sink_port:
             cmd += ["-o", "delivery.relayhost=127.0.0.1:%d" % self.sink_port]
         log = open(os.path.join(self.base, "serve.log"), "w")

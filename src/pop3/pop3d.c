@@ -82,10 +82,24 @@ ok(struct pop3d *p, const char *fmt, ...)
 	evbuffer_add(out, "\r\n", 2);
 }
 
+/* Give the maildrop back at once (not when the connection is torn down):
+ * a client may log in again as soon as it has read our answer to QUIT. */
+static void
+release_maildrop(struct pop3d *p)
+{
+	store_mailbox_close(&p->box);
+	store_user_close(&p->su);
+	if (p->lock_fd >= 0) {
+		close(p->lock_fd);
+		p->lock_fd = -1;
+	}
+}
+
 static void
 close_session(struct pop3d *p)
 {
 	pop3_set_state(p, POP3_DONE);
+	release_maildrop(p);
 	conn_close_after_flush(p->conn);
 }
 
@@ -733,10 +747,7 @@ pop3_free(struct conn *c)
 		return;
 	auth_request_cancel(&p->auth_req);
 	sasl_free(&p->sasl);
-	store_mailbox_close(&p->box);
-	store_user_close(&p->su);
-	if (p->lock_fd >= 0)
-		close(p->lock_fd);
+	release_maildrop(p);
 	free(p->msgs);
 	free(p->user);
 	free(p->address);
