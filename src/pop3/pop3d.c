@@ -12,6 +12,7 @@
 #include "lib/linereader.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "pop3/pop3_cmd.h"
 #include "pop3/pop3d.h"
 #include "server/server.h"
 #include "store/store.h"
@@ -385,30 +386,26 @@ cmd_stls(struct pop3d *p, const char *arg)
 
 /* A message number argument: 1..nmsgs, not deleted. */
 static struct pop3_msg *
-message_arg(struct pop3d *p, const char *arg, size_t *index_r)
+message_arg(struct pop3d *p, const char *arg, size_t *index_r, const char **rest_r)
 {
-	char *end;
+	size_t n;
 
-	if (arg == NULL || *arg < '1' || *arg > '9') {
+	switch (pop3_msgnum(arg, p->nmsgs, &n, rest_r)) {
+	case -1:
 		err(p, NULL, "Invalid message number");
 		return NULL;
-	}
-	errno = 0;
-	unsigned long long n = strtoull(arg, &end, 10);
-	if (errno != 0 || (*end != '\0' && *end != ' ')) {
-		err(p, NULL, "Invalid message number");
-		return NULL;
-	}
-	if (n > p->nmsgs) {
+	case 0:
 		err(p, NULL, "No such message");
 		return NULL;
+	default:
+		break;
 	}
 	struct pop3_msg *m = &p->msgs[n - 1];
 	if (m->deleted) {
-		err(p, NULL, "Message %llu already deleted", n);
+		err(p, NULL, "Message %zu already deleted", n);
 		return NULL;
 	}
-	*index_r = (size_t)n - 1;
+	*index_r = n - 1;
 	return m;
 }
 
@@ -433,7 +430,7 @@ cmd_list_uidl(struct pop3d *p, const char *arg, bool uidl)
 	size_t i;
 
 	if (arg != NULL && *arg != '\0') {
-		struct pop3_msg *m = message_arg(p, arg, &i);
+		struct pop3_msg *m = message_arg(p, arg, &i, NULL);
 		if (m == NULL)
 			return;
 		if (uidl)
@@ -524,7 +521,7 @@ cmd_retr(struct pop3d *p, const char *arg)
 {
 	struct buf msg;
 	size_t i;
-	struct pop3_msg *m = message_arg(p, arg, &i);
+	struct pop3_msg *m = message_arg(p, arg, &i, NULL);
 
 	if (m == NULL || load_message(p, m, &msg) < 0)
 		return;
@@ -539,18 +536,18 @@ cmd_top(struct pop3d *p, const char *arg)
 {
 	struct buf msg;
 	size_t i;
-	struct pop3_msg *m = message_arg(p, arg, &i);
+	const char *rest;
+	struct pop3_msg *m = message_arg(p, arg, &i, &rest);
 
 	if (m == NULL)
 		return;
-	const char *sp = strchr(arg, ' ');
 	char *end;
-	if (sp == NULL || sp[1] < '0' || sp[1] > '9') {
+	if (rest == NULL || *rest < '0' || *rest > '9') {
 		err(p, NULL, "Usage: TOP message lines");
 		return;
 	}
 	errno = 0;
-	long long lines = strtoll(sp + 1, &end, 10);
+	long long lines = strtoll(rest, &end, 10);
 	if (errno != 0 || *end != '\0' || lines < 0) {
 		err(p, NULL, "Usage: TOP message lines");
 		return;
@@ -566,7 +563,7 @@ static void
 cmd_dele(struct pop3d *p, const char *arg)
 {
 	size_t i;
-	struct pop3_msg *m = message_arg(p, arg, &i);
+	struct pop3_msg *m = message_arg(p, arg, &i, NULL);
 
 	if (m == NULL)
 		return;
@@ -626,7 +623,7 @@ cmd_quit(struct pop3d *p, const char *arg)
 }
 
 struct pop3_command {
-	const char *name;
+	enum pop3_verb verb;
 	unsigned states; /* bit per enum pop3_state */
 	void (*run)(struct pop3d *p, const char *arg);
 };
@@ -635,14 +632,14 @@ struct pop3_command {
 #define IN_TRANS (1u << POP3_TRANSACTION)
 
 static const struct pop3_command commands[] = {
-	{"CAPA", IN_AUTH | IN_TRANS, cmd_capa}, {"QUIT", IN_AUTH | IN_TRANS, cmd_quit},
-	{"NOOP", IN_TRANS, cmd_noop},           {"USER", IN_AUTH, cmd_user},
-	{"PASS", IN_AUTH, cmd_pass},            {"AUTH", IN_AUTH, cmd_auth},
-	{"STLS", IN_AUTH, cmd_stls},            {"STAT", IN_TRANS, cmd_stat},
-	{"LIST", IN_TRANS, cmd_list},           {"RETR", IN_TRANS, cmd_retr},
-	{"DELE", IN_TRANS, cmd_dele},           {"RSET", IN_TRANS, cmd_rset},
-	{"TOP", IN_TRANS, cmd_top},             {"UIDL", IN_TRANS, cmd_uidl},
-	{"LAST", IN_TRANS, cmd_last},
+	{POP3_CAPA, IN_AUTH | IN_TRANS, cmd_capa}, {POP3_QUIT, IN_AUTH | IN_TRANS, cmd_quit},
+	{POP3_NOOP, IN_TRANS, cmd_noop},           {POP3_USER, IN_AUTH, cmd_user},
+	{POP3_PASS, IN_AUTH, cmd_pass},            {POP3_AUTH, IN_AUTH, cmd_auth},
+	{POP3_STLS, IN_AUTH, cmd_stls},            {POP3_STAT, IN_TRANS, cmd_stat},
+	{POP3_LIST, IN_TRANS, cmd_list},           {POP3_RETR, IN_TRANS, cmd_retr},
+	{POP3_DELE, IN_TRANS, cmd_dele},           {POP3_RSET, IN_TRANS, cmd_rset},
+	{POP3_TOP, IN_TRANS, cmd_top},             {POP3_UIDL, IN_TRANS, cmd_uidl},
+	{POP3_LAST, IN_TRANS, cmd_last},
 };
 
 static void
@@ -660,22 +657,23 @@ handle_line(struct pop3d *p, const struct line *line)
 		auth_response(p, text);
 		return;
 	}
-	char *sp = strchr(text, ' ');
-	if (sp != NULL)
-		*sp = '\0';
-	const char *arg = sp != NULL ? sp + 1 : NULL;
-	if (strcasecmp(text, "APOP") == 0) {
+	struct pop3_cmd cmd;
+	if (pop3_cmd_parse(text, &cmd) < 0 || cmd.verb == POP3_UNKNOWN) {
+		err(p, NULL, "Unknown command");
+		return;
+	}
+	if (cmd.verb == POP3_APOP) {
 		err(p, "AUTH", "APOP is not available");
 		return;
 	}
 	for (size_t i = 0; i < N_ELEMENTS(commands); i++) {
-		if (strcasecmp(text, commands[i].name) != 0)
+		if (commands[i].verb != cmd.verb)
 			continue;
 		if (!(commands[i].states & (1u << p->state))) {
-			err(p, NULL, "%s is not allowed in this state", commands[i].name);
+			err(p, NULL, "%s is not allowed in this state", cmd.name);
 			return;
 		}
-		commands[i].run(p, arg);
+		commands[i].run(p, cmd.arg);
 		return;
 	}
 	err(p, NULL, "Unknown command");
