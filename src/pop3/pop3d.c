@@ -234,7 +234,8 @@ login_done(enum auth_result result, const char *address, const char *reason, voi
 	conn_log(p->conn, LOG_LVL_INFO, "login %s%s%s: %zu messages", address,
 		 p->via_sasl ? " method=" : "", p->via_sasl ? p->mech : "", p->nmsgs);
 	pop3_set_state(p, POP3_TRANSACTION);
-	ok(p, "Logged in, %zu messages (%llu octets)", p->nmsgs, (unsigned long long)total);
+	ok(p, "maildrop has %zu message%s (%llu octets)", p->nmsgs, p->nmsgs == 1 ? "" : "s",
+	   (unsigned long long)total);
 resume:
 	if (!p->conn->closing)
 		p->conn->proto->input(p->conn);
@@ -402,7 +403,7 @@ message_arg(struct pop3d *p, const char *arg, size_t *index_r, const char **rest
 	}
 	struct pop3_msg *m = &p->msgs[n - 1];
 	if (m->deleted) {
-		err(p, NULL, "Message %zu already deleted", n);
+		err(p, NULL, "message %zu already deleted", n);
 		return NULL;
 	}
 	*index_r = n - 1;
@@ -569,16 +570,21 @@ cmd_dele(struct pop3d *p, const char *arg)
 		return;
 	m->deleted = true;
 	p->last = MAX(p->last, i + 1);
-	ok(p, "Message %zu deleted", i + 1);
+	ok(p, "message %zu deleted", i + 1);
 }
 
 static void
 cmd_rset(struct pop3d *p, const char *arg)
 {
-	for (size_t i = 0; i < p->nmsgs; i++)
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < p->nmsgs; i++) {
 		p->msgs[i].deleted = false;
+		total += p->msgs[i].size;
+	}
 	p->last = 0;
-	cmd_stat(p, arg);
+	ok(p, "maildrop has %zu message%s (%llu octets)", p->nmsgs, p->nmsgs == 1 ? "" : "s",
+	   (unsigned long long)total);
 }
 
 static void
@@ -615,7 +621,12 @@ cmd_quit(struct pop3d *p, const char *arg)
 		}
 		free(uids);
 		conn_log(p->conn, LOG_LVL_INFO, "logout %s: %zu messages deleted", p->address, n);
-		ok(p, "%s POP3 server signing off (%zu messages deleted)", host, n);
+		size_t left = p->nmsgs - n;
+		if (left == 0)
+			ok(p, "%s POP3 server signing off (maildrop empty)", host);
+		else
+			ok(p, "%s POP3 server signing off (%zu message%s left)", host, left,
+			   left == 1 ? "" : "s");
 	} else {
 		ok(p, "%s POP3 server signing off", host);
 	}

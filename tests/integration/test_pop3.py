@@ -168,3 +168,18 @@ def test_plaintext_refused_off_loopback_policy(postern_factory):
     c.user("alice@example.test")
     c.pass_(PASSWORD)
     c.quit()
+
+
+def test_source_document_session(pop):
+    # The RFC 1939 examples the course material shows, with our mailbox.
+    c = poplib.POP3(*pop.addr("pop3"), timeout=10)
+    c.user("alice@example.test")
+    resp = c.pass_(PASSWORD)
+    assert resp.startswith(b"+OK maildrop has 3 messages (")
+    assert c._shortcmd("DELE 1") == b"+OK message 1 deleted"
+    with pytest.raises(poplib.error_proto) as e:
+        c._shortcmd("DELE 1")
+    assert e.value.args[0] == b"-ERR message 1 already deleted"
+    assert c._shortcmd("RSET").startswith(b"+OK maildrop has 3 messages (")
+    c._shortcmd("DELE 1")
+    assert c.quit() == b"+OK mx.example.test POP3 server signing off (2 messages left)"
