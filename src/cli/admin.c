@@ -42,6 +42,8 @@ static const struct opt_def opt_defs[] = {
 	{"--password-hash", NULL, OPT_PW_HASH, true},
 	{"--quota", NULL, OPT_QUOTA, true},
 	{"--disabled", NULL, OPT_DISABLED, false},
+	{"--apop-secret", NULL, OPT_APOP, false},
+	{"--no-apop", NULL, OPT_NO_APOP, false},
 };
 
 int
@@ -290,6 +292,25 @@ read_secret(const char *prompt, char *buf, const char **error_r)
 	if (prompt != NULL)
 		fputc('\n', stderr);
 	return n;
+}
+
+int
+admin_read_secret(struct cli *cli, char *out, size_t size)
+{
+	char pw[PASSWORD_MAX + 1];
+	const char *error;
+
+	if (read_secret(NULL, pw, &error) < 0) {
+		cli_error(cli, "%s", error);
+		return 1;
+	}
+	int r = str_copy(out, size, pw);
+	explicit_bzero(pw, sizeof(pw));
+	if (r < 0) {
+		cli_error(cli, "secret too long");
+		return 1;
+	}
+	return 0;
 }
 
 int

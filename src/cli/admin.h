@@ -23,6 +23,8 @@ enum admin_opt {
 	OPT_PW_HASH = 1 << 4,   /* --password-hash HASH */
 	OPT_QUOTA = 1 << 5,     /* --quota SIZE */
 	OPT_DISABLED = 1 << 6,  /* --disabled */
+	OPT_APOP = 1 << 7,      /* --apop-secret: read the APOP secret from stdin */
+	OPT_NO_APOP = 1 << 8,   /* --no-apop */
 };
 
 struct admin_args {
@@ -68,6 +70,9 @@ int admin_parse_size(const char *s, uint64_t *bytes_r);
  * store), --password-stdin (one line read and hashed) or, on a terminal,
  * a prompt asked twice with echo off. Appends to hash_r; returns 0, 1
  * (error printed) or EXIT_USAGE (no way to get a password). */
+/* Read one secret line from standard input (the APOP secret) into out,
+ * refusing an empty one. Returns 0, or 1 after printing the error. */
+int admin_read_secret(struct cli *cli, char *out, size_t size);
 int admin_password(struct cli *cli, const struct admin_args *a, struct buf *hash_r);
 
 #endif

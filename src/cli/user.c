@@ -15,6 +15,7 @@ static const char usage_text[] =
 	"       postern user list [DOMAIN] [-l | --long]\n"
 	"       postern user del ADDRESS\n"
 	"       postern user passwd ADDRESS [--password-stdin | --password-hash HASH]\n"
+	"       postern user passwd ADDRESS --apop-secret | --no-apop\n"
 	"       postern user quota ADDRESS SIZE\n"
 	"       postern user enable ADDRESS\n"
 	"       postern user disable ADDRESS\n"
@@ -114,6 +115,36 @@ user_add(struct cli *cli, struct accounts *db, const struct admin_args *a)
 }
 
 static int
+user_apop(struct cli *cli, struct accounts *db, const struct admin_args *a,
+	  const struct accounts_user *existing)
+{
+	char secret[256];
+	const char *error;
+	int rc = 0;
+
+	if ((a->given & OPT_APOP) && (a->given & OPT_NO_APOP))
+		return admin_usage_error(cli, "--apop-secret and --no-apop exclude each other");
+	if ((a->given & OPT_APOP) && (a->given & OPT_PW_STDIN))
+		return admin_usage_error(cli, "--apop-secret reads standard input: set the password "
+					      "in a separate command");
+	if (a->given & OPT_NO_APOP) {
+		if (accounts_user_set_apop(db, existing->address, NULL, &error) < 0)
+			return fail(cli, error);
+		printf("APOP turned off for %s\n", existing->address);
+		return 0;
+	}
+	if ((rc = admin_read_secret(cli, secret, sizeof(secret))) != 0)
+		return rc;
+	if (accounts_user_set_apop(db, existing->address, secret, &error) < 0)
+		rc = fail(cli, error);
+	else
+		printf("APOP secret of %s set (stored as given: APOP needs it)\n",
+		       existing->address);
+	explicit_bzero(secret, sizeof(secret));
+	return rc;
+}
+
+static int
 user_passwd(struct cli *cli, struct accounts *db, const struct admin_args *a)
 {
 	struct accounts_user existing;
@@ -124,6 +155,11 @@ user_passwd(struct cli *cli, struct accounts *db, const struct admin_args *a)
 	/* The user must exist before a password is asked for. */
 	if (accounts_user_get(db, a->words[1], &existing, &error) < 0)
 		return fail(cli, error);
+	if ((a->given & (OPT_APOP | OPT_NO_APOP)) && !(a->given & (OPT_PW_STDIN | OPT_PW_HASH))) {
+		rc = user_apop(cli, db, a, &existing);
+		accounts_user_clear(&existing);
+		return rc;
+	}
 	buf_init(&hash, BUF_UNLIMITED);
 	if ((rc = admin_password(cli, a, &hash)) == 0) {
 		if (accounts_user_set_password(db, existing.address, hash.data, &error) < 0)
@@ -207,7 +243,7 @@ check_action(struct cli *cli, const struct admin_args *a)
 	    strcmp(action, "disable") == 0)
 		return admin_check(cli, a, 0, 2, 2);
 	if (strcmp(action, "passwd") == 0)
-		return admin_check(cli, a, OPT_PW_STDIN | OPT_PW_HASH, 2, 2);
+		return admin_check(cli, a, OPT_PW_STDIN | OPT_PW_HASH | OPT_APOP | OPT_NO_APOP, 2, 2);
 	if (strcmp(action, "quota") == 0)
 		return admin_check(cli, a, 0, 3, 3);
 	return admin_usage_error(cli, "unknown action '%s'", action);

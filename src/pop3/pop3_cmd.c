@@ -1,6 +1,9 @@
 /* pop3_cmd.c - POP3 command lines. */
 #include "lib/common.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include "pop3/pop3_cmd.h"
 
 static const struct {
@@ -59,4 +62,36 @@ pop3_msgnum(const char *arg, size_t max, size_t *n_r, const char **rest_r)
 		return -1;
 	*n_r = n;
 	return n <= max ? 1 : 0;
+}
+
+int
+pop3_apop_digest(const char *timestamp, const char *secret, char out[33])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1 &&
+		 EVP_DigestUpdate(ctx, timestamp, strlen(timestamp)) == 1 &&
+		 EVP_DigestUpdate(ctx, secret, strlen(secret)) == 1 &&
+		 EVP_DigestFinal_ex(ctx, md, &len) == 1 && len == 16;
+
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return -1;
+	for (unsigned i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+bool
+pop3_apop_match(const char *ours, const char *theirs)
+{
+	char lower[33];
+
+	if (strlen(theirs) != 32)
+		return false;
+	for (int i = 0; i < 32; i++)
+		lower[i] = (char)ascii_tolower((unsigned char)theirs[i]);
+	lower[32] = '\0';
+	return CRYPTO_memcmp(ours, lower, 32) == 0;
 }

@@ -28,4 +28,12 @@ int pop3_cmd_parse(char *line, struct pop3_cmd *cmd_r);
  * of range (*n_r set), 1 when good. */
 int pop3_msgnum(const char *arg, size_t max, size_t *n_r, const char **rest_r);
 
+/* RFC 1939 7: the APOP digest, MD5(timestamp || secret) in lower-case hex
+ * (33 bytes with the NUL). Returns -1 when MD5 is unavailable. */
+int pop3_apop_digest(const char *timestamp, const char *secret, char out[33]);
+
+/* Compare a client's digest with ours in constant time (case-insensitive
+ * hex). */
+bool pop3_apop_match(const char *ours, const char *theirs);
+
 #endif

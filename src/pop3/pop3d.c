@@ -3,10 +3,12 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth/sasl.h"
 #include "auth/verify.h"
+#include "lib/addr.h"
 #include "lib/base64.h"
 #include "lib/buf.h"
 #include "lib/linereader.h"
@@ -15,6 +17,7 @@
 #include "pop3/pop3_cmd.h"
 #include "pop3/pop3d.h"
 #include "server/server.h"
+#include "store/accounts.h"
 #include "store/store.h"
 
 /* RFC 2449 4: commands up to 255 octets; AUTH responses may be longer. */
@@ -49,6 +52,8 @@ struct pop3d {
 	bool via_sasl;
 	char mech[32];
 	int lock_fd;
+	char timestamp[128];  /* APOP: <pid.time.id@host>, unique per connection */
+	struct event *apop_delay;
 	struct store_user *su;
 	struct store_mailbox *box;
 	uint32_t uidvalidity;
@@ -200,10 +205,10 @@ open_maildrop(struct pop3d *p, const char **code_r, const char **error_r)
 	return r;
 }
 
+/* The login's outcome: open the maildrop, or say why not. */
 static void
-login_done(enum auth_result result, const char *address, const char *reason, void *ctx)
+finish_login(struct pop3d *p, enum auth_result result, const char *address, const char *reason)
 {
-	struct pop3d *p = ctx;
 	const char *code, *error;
 
 	p->auth_req = NULL;
@@ -212,12 +217,12 @@ login_done(enum auth_result result, const char *address, const char *reason, voi
 	if (result == AUTH_TEMPFAIL) {
 		conn_log(p->conn, LOG_LVL_WARNING, "authentication unavailable: %s", reason);
 		err(p, "SYS/TEMP", "Temporary authentication failure");
-		goto resume;
+		return;
 	}
 	if (result == AUTH_FAILED) {
 		conn_log(p->conn, LOG_LVL_NOTICE, "authentication failed: %s", reason);
 		err(p, "AUTH", "Authentication failed");
-		goto resume;
+		return;
 	}
 	p->address = xstrdup(address);
 	if (open_maildrop(p, &code, &error) < 0) {
@@ -236,8 +241,16 @@ login_done(enum auth_result result, const char *address, const char *reason, voi
 	pop3_set_state(p, POP3_TRANSACTION);
 	ok(p, "maildrop has %zu message%s (%llu octets)", p->nmsgs, p->nmsgs == 1 ? "" : "s",
 	   (unsigned long long)total);
-resume:
-	if (!p->conn->closing)
+}
+
+/* Called later from the event loop: go on with what the client pipelined. */
+static void
+login_done(enum auth_result result, const char *address, const char *reason, void *ctx)
+{
+	struct pop3d *p = ctx;
+
+	finish_login(p, result, address, reason);
+	if (!p->conn->closing && p->state != POP3_DONE)
 		p->conn->proto->input(p->conn);
 }
 
@@ -359,6 +372,57 @@ auth_response(struct pop3d *p, const char *line)
 		return;
 	}
 	sasl_next(p, line);
+}
+
+static void
+apop_failed(evutil_socket_t fd, short what, void *arg)
+{
+	struct pop3d *p = arg;
+
+	event_free(p->apop_delay);
+	p->apop_delay = NULL;
+	login_done(AUTH_FAILED, NULL, "APOP digest mismatch or no APOP secret", p);
+}
+
+/* APOP name digest (RFC 1939 7). The secret is the user's explicit APOP
+ * opt-in; without one, APOP fails like a wrong digest (no enumeration),
+ * after the same delay as a failed password. */
+static void
+cmd_apop(struct pop3d *p, const char *arg)
+{
+	struct server *srv = p->conn->srv;
+	struct buf canon, secret;
+	char name[512], ours[33];
+	const char *error, *sp = arg != NULL ? strrchr(arg, ' ') : NULL;
+
+	if (sp == NULL || (size_t)(sp - arg) >= sizeof(name) || sp == arg) {
+		err(p, NULL, "Usage: APOP name digest");
+		return;
+	}
+	memcpy(name, arg, (size_t)(sp - arg));
+	name[sp - arg] = '\0';
+	buf_init(&canon, 1024);
+	buf_init(&secret, 1024);
+	bool good = addr_canon(name, &canon, &error) == 0 &&
+		    accounts_user_apop(srv->accounts, buf_cstr(&canon), &secret, &error) == 1 &&
+		    pop3_apop_digest(p->timestamp, buf_cstr(&secret), ours) == 0 &&
+		    pop3_apop_match(ours, sp + 1);
+	if (secret.data != NULL)
+		OPENSSL_cleanse(secret.data, secret.len);
+	buf_release(&secret);
+	str_copy(p->mech, sizeof(p->mech), "APOP");
+	p->via_sasl = true;
+	if (good) {
+		finish_login(p, AUTH_OK, buf_cstr(&canon), NULL);
+		buf_release(&canon);
+		return;
+	}
+	buf_release(&canon);
+	struct timeval delay = {.tv_sec = srv->cfg->auth_failure_delay / 1000,
+				.tv_usec = (srv->cfg->auth_failure_delay % 1000) * 1000};
+	pop3_set_state(p, POP3_AUTH_CHECK);
+	p->apop_delay = evtimer_new(srv->base, apop_failed, p);
+	evtimer_add(p->apop_delay, &delay);
 }
 
 static void
@@ -674,7 +738,10 @@ handle_line(struct pop3d *p, const struct line *line)
 		return;
 	}
 	if (cmd.verb == POP3_APOP) {
-		err(p, "AUTH", "APOP is not available");
+		if (p->state != POP3_AUTHORIZATION)
+			err(p, NULL, "APOP is not allowed in this state");
+		else
+			cmd_apop(p, cmd.arg);
 		return;
 	}
 	for (size_t i = 0; i < N_ELEMENTS(commands); i++) {
@@ -723,7 +790,12 @@ pop3_start(struct conn *c)
 		close_session(p);
 		return;
 	}
-	conn_printf(c, "+OK %s POP3 server (postern) ready\r\n", c->srv->cfg->hostname);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(p->timestamp, sizeof(p->timestamp), "<%ld.%lld.%ld.%s@%s>", (long)getpid(),
+		 (long long)ts.tv_sec, ts.tv_nsec / 1000, c->id, c->srv->cfg->hostname);
+	conn_printf(c, "+OK %s POP3 server (postern) ready %s\r\n", c->srv->cfg->hostname,
+		    p->timestamp);
 }
 
 static void
@@ -755,6 +827,8 @@ pop3_free(struct conn *c)
 	if (p == NULL)
 		return;
 	auth_request_cancel(&p->auth_req);
+	if (p->apop_delay != NULL)
+		event_free(p->apop_delay);
 	sasl_free(&p->sasl);
 	release_maildrop(p);
 	free(p->msgs);

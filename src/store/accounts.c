@@ -51,6 +51,8 @@ static const char *const migrations[] = {
 	") STRICT;"
 	"CREATE INDEX aliases_domain ON aliases(domain_id);"
 	"CREATE INDEX aliases_target ON aliases(target);",
+	/* 2: the APOP secret, an explicit per-user opt-in (NULL: no APOP) */
+	"ALTER TABLE users ADD COLUMN apop_secret TEXT;",
 };
 
 #define USER_COLUMNS                                                                     \
@@ -81,6 +83,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_USER_SET_PASSWORD] = "UPDATE users SET password = ?2 WHERE address = ?1",
 	[ST_USER_SET_QUOTA] = "UPDATE users SET quota = ?2 WHERE address = ?1",
 	[ST_USER_SET_ENABLED] = "UPDATE users SET enabled = ?2 WHERE address = ?1",
+	[ST_USER_SET_APOP] = "UPDATE users SET apop_secret = NULLIF(?2, '') WHERE address = ?1",
+	[ST_USER_GET_APOP] = "SELECT apop_secret FROM users WHERE address = ?1 AND enabled = 1",
 	[ST_USER_LIST_ALL] = USER_COLUMNS " ORDER BY d.name, u.address",
 	[ST_USER_LIST_DOMAIN] = USER_COLUMNS " WHERE u.domain_id = ?1 ORDER BY u.address",
 	[ST_ALIAS_ADD] = "INSERT INTO aliases (source, domain_id, target, created) "

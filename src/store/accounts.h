@@ -193,6 +193,16 @@ int accounts_resolve(struct accounts *db, const char *address, struct accounts_r
 		     const char **error_r);
 void accounts_rcpt_clear(struct accounts_rcpt *r);
 
+/* APOP (RFC 1939 7) needs the secret itself, not a hash of it: it is an
+ * explicit per-user opt-in, off by default. secret NULL turns it off. */
+int accounts_user_set_apop(struct accounts *db, const char *address, const char *secret,
+			   const char **error_r);
+/* The APOP secret of an enabled user (canonical address): 1 with it
+ * appended to secret_r, 0 when the user has none (or does not exist, or is
+ * disabled), <0 on failure. */
+int accounts_user_apop(struct accounts *db, const char *address, struct buf *secret_r,
+		       const char **error_r);
+
 /* ---- authentication ---- */
 
 /* Check a login. Returns 1 and fills *user_r (caller clears it) when the

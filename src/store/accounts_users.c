@@ -434,6 +434,36 @@ accounts_user_set_enabled(struct accounts *db, const char *address, bool enabled
 }
 
 int
+accounts_user_set_apop(struct accounts *db, const char *address, const char *secret,
+		       const char **error_r)
+{
+	return user_update(db, address, ST_USER_SET_APOP, secret != NULL ? secret : "", 0, error_r);
+}
+
+int
+accounts_user_apop(struct accounts *db, const char *address, struct buf *secret_r,
+		   const char **error_r)
+{
+	sqlite3_stmt *st = acc_stmt(db, ST_USER_GET_APOP, error_r);
+	int ret = 0;
+
+	if (st == NULL)
+		return ACCOUNTS_ERR_INTERNAL;
+	sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT) {
+		if (buf_add_str(secret_r, (const char *)sqlite3_column_text(st, 0)) < 0)
+			ret = acc_error(db, ACCOUNTS_ERR_INTERNAL, error_r, "APOP secret too long");
+		else
+			ret = 1;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		ret = acc_db_error(db, error_r, "APOP secret");
+	}
+	acc_done(st);
+	return ret;
+}
+
+int
 accounts_user_list(struct accounts *db, const char *domain, accounts_user_cb *cb, void *ctx,
 		   const char **error_r)
 {

@@ -49,7 +49,8 @@ def ok(data, *args, stdin=None):
     return r
 
 
-EMPTY = {"schema_version": [(1,)], "domains": [], "users": [], "aliases": []}
+SCHEMA = 2  # migrations in src/store/accounts.c
+EMPTY = {"schema_version": [(SCHEMA,)], "domains": [], "users": [], "aliases": []}
 
 
 def snapshot(data):
@@ -186,7 +187,7 @@ def test_database_created_private(data):
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
     con = sqlite3.connect(db)
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert con.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    assert con.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA,)]
     con.close()
 
 

@@ -183,3 +183,37 @@ def test_source_document_session(pop):
     assert c._shortcmd("RSET").startswith(b"+OK maildrop has 3 messages (")
     c._shortcmd("DELE 1")
     assert c.quit() == b"+OK mx.example.test POP3 server signing off (2 messages left)"
+
+
+def test_apop_opt_in(pop):
+    import hashlib
+    import re
+    from conftest import run_cli
+    r = run_cli("user", "passwd", "alice@example.test", "--apop-secret", data=pop.data,
+                input="tanstaaf\n")
+    assert r.returncode == 0, r.stderr
+
+    def apop(user, secret):
+        c = poplib.POP3(*pop.addr("pop3"), timeout=10)
+        ts = re.search(rb"<[^>]+>", c.getwelcome()).group(0)
+        digest = hashlib.md5(ts + secret.encode()).hexdigest()
+        try:
+            return c, c._shortcmd(f"APOP {user} {digest}")
+        except poplib.error_proto as e:
+            return c, e.args[0]
+
+    c, resp = apop("alice@example.test", "tanstaaf")
+    assert resp.startswith(b"+OK maildrop has 3 messages")
+    assert c.stat()[0] == 3
+    c.quit()
+    # Each greeting has its own timestamp.
+    w1 = poplib.POP3(*pop.addr("pop3"), timeout=10).getwelcome()
+    w2 = poplib.POP3(*pop.addr("pop3"), timeout=10).getwelcome()
+    assert re.search(rb"<[^>]+@mx\.example\.test>", w1) and w1 != w2
+    # Wrong secret, and a user without the opt-in: the same refusal.
+    assert apop("alice@example.test", "wrong")[1] == b"-ERR [AUTH] Authentication failed"
+    assert apop("bob@example.test", "tanstaaf")[1] == b"-ERR [AUTH] Authentication failed"
+    assert apop("nobody@example.test", "x")[1] == b"-ERR [AUTH] Authentication failed"
+    r = run_cli("user", "passwd", "alice@example.test", "--no-apop", data=pop.data)
+    assert r.returncode == 0
+    assert apop("alice@example.test", "tanstaaf")[1] == b"-ERR [AUTH] Authentication failed"

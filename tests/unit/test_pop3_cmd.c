@@ -57,12 +57,28 @@ test_msgnum(void **state)
 	assert_string_equal(rest, "10");
 }
 
+static void
+test_apop_digest(void **state)
+{
+	char d[33];
+
+	/* RFC 1939 7, the example exchange. */
+	assert_int_equal(pop3_apop_digest("<1896.697170952@dbc.mtview.ca.us>", "tanstaaf", d), 0);
+	assert_string_equal(d, "c4c9334bac560ecc979e58001b3e22fb");
+	assert_true(pop3_apop_match(d, "c4c9334bac560ecc979e58001b3e22fb"));
+	assert_true(pop3_apop_match(d, "C4C9334BAC560ECC979E58001B3E22FB"));
+	assert_false(pop3_apop_match(d, "c4c9334bac560ecc979e58001b3e22fa"));
+	assert_false(pop3_apop_match(d, "c4c9334bac560ecc979e58001b3e22f"));
+	assert_false(pop3_apop_match(d, ""));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_msgnum),
+		cmocka_unit_test(test_apop_digest),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
