@@ -92,6 +92,23 @@ add_literal(struct buf *dst, const unsigned char *p, size_t n)
 	return 0;
 }
 
+/* Convert a run of decoded bytes; CR, LF and NUL in it become spaces so
+ * that an encoded word cannot break a line or a C string. */
+static int
+flush_run(struct buf *dst, const char *charset, struct buf *bytes)
+{
+	size_t start = dst->len, i;
+
+	if (mime_charset_to_utf8(dst, charset, buf_cstr(bytes), bytes->len) < 0)
+		return -1;
+	for (i = start; i < dst->len; i++) {
+		if (dst->data[i] == '\r' || dst->data[i] == '\n' || dst->data[i] == '\0')
+			dst->data[i] = ' ';
+	}
+	buf_reset(bytes);
+	return 0;
+}
+
 static bool
 same_charset(const char *a, const char *b)
 {
@@ -119,9 +136,8 @@ rfc2047_decode(struct buf *dst, const void *src, size_t n)
 
 		if (p[i] != '=' || i + 1 >= n || p[i + 1] != '?' || !parse_word(p, n, i, &w)) {
 			if (pending && !is_space(p[i])) {
-				if (mime_charset_to_utf8(dst, charset, buf_cstr(&bytes), bytes.len) < 0)
+				if (flush_run(dst, charset, &bytes) < 0)
 					goto out;
-				buf_reset(&bytes);
 				pending = false;
 			}
 			i++;
@@ -129,17 +145,15 @@ rfc2047_decode(struct buf *dst, const void *src, size_t n)
 		}
 		adjacent = pending;
 		if (pending && !same_charset(charset, w.charset)) {
-			if (mime_charset_to_utf8(dst, charset, buf_cstr(&bytes), bytes.len) < 0)
+			if (flush_run(dst, charset, &bytes) < 0)
 				goto out;
-			buf_reset(&bytes);
 			pending = false;
 		}
 		if (!decode_text(&bytes, p, &w)) {
 			/* Invalid: literal, and it ends the run. */
 			if (pending) {
-				if (mime_charset_to_utf8(dst, charset, buf_cstr(&bytes), bytes.len) < 0)
+				if (flush_run(dst, charset, &bytes) < 0)
 					goto out;
-				buf_reset(&bytes);
 				pending = false;
 			}
 			i += 2;
@@ -156,7 +170,7 @@ rfc2047_decode(struct buf *dst, const void *src, size_t n)
 		i = w.end;
 		lit = i;
 	}
-	if (pending && mime_charset_to_utf8(dst, charset, buf_cstr(&bytes), bytes.len) < 0)
+	if (pending && flush_run(dst, charset, &bytes) < 0)
 		goto out;
 	if (add_literal(dst, p + lit, n - lit) < 0)
 		goto out;

@@ -65,6 +65,9 @@ test_invalid_left_literal(void **state)
 	assert_decodes("=?=?utf-8?q?x?=", "=?x");
 	/* Glued to text (not RFC, but common): decoded. */
 	assert_decodes("Re:=?utf-8?q?x?=y", "Re:xy");
+	/* Decoded line breaks and NULs become spaces. */
+	assert_decodes("=?utf-8?q?a=0D=0Ab=00c?=", "a  b c");
+	assert_decodes("=?x-unknown?b?YQpi?=", "a b");
 	/* Whitespace before an invalid word is kept. */
 	assert_decodes("=?utf-8?q?a?= =?bad", "a =?bad");
 }
