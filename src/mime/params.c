@@ -154,6 +154,10 @@ split_name(struct raw_param *rp, char *name)
 
 	rp->section = -1;
 	rp->star = false;
+	rp->name = name;
+	/* "*" or "*0": no name left without the markers, so none are. */
+	if (name[0] == '*')
+		return;
 	if (len > 0 && name[len - 1] == '*') {
 		rp->star = true;
 		name[--len] = '\0';

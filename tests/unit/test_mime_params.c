@@ -183,6 +183,13 @@ test_broken_sections(void **state)
 	assert_param(&c, "n", "plain");
 	mime_content_clear(&c);
 
+	/* Markers without a name are part of the name. */
+	parse_ct("a/b; *=x; *0*=y", &c);
+	assert_param(&c, "*", "x");
+	assert_param(&c, "*0*", "y");
+	assert_false(mime_content_param(&c, "*")->extended);
+	mime_content_clear(&c);
+
 	/* Bad percent escapes and no quotes in the charset part. */
 	parse_ct("a/b; n*=abc%zz%4", &c);
 	assert_param(&c, "n", "abc%zz%4");
