@@ -10,6 +10,7 @@ struct parser {
 	size_t n, i;
 	struct buf comment; /* the last comment skipped */
 	struct mime_address_list *list;
+	size_t alloc; /* entries allocated in list->addrs */
 	bool cut;
 };
 
@@ -207,7 +208,10 @@ append(struct parser *ps)
 	struct mime_address_list *l = ps->list;
 	struct mime_address *a;
 
-	l->addrs = xreallocarray(l->addrs, l->count + 1, sizeof(*l->addrs));
+	if (l->count == ps->alloc) {
+		ps->alloc = ps->alloc == 0 ? 4 : ps->alloc * 2;
+		l->addrs = xreallocarray(l->addrs, ps->alloc, sizeof(*l->addrs));
+	}
 	a = &l->addrs[l->count++];
 	memset(a, 0, sizeof(*a));
 	return a;
