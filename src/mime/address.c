@@ -29,8 +29,23 @@ is_atext(unsigned char c)
 	return c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
 }
 
+static void add_bytes(struct parser *ps, struct buf *b, const unsigned char *src, size_t n);
+
+/* Append src[n] without its NUL bytes (IMAP strings cannot hold them). */
 static void
 add(struct parser *ps, struct buf *b, const void *src, size_t n)
+{
+	const unsigned char *p = src, *end = p + n, *nul;
+
+	while (p < end && (nul = memchr(p, '\0', (size_t)(end - p))) != NULL) {
+		add_bytes(ps, b, p, (size_t)(nul - p));
+		p = nul + 1;
+	}
+	add_bytes(ps, b, p, (size_t)(end - p));
+}
+
+static void
+add_bytes(struct parser *ps, struct buf *b, const unsigned char *src, size_t n)
 {
 	size_t room = b->max - b->len;
 

@@ -13,7 +13,7 @@
  * - a group "name: a, b;" gives a start marker (mailbox = name, host NULL),
  *   its mailboxes and an end marker (all NULL); an unclosed group is closed
  *   at the end.
- * Garbage is skipped to the next ',' and the address marked invalid. A
+ * NUL bytes are dropped from every string. Garbage is skipped to the next ',' and the address marked invalid. A
  * missing local part or domain is "MISSING_MAILBOX" / "MISSING_DOMAIN" (as
  * Dovecot fills them), so host is NULL only in group markers. Strings are
  * cut at MIME_ADDRESS_STR_MAX bytes; at most MIME_ADDRESS_MAX addresses

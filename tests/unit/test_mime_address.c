@@ -9,14 +9,14 @@
 
 /* The list written as ENVELOPE would: (name adl mailbox host) with NIL. */
 static void
-assert_list(const char *in, const char *want)
+assert_list_n(const char *in, size_t len, const char *want)
 {
 	struct mime_address_list l;
 	struct buf b;
 	size_t i;
 
 	buf_init(&b, BUF_UNLIMITED);
-	assert_int_equal(mime_address_parse(in, strlen(in), &l), 0);
+	assert_int_equal(mime_address_parse(in, len, &l), 0);
 	for (i = 0; i < l.count; i++) {
 		const struct mime_address *a = &l.addrs[i];
 		const char *f[4] = {a->name, a->adl, a->mailbox, a->host};
@@ -34,6 +34,12 @@ assert_list(const char *in, const char *want)
 	assert_string_equal(buf_cstr(&b), want);
 	buf_release(&b);
 	mime_address_list_clear(&l);
+}
+
+static void
+assert_list(const char *in, const char *want)
+{
+	assert_list_n(in, strlen(in), want);
 }
 
 static void
@@ -113,6 +119,9 @@ test_broken(void **state)
 	assert_list(">>>, c@d", "(NIL NIL \"c\" \"d\")");
 	assert_list("@example.com", "(NIL NIL \"MISSING_MAILBOX\" \"example.com\")!");
 	assert_list("a@b@c", "(NIL NIL \"a\" \"b\")!");
+	/* NULs are dropped from quoted strings and end atoms. */
+	assert_list_n("\"a\0\0\"@b, x\0y@z\0", 15,
+		      "(NIL NIL \"a\" \"b\") (NIL NIL \"x\" \"MISSING_DOMAIN\")!");
 	assert_list("\"unterminated <a@b>", "(NIL NIL \"unterminated <a@b>\" \"MISSING_DOMAIN\")!");
 }
 
