@@ -2,6 +2,7 @@
 #include "lib/common.h"
 
 #include "lib/buf.h"
+#include "lib/log.h"
 #include "lib/xalloc.h"
 #include "mime/charset.h"
 #include "mime/params.h"
@@ -285,16 +286,20 @@ assemble_extended(struct mime_content *ct, struct raw_param *raw, size_t nraw, s
 	p = add_param(ct, name);
 	if (any_star) {
 		charset = cs != NULL ? cs : "";
-		buf_init(&out, MIME_PARAM_VALUE_MAX);
+		/* The input is at most MIME_PARAM_VALUE_MAX bytes, so the
+		 * output is bounded by the charset's expansion; it is then cut
+		 * at a character boundary. */
+		buf_init(&out, BUF_UNLIMITED);
 		if (mime_charset_to_utf8(&out, charset[0] != '\0' ? charset : "utf-8",
-					 buf_cstr(&bytes), bytes.len) < 0) {
-			/* Cut at a character boundary by converting less. */
-			size_t k = bytes.len;
+					 buf_cstr(&bytes), bytes.len) < 0)
+			panic("params: unlimited conversion failed");
+		if (out.len > MIME_PARAM_VALUE_MAX) {
+			size_t k = MIME_PARAM_VALUE_MAX;
 
+			while (k > 0 && ((unsigned char)out.data[k] & 0xc0) == 0x80)
+				k--;
+			buf_set_len(&out, k);
 			cut = true;
-			while (k > 0 && mime_charset_to_utf8(&out, charset[0] != '\0' ? charset : "utf-8",
-							     buf_cstr(&bytes), k) < 0)
-				k = k > 64 ? k - k / 8 : k - 1;
 		}
 		p->extended = true;
 		p->charset = cs != NULL ? cs : xstrdup("");
