@@ -152,7 +152,8 @@ read_phrase(struct parser *ps, struct buf *b)
 		skip_cfws(ps);
 		if (ps->i >= ps->n)
 			return;
-		if (before > 0 && (ps->p[ps->i] == '"' || is_atext(ps->p[ps->i]) || ps->p[ps->i] == '.'))
+		if (before > 0 &&
+		    (ps->p[ps->i] == '"' || is_atext(ps->p[ps->i]) || ps->p[ps->i] == '.'))
 			add_char(ps, b, ' ');
 		if (ps->p[ps->i] == '"')
 			read_quoted(ps, b);

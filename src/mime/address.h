@@ -13,8 +13,8 @@
  * - a group "name: a, b;" gives a start marker (mailbox = name, host NULL),
  *   its mailboxes and an end marker (all NULL); an unclosed group is closed
  *   at the end.
- * NUL bytes are dropped from every string. Garbage is skipped to the next ',' and the address marked invalid. A
- * missing local part or domain is "MISSING_MAILBOX" / "MISSING_DOMAIN" (as
+ * NUL bytes are dropped from every string. Garbage is skipped to the next ',' and the address
+ * marked invalid. A missing local part or domain is "MISSING_MAILBOX" / "MISSING_DOMAIN" (as
  * Dovecot fills them), so host is NULL only in group markers. Strings are
  * cut at MIME_ADDRESS_STR_MAX bytes; at most MIME_ADDRESS_MAX addresses
  * (group markers included), plus the end marker of a group left open, are
@@ -40,9 +40,9 @@ struct mime_address {
 };
 
 enum mime_address_flags {
-	MIME_ADDRESS_F_INVALID = 1 << 0,   /* some address is invalid */
-	MIME_ADDRESS_F_TOO_MANY = 1 << 1,  /* addresses past MIME_ADDRESS_MAX dropped */
-	MIME_ADDRESS_F_STR_CUT = 1 << 2,   /* some string cut at MIME_ADDRESS_STR_MAX */
+	MIME_ADDRESS_F_INVALID = 1 << 0,  /* some address is invalid */
+	MIME_ADDRESS_F_TOO_MANY = 1 << 1, /* addresses past MIME_ADDRESS_MAX dropped */
+	MIME_ADDRESS_F_STR_CUT = 1 << 2,  /* some string cut at MIME_ADDRESS_STR_MAX */
 };
 
 struct mime_address_list {

@@ -7,9 +7,9 @@
 #include "mime/header.h"
 
 static const struct mime_header_limits default_limits = {
-	.max_size = MIME_HEADER_DEFAULT_MAX_SIZE,
-	.max_fields = MIME_HEADER_DEFAULT_MAX_FIELDS,
-	.max_value = MIME_HEADER_DEFAULT_MAX_VALUE,
+    .max_size = MIME_HEADER_DEFAULT_MAX_SIZE,
+    .max_fields = MIME_HEADER_DEFAULT_MAX_FIELDS,
+    .max_value = MIME_HEADER_DEFAULT_MAX_VALUE,
 };
 
 struct line {

@@ -37,14 +37,14 @@ struct mime_header_limits {
 };
 
 enum mime_header_flags {
-	MIME_HEADER_F_NO_END = 1 << 0,	       /* no empty line: the header is the whole input */
-	MIME_HEADER_F_TOO_LARGE = 1 << 1,      /* fields past max_size were not collected */
-	MIME_HEADER_F_TOO_MANY = 1 << 2,       /* fields past max_fields were not collected */
-	MIME_HEADER_F_VALUE_CUT = 1 << 3,      /* some unfolded value was cut at max_value */
-	MIME_HEADER_F_GARBAGE = 1 << 4,	       /* some no_colon field was seen */
-	MIME_HEADER_F_8BIT = 1 << 5,	       /* bytes >= 0x80 in the header */
-	MIME_HEADER_F_NUL = 1 << 6,	       /* NUL bytes in the header */
-	MIME_HEADER_F_BARE_LF = 1 << 7,	       /* some line ended with LF alone */
+	MIME_HEADER_F_NO_END = 1 << 0,	  /* no empty line: the header is the whole input */
+	MIME_HEADER_F_TOO_LARGE = 1 << 1, /* fields past max_size were not collected */
+	MIME_HEADER_F_TOO_MANY = 1 << 2,  /* fields past max_fields were not collected */
+	MIME_HEADER_F_VALUE_CUT = 1 << 3, /* some unfolded value was cut at max_value */
+	MIME_HEADER_F_GARBAGE = 1 << 4,	  /* some no_colon field was seen */
+	MIME_HEADER_F_8BIT = 1 << 5,	  /* bytes >= 0x80 in the header */
+	MIME_HEADER_F_NUL = 1 << 6,	  /* NUL bytes in the header */
+	MIME_HEADER_F_BARE_LF = 1 << 7,	  /* some line ended with LF alone */
 };
 
 struct mime_header_field {

@@ -33,10 +33,10 @@
 #define MIME_TOKEN_MAX 128
 
 enum mime_content_flags {
-	MIME_CONTENT_F_DEFAULTED = 1 << 0,   /* no usable type: the defaults were used */
-	MIME_CONTENT_F_BAD_SYNTAX = 1 << 1,  /* garbage was skipped */
-	MIME_CONTENT_F_TOO_MANY = 1 << 2,    /* parameters past MIME_PARAMS_MAX dropped */
-	MIME_CONTENT_F_VALUE_CUT = 1 << 3,   /* a value cut at MIME_PARAM_VALUE_MAX */
+	MIME_CONTENT_F_DEFAULTED = 1 << 0,    /* no usable type: the defaults were used */
+	MIME_CONTENT_F_BAD_SYNTAX = 1 << 1,   /* garbage was skipped */
+	MIME_CONTENT_F_TOO_MANY = 1 << 2,     /* parameters past MIME_PARAMS_MAX dropped */
+	MIME_CONTENT_F_VALUE_CUT = 1 << 3,    /* a value cut at MIME_PARAM_VALUE_MAX */
 	MIME_CONTENT_F_BAD_SECTIONS = 1 << 4, /* RFC 2231 sections missing or repeated */
 };
 

@@ -11,8 +11,8 @@
 #define PART_DEPTH_HARD_MAX 200
 
 static const struct mime_part_limits default_limits = {
-	.max_depth = MIME_PART_DEFAULT_MAX_DEPTH,
-	.max_parts = MIME_PART_DEFAULT_MAX_PARTS,
+    .max_depth = MIME_PART_DEFAULT_MAX_DEPTH,
+    .max_parts = MIME_PART_DEFAULT_MAX_PARTS,
 };
 
 struct ctx {
@@ -98,7 +98,8 @@ is_delimiter(const unsigned char *line, size_t n, const char *boundary, size_t b
 {
 	size_t i;
 
-	if (n < 2 + blen || line[0] != '-' || line[1] != '-' || memcmp(line + 2, boundary, blen) != 0)
+	if (n < 2 + blen || line[0] != '-' || line[1] != '-' ||
+	    memcmp(line + 2, boundary, blen) != 0)
 		return false;
 	i = 2 + blen;
 	*close_r = false;
@@ -189,7 +190,8 @@ parse_part(struct ctx *ctx, struct mime_part *part, size_t start, size_t end, bo
 	if (f != NULL)
 		(void)mime_content_type_parse(f->value, f->value_len, &part->ct);
 	else if (digest_child)
-		(void)mime_content_type_parse("message/rfc822", strlen("message/rfc822"), &part->ct);
+		(void)mime_content_type_parse("message/rfc822", strlen("message/rfc822"),
+					      &part->ct);
 	else
 		(void)mime_content_type_parse(NULL, 0, &part->ct);
 	part->encoding = read_encoding(mime_header_find(&h, "content-transfer-encoding"));

@@ -59,7 +59,7 @@ struct mime_part {
 	size_t body_lines; /* LFs in the body */
 
 	struct mime_content ct;
-	char *encoding; /* Content-Transfer-Encoding, lower-case; "7bit" when absent */
+	char *encoding;	    /* Content-Transfer-Encoding, lower-case; "7bit" when absent */
 	unsigned int flags; /* enum mime_part_flags */
 };
 

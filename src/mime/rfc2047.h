@@ -8,10 +8,9 @@
  * words is dropped, and the bytes of adjacent words in the same charset are
  * joined before conversion, so a character split across words survives.
  * Invalid words (bad syntax, base64 with characters outside its alphabet)
- * are left literal. CR, LF and NUL decoded from a word become spaces. Line breaks outside encoded words are removed (the value
- * is unfolded). The output is valid UTF-8 (charset.h): unknown charsets
- * and 8-bit text outside words are taken as UTF-8 and invalid bytes become
- * U+FFFD.
+ * are left literal. CR, LF and NUL decoded from a word become spaces. Line breaks outside encoded
+ * words are removed (the value is unfolded). The output is valid UTF-8 (charset.h): unknown
+ * charsets and 8-bit text outside words are taken as UTF-8 and invalid bytes become U+FFFD.
  */
 #ifndef POSTERN_MIME_RFC2047_H
 #define POSTERN_MIME_RFC2047_H

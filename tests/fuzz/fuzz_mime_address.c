@@ -58,7 +58,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	check(!in_group, "unclosed group");
 	check(any_invalid == ((l.flags & MIME_ADDRESS_F_INVALID) != 0) ||
-		      (l.flags & MIME_ADDRESS_F_INVALID) != 0,
+		  (l.flags & MIME_ADDRESS_F_INVALID) != 0,
 	      "invalid flag");
 	mime_address_list_clear(&l);
 	return 0;

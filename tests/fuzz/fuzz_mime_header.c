@@ -38,7 +38,8 @@ check_header(const uint8_t *data, size_t size, const struct mime_header *h, size
 		check(f->offset >= end && f->offset + f->size <= h->size, "field bounds");
 		end = f->offset + f->size;
 		check(f->name == base + f->offset || f->name_len == 0, "name start");
-		check(f->raw >= base + f->offset && f->raw + f->raw_len <= base + end, "raw bounds");
+		check(f->raw >= base + f->offset && f->raw + f->raw_len <= base + end,
+		      "raw bounds");
 		check(f->value_len <= f->raw_len && f->value_len <= max_value, "value length");
 		check(f->value[f->value_len] == '\0', "value NUL");
 		check(memchr(f->value, '\n', f->value_len) == NULL, "LF in value");

@@ -51,7 +51,8 @@ check_tree(struct state *st, const struct mime_part *p)
 		prev_end = c->body_offset + c->body_size;
 		check(prev_end <= p->body_offset + p->body_size, "child outside parent");
 		if ((p->flags & MIME_PART_F_MESSAGE) != 0)
-			check(c->header_offset == p->body_offset && p->nchildren == 1, "message child");
+			check(c->header_offset == p->body_offset && p->nchildren == 1,
+			      "message child");
 		check_tree(st, c);
 	}
 	check(n == p->nchildren, "nchildren");
@@ -126,7 +127,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(m.root->body_offset + m.root->body_size == st.len, "root size");
 	check_tree(&st, m.root);
 	check(st.nodes == m.nparts, "nparts");
-	check(m.nparts <= (lim != NULL ? lim->max_parts : MIME_PART_DEFAULT_MAX_PARTS), "max parts");
+	check(m.nparts <= (lim != NULL ? lim->max_parts : MIME_PART_DEFAULT_MAX_PARTS),
+	      "max parts");
 	visit_message(&st, m.root, "");
 	mime_message_clear(&m);
 	return 0;

@@ -14,9 +14,10 @@
 #include "mime/rfc2047.h"
 
 static const char *const charsets[] = {
-	"utf-8",      "us-ascii",    "iso-8859-1", "windows-1252", "ISO-2022-JP", "shift_jis",
-	"gb18030",    "UTF-16",	     "UTF-7",	   "big5",	   "koi8-r",	  "x-unknown",
-	"EUC-KR",     "UTF-32",	     "ISO-2022-KR", "HZ-GB-2312", "",		  "iso-8859-8-i",
+    "utf-8",	  "us-ascii",  "iso-8859-1",   "windows-1252", "ISO-2022-JP",
+    "shift_jis",  "gb18030",   "UTF-16",       "UTF-7",	       "big5",
+    "koi8-r",	  "x-unknown", "EUC-KR",       "UTF-32",       "ISO-2022-KR",
+    "HZ-GB-2312", "",	       "iso-8859-8-i",
 };
 
 static void
@@ -63,7 +64,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(full.len > cap, "refused though it fits");
 	} else {
 		check(small.len == full.len + 2 &&
-			      memcmp(small.data + 2, buf_cstr(&full), full.len) == 0,
+			  memcmp(small.data + 2, buf_cstr(&full), full.len) == 0,
 		      "capped output differs");
 	}
 	buf_release(&small);

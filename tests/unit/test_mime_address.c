@@ -1,8 +1,8 @@
 /* test_mime_address.c - RFC 5322 address lists for ENVELOPE. */
 #include "lib/common.h"
 
-#include <setjmp.h>
 #include <cmocka.h>
+#include <setjmp.h>
 
 #include "lib/buf.h"
 #include "mime/address.h"
@@ -27,7 +27,8 @@ assert_list_n(const char *in, size_t len, const char *want)
 			if (f[k] == NULL)
 				assert_int_equal(buf_printf(&b, "%sNIL", k > 0 ? " " : ""), 0);
 			else
-				assert_int_equal(buf_printf(&b, "%s\"%s\"", k > 0 ? " " : "", f[k]), 0);
+				assert_int_equal(buf_printf(&b, "%s\"%s\"", k > 0 ? " " : "", f[k]),
+						 0);
 		}
 		assert_int_equal(buf_add_str(&b, a->invalid ? ")!" : ")"), 0);
 	}
@@ -48,11 +49,13 @@ test_simple(void **state)
 	assert_list("user@example.com", "(NIL NIL \"user\" \"example.com\")");
 	assert_list("John Doe <jdoe@machine.example>",
 		    "(\"John Doe\" NIL \"jdoe\" \"machine.example\")");
-	assert_list("\"Smith, Anna\" <anna.smith@corp.example>, =?utf-8?B?5byg5LiJ?=\r\n\t<zhang@corp.example>",
+	assert_list("\"Smith, Anna\" <anna.smith@corp.example>, "
+		    "=?utf-8?B?5byg5LiJ?=\r\n\t<zhang@corp.example>",
 		    "(\"Smith, Anna\" NIL \"anna.smith\" \"corp.example\") "
 		    "(\"=?utf-8?B?5byg5LiJ?=\" NIL \"zhang\" \"corp.example\")");
-	assert_list("=?iso-8859-1?Q?J=F6rg_M=FCller?= <joerg.mueller@corp.example>",
-		    "(\"=?iso-8859-1?Q?J=F6rg_M=FCller?=\" NIL \"joerg.mueller\" \"corp.example\")");
+	assert_list(
+	    "=?iso-8859-1?Q?J=F6rg_M=FCller?= <joerg.mueller@corp.example>",
+	    "(\"=?iso-8859-1?Q?J=F6rg_M=FCller?=\" NIL \"joerg.mueller\" \"corp.example\")");
 	assert_list("", "");
 	assert_list(" , ,", "");
 }
@@ -76,9 +79,11 @@ test_groups(void **state)
 		    "(NIL NIL \"A Group\" NIL) (\"Ed Jones\" NIL \"c\" \"a.test\") "
 		    "(NIL NIL \"joe\" \"where.test\") (\"John\" NIL \"jdoe\" \"one.test\") "
 		    "(NIL NIL NIL NIL)");
-	assert_list("undisclosed-recipients:;", "(NIL NIL \"undisclosed-recipients\" NIL) (NIL NIL NIL NIL)");
-	assert_list("Undisclosed recipients: ; , x@y",
-		    "(NIL NIL \"Undisclosed recipients\" NIL) (NIL NIL NIL NIL) (NIL NIL \"x\" \"y\")");
+	assert_list("undisclosed-recipients:;",
+		    "(NIL NIL \"undisclosed-recipients\" NIL) (NIL NIL NIL NIL)");
+	assert_list(
+	    "Undisclosed recipients: ; , x@y",
+	    "(NIL NIL \"Undisclosed recipients\" NIL) (NIL NIL NIL NIL) (NIL NIL \"x\" \"y\")");
 	/* An unclosed group is closed at the end. */
 	assert_list("g: a@b", "(NIL NIL \"g\" NIL) (NIL NIL \"a\" \"b\") (NIL NIL NIL NIL)");
 }
@@ -159,10 +164,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_simple),	 cmocka_unit_test(test_comments),
-		cmocka_unit_test(test_groups),	 cmocka_unit_test(test_obsolete),
-		cmocka_unit_test(test_quoting),	 cmocka_unit_test(test_broken),
-		cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_simple),  cmocka_unit_test(test_comments),
+	    cmocka_unit_test(test_groups),  cmocka_unit_test(test_obsolete),
+	    cmocka_unit_test(test_quoting), cmocka_unit_test(test_broken),
+	    cmocka_unit_test(test_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

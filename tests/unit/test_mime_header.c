@@ -1,8 +1,8 @@
 /* test_mime_header.c - RFC 5322 header section parser. */
 #include "lib/common.h"
 
-#include <setjmp.h>
 #include <cmocka.h>
+#include <setjmp.h>
 
 #include "mime/header.h"
 
@@ -49,7 +49,8 @@ test_crlf_and_folding(void **state)
 static void
 test_lf_only_and_all(void **state)
 {
-	static const char msg[] = "Received: one\nreceived: two\n  folded\nX: y\nRECEIVED: three\n\nb";
+	static const char msg[] =
+	    "Received: one\nreceived: two\n  folded\nX: y\nRECEIVED: three\n\nb";
 	struct mime_header h;
 	const struct mime_header_field *f;
 	const char *want[] = {"one", "two  folded", "three"};
@@ -200,10 +201,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_crlf_and_folding), cmocka_unit_test(test_lf_only_and_all),
-		cmocka_unit_test(test_garbage_lines),	 cmocka_unit_test(test_no_end),
-		cmocka_unit_test(test_limits),		 cmocka_unit_test(test_nul_and_cr),
-		cmocka_unit_test(test_data_file),
+	    cmocka_unit_test(test_crlf_and_folding), cmocka_unit_test(test_lf_only_and_all),
+	    cmocka_unit_test(test_garbage_lines),    cmocka_unit_test(test_no_end),
+	    cmocka_unit_test(test_limits),	     cmocka_unit_test(test_nul_and_cr),
+	    cmocka_unit_test(test_data_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

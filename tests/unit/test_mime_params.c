@@ -1,8 +1,8 @@
 /* test_mime_params.c - Content-Type / Content-Disposition with RFC 2231. */
 #include "lib/common.h"
 
-#include <setjmp.h>
 #include <cmocka.h>
+#include <setjmp.h>
 
 #include "lib/buf.h"
 #include "mime/params.h"
@@ -110,14 +110,16 @@ test_rfc2231(void **state)
 	const struct mime_param *p;
 
 	/* RFC 2231 section 3 and 4 examples. */
-	parse_ct("message/external-body; access-type=URL;\r\n"
-		 " URL*0=\"ftp://\";\r\n URL*1=\"cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar\"",
-		 &c);
+	parse_ct(
+	    "message/external-body; access-type=URL;\r\n"
+	    " URL*0=\"ftp://\";\r\n URL*1=\"cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar\"",
+	    &c);
 	assert_param(&c, "url", "ftp://cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar");
 	assert_false(mime_content_param(&c, "url")->extended);
 	mime_content_clear(&c);
 
-	parse_ct("application/x-stuff; title*=us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A", &c);
+	parse_ct("application/x-stuff; title*=us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A",
+		 &c);
 	p = mime_content_param(&c, "title");
 	assert_non_null(p);
 	assert_true(p->extended);
@@ -147,19 +149,21 @@ test_outlook(void **state)
 	/* Outlook: a plain RFC 2047 name plus RFC 2231 sections; the RFC 2231
 	 * form wins, the plain one is kept raw. */
 	static const char cd[] =
-			"attachment;\r\n\tfilename*0*=utf-8''Angebot%20f%C3%BCr%20die%20Lieferung%20von%20Bauteile;\r\n"
-			"\tfilename*1*=n%202026%20%E2%80%93%20%C3%BCberarbeitete%20Fassung.pdf;\r\n"
-			"\tfilename=\"=?utf-8?B?QW5nZWJvdA==?=\"; size=24;\r\n"
-			"\tcreation-date=\"Mon, 02 Nov 2026 09:14:00 GMT\"";
+	    "attachment;\r\n\tfilename*0*=utf-8''Angebot%20f%C3%BCr%20die%20Lieferung%20von%"
+	    "20Bauteile;\r\n"
+	    "\tfilename*1*=n%202026%20%E2%80%93%20%C3%BCberarbeitete%20Fassung.pdf;\r\n"
+	    "\tfilename=\"=?utf-8?B?QW5nZWJvdA==?=\"; size=24;\r\n"
+	    "\tcreation-date=\"Mon, 02 Nov 2026 09:14:00 GMT\"";
 
 	assert_int_equal(mime_content_disposition_parse(cd, strlen(cd), &c), 0);
 	assert_string_equal(c.type, "attachment");
 	assert_null(c.subtype);
 	p = mime_content_param(&c, "filename");
 	assert_true(p->extended);
-	assert_string_equal(p->value, "Angebot f\xc3\xbcr die Lieferung von Bauteilen 2026 \xe2\x80\x93 "
-				      "\xc3\xbc"
-				      "berarbeitete Fassung.pdf");
+	assert_string_equal(p->value,
+			    "Angebot f\xc3\xbcr die Lieferung von Bauteilen 2026 \xe2\x80\x93 "
+			    "\xc3\xbc"
+			    "berarbeitete Fassung.pdf");
 	assert_string_equal(p->charset, "utf-8");
 	assert_param(&c, "size", "24");
 	assert_param(&c, "creation-date", "Mon, 02 Nov 2026 09:14:00 GMT");
@@ -197,8 +201,9 @@ test_broken_sections(void **state)
 
 	/* Unknown charset: bytes as UTF-8, invalid ones replaced. */
 	parse_ct("a/b; n*=x-foo''a%FFb", &c);
-	assert_param(&c, "n", "a\xef\xbf\xbd"
-			      "b");
+	assert_param(&c, "n",
+		     "a\xef\xbf\xbd"
+		     "b");
 	mime_content_clear(&c);
 }
 
@@ -234,10 +239,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_basic),	       cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_lenient_values), cmocka_unit_test(test_rfc2231),
-		cmocka_unit_test(test_outlook),	       cmocka_unit_test(test_broken_sections),
-		cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_basic),	   cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_lenient_values), cmocka_unit_test(test_rfc2231),
+	    cmocka_unit_test(test_outlook),	   cmocka_unit_test(test_broken_sections),
+	    cmocka_unit_test(test_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,8 @@
 /* test_mime_part.c - the MIME part tree over messages in tests/data/mime. */
 #include "lib/common.h"
 
-#include <setjmp.h>
 #include <cmocka.h>
+#include <setjmp.h>
 
 #include "lib/buf.h"
 #include "mime/header.h"
@@ -77,17 +77,19 @@ test_nested(void **state)
 	p = find(&m, "1");
 	assert_type(p, "multipart", "alternative");
 	assert_int_equal(p->nchildren, 2);
-	assert_int_equal(p->header_offset, strstr(msg, "Content-Type: multipart/alternative") - msg);
+	assert_int_equal(p->header_offset,
+			 strstr(msg, "Content-Type: multipart/alternative") - msg);
 	p = find(&m, "1.1");
 	assert_type(p, "text", "plain");
 	assert_body(msg, p, "plain line 1\r\nplain line 2");
 	assert_int_equal(p->body_lines, 1);
 	assert_string_equal(p->encoding, "7bit");
 	assert_body(msg, find(&m, "1.2"), "<p>html</p>");
-	assert_body(msg, find(&m, "1"),
-		    "--outer-inner\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-		    "plain line 1\r\nplain line 2\r\n--outer-inner\r\n"
-		    "Content-Type: text/html; charset=utf-8\r\n\r\n<p>html</p>\r\n--outer-inner--\r\n");
+	assert_body(
+	    msg, find(&m, "1"),
+	    "--outer-inner\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+	    "plain line 1\r\nplain line 2\r\n--outer-inner\r\n"
+	    "Content-Type: text/html; charset=utf-8\r\n\r\n<p>html</p>\r\n--outer-inner--\r\n");
 
 	/* message/rfc822: its child is the encapsulated message; section
 	 * numbers after it count in that message. */
@@ -159,9 +161,9 @@ test_digest_and_single(void **state)
 	assert_int_equal(mime_message_parse(msg, len, NULL, &m), 0);
 	p = find(&m, "1");
 	assert_type(p, "message", "rfc822");
-	assert_int_equal(mime_header_parse(msg + p->children->header_offset,
-					   p->children->header_size, NULL, &h),
-			 0);
+	assert_int_equal(
+	    mime_header_parse(msg + p->children->header_offset, p->children->header_size, NULL, &h),
+	    0);
 	assert_string_equal(mime_header_find(&h, "subject")->value, "one");
 	mime_header_clear(&h);
 	/* 1.1: the encapsulated message's body, which is not multipart. */
@@ -254,9 +256,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_nested),		  cmocka_unit_test(test_broken_boundary),
-		cmocka_unit_test(test_digest_and_single), cmocka_unit_test(test_no_delimiter),
-		cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_nested),
+	    cmocka_unit_test(test_broken_boundary),
+	    cmocka_unit_test(test_digest_and_single),
+	    cmocka_unit_test(test_no_delimiter),
+	    cmocka_unit_test(test_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

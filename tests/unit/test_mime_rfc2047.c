@@ -1,8 +1,8 @@
 /* test_mime_rfc2047.c - encoded words and charset conversion. */
 #include "lib/common.h"
 
-#include <setjmp.h>
 #include <cmocka.h>
+#include <setjmp.h>
 
 #include "lib/buf.h"
 #include "mime/charset.h"
@@ -45,10 +45,11 @@ test_split_character(void **state)
 	/* The UTF-8 of U+00FC split across two words (Outlook does this). */
 	assert_decodes("=?utf-8?B?w7w=?=", "\xc3\xbc");
 	assert_decodes("=?utf-8?Q?=C3?= =?utf-8?Q?=BC?=", "\xc3\xbc");
-	assert_decodes("Subject =?utf-8?B?UmU6IEFuZ2Vib3Qgw7xiZXIgZGllIExpZWZlcnVuZyB2b24gQmF1dGU=?=\r\n"
-		       " =?utf-8?B?aWxlbg==?=",
-		       "Subject Re: Angebot \xc3\xbc"
-		       "ber die Lieferung von Bauteilen");
+	assert_decodes(
+	    "Subject =?utf-8?B?UmU6IEFuZ2Vib3Qgw7xiZXIgZGllIExpZWZlcnVuZyB2b24gQmF1dGU=?=\r\n"
+	    " =?utf-8?B?aWxlbg==?=",
+	    "Subject Re: Angebot \xc3\xbc"
+	    "ber die Lieferung von Bauteilen");
 	/* A different charset starts a new run; the space between still goes. */
 	assert_decodes("=?utf-8?Q?=C3?= =?iso-8859-1?Q?=FC?=", "\xef\xbf\xbd\xc3\xbc");
 }
@@ -78,7 +79,8 @@ test_charsets(void **state)
 	/* Unknown charset: the bytes as UTF-8. */
 	assert_decodes("=?x-unknown-cs?q?ab=FF?=", "ab\xef\xbf\xbd");
 	/* Stateful encoding: ISO-2022-JP. */
-	assert_decodes("=?ISO-2022-JP?B?GyRCJEYkOSRIGyhC?=", "\xe3\x81\xa6\xe3\x81\x99\xe3\x81\xa8");
+	assert_decodes("=?ISO-2022-JP?B?GyRCJEYkOSRIGyhC?=",
+		       "\xe3\x81\xa6\xe3\x81\x99\xe3\x81\xa8");
 	assert_decodes("=?windows-1252?q?=80?=", "\xe2\x82\xac");
 	/* 8-bit outside words: kept when UTF-8, U+FFFD otherwise. */
 	assert_decodes("caf\xc3\xa9 caf\xe9", "caf\xc3\xa9 caf\xef\xbf\xbd");
@@ -111,9 +113,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_basic),	     cmocka_unit_test(test_split_character),
-		cmocka_unit_test(test_invalid_left_literal), cmocka_unit_test(test_charsets),
-		cmocka_unit_test(test_bounded),
+	    cmocka_unit_test(test_basic),
+	    cmocka_unit_test(test_split_character),
+	    cmocka_unit_test(test_invalid_left_literal),
+	    cmocka_unit_test(test_charsets),
+	    cmocka_unit_test(test_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
