@@ -1,8 +1,9 @@
 /* test_mime_address.c - RFC 5322 address lists for ENVELOPE. */
 #include "lib/common.h"
 
-#include <cmocka.h>
 #include <setjmp.h>
+
+#include <cmocka.h> /* after setjmp.h */
 
 #include "lib/buf.h"
 #include "mime/address.h"

@@ -1,8 +1,9 @@
 /* test_mime_header.c - RFC 5322 header section parser. */
 #include "lib/common.h"
 
-#include <cmocka.h>
 #include <setjmp.h>
+
+#include <cmocka.h> /* after setjmp.h */
 
 #include "mime/header.h"
 

@@ -1,8 +1,9 @@
 /* test_mime_params.c - Content-Type / Content-Disposition with RFC 2231. */
 #include "lib/common.h"
 
-#include <cmocka.h>
 #include <setjmp.h>
+
+#include <cmocka.h> /* after setjmp.h */
 
 #include "lib/buf.h"
 #include "mime/params.h"

@@ -1,8 +1,9 @@
 /* test_mime_part.c - the MIME part tree over messages in tests/data/mime. */
 #include "lib/common.h"
 
-#include <cmocka.h>
 #include <setjmp.h>
+
+#include <cmocka.h> /* after setjmp.h */
 
 #include "lib/buf.h"
 #include "mime/header.h"

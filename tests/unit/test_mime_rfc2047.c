@@ -1,8 +1,9 @@
 /* test_mime_rfc2047.c - encoded words and charset conversion. */
 #include "lib/common.h"
 
-#include <cmocka.h>
 #include <setjmp.h>
+
+#include <cmocka.h> /* after setjmp.h */
 
 #include "lib/buf.h"
 #include "mime/charset.h"
