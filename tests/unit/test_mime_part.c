@@ -8,6 +8,7 @@
 #include "lib/buf.h"
 #include "mime/header.h"
 #include "mime/part.h"
+#include "mime/rfc2047.h"
 
 static char *
 load(const char *name, size_t *len_r)
@@ -195,12 +196,26 @@ test_no_delimiter(void **state)
 	size_t len;
 	char *msg = load("no-delimiter.eml", &len);
 	struct mime_message m;
+	struct mime_header h;
+	const struct mime_header_field *f;
+	struct buf b;
 
 	assert_int_equal(mime_message_parse(msg, len, NULL, &m), 0);
 	assert_int_equal(m.root->nchildren, 0);
 	assert_true((m.root->flags & MIME_PART_F_NO_DELIMITER) != 0);
 	assert_null(mime_part_find(&m, "1"));
 	mime_message_clear(&m);
+
+	/* Its 8-bit subject with an encoded word, as SEARCH would see it. */
+	assert_int_equal(mime_header_parse(msg, len, NULL, &h), 0);
+	assert_true((h.flags & MIME_HEADER_F_8BIT) != 0);
+	f = mime_header_find(&h, "subject");
+	assert_non_null(f);
+	buf_init(&b, 1024);
+	assert_int_equal(rfc2047_decode(&b, f->value, f->value_len), 0);
+	assert_string_equal(b.data, "\xc3\xa4\xc3\xb6\xc3\xbc 8bit \xc3\xa4");
+	buf_release(&b);
+	mime_header_clear(&h);
 	free(msg);
 
 	msg = load("outlook-attachment.eml", &len);
