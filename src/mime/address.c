@@ -371,8 +371,31 @@ mime_address_parse(const char *value, size_t len, struct mime_address_list *list
 					ps.i++;
 				continue;
 			}
-			a = append(&ps);
-			*a = tmp;
+			skip_cfws(&ps);
+			if (ps.i < ps.n && ps.p[ps.i] == '<') {
+				/* "a@b <c@d>": an unquoted address as display
+				 * name (common); the angle address is the one. */
+				size_t end = ps.i;
+
+				while (end > start &&
+				       (ps.p[end - 1] == ' ' || ps.p[end - 1] == '\t' ||
+					ps.p[end - 1] == '\r' || ps.p[end - 1] == '\n'))
+					end--;
+				free(tmp.mailbox);
+				free(tmp.host);
+				buf_reset(&phrase);
+				for (; start < end; start++) {
+					if (ps.p[start] != '\r' && ps.p[start] != '\n')
+						add(&ps, &phrase, ps.p + start, 1);
+				}
+				ps.i++;
+				a = append(&ps);
+				read_angle(&ps, a);
+				a->name = take(&phrase);
+			} else {
+				a = append(&ps);
+				*a = tmp;
+			}
 		}
 		skip_cfws(&ps);
 		if (a->name == NULL && ps.comment.len > 0)

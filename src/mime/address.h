@@ -9,7 +9,8 @@
  * - display names as written, encoded words kept raw (ENVELOPE sends them
  *   so), quotes and backslash escapes removed, folding removed, words joined
  *   by one space; with no display name the last comment is the name (as
- *   Dovecot does);
+ *   Dovecot does); an unquoted address before an angle address is taken as
+ *   the display name ("a@b <a@b>");
  * - a group "name: a, b;" gives a start marker (mailbox = name, host NULL),
  *   its mailboxes and an end marker (all NULL); an unclosed group is closed
  *   at the end.

@@ -3,9 +3,9 @@
  * Input: a header value. Checks that group markers are balanced (a start is
  * always followed by its end before another start, nothing closes an
  * unopened group); that every other entry has a mailbox and a host; that
- * strings are within MIME_ADDRESS_STR_MAX; that the count is within
- * MIME_ADDRESS_MAX plus one end marker; and that the flags agree with the
- * entries.
+ * strings are within MIME_ADDRESS_STR_MAX and hold no line break; that the
+ * count is within MIME_ADDRESS_MAX plus one end marker; and that the flags
+ * agree with the entries.
  */
 #include "lib/common.h"
 
@@ -24,6 +24,7 @@ static void
 check_str(const char *s)
 {
 	check(s == NULL || strlen(s) <= MIME_ADDRESS_STR_MAX, "string length");
+	check(s == NULL || strpbrk(s, "\r\n") == NULL, "line break in a string");
 }
 
 int

@@ -124,6 +124,11 @@ test_broken(void **state)
 	assert_list("a@b junk, c@d", "(NIL NIL \"a\" \"b\")! (NIL NIL \"c\" \"d\")");
 	assert_list(">>>, c@d", "(NIL NIL \"c\" \"d\")");
 	assert_list("@example.com", "(NIL NIL \"MISSING_MAILBOX\" \"example.com\")!");
+	/* An unquoted address as display name. */
+	assert_list("john@example.com <john@example.com>, x",
+		    "(\"john@example.com\" NIL \"john\" \"example.com\") "
+		    "(NIL NIL \"x\" \"MISSING_DOMAIN\")!");
+	assert_list("j@x\r\n .y <j@x.y>", "(\"j@x .y\" NIL \"j\" \"x.y\")");
 	assert_list("a@b@c", "(NIL NIL \"a\" \"b\")!");
 	/* NULs are dropped from quoted strings and end atoms. */
 	assert_list_n("\"a\0\0\"@b, x\0y@z\0", 15,
