@@ -6,6 +6,7 @@
 #include "lib/xalloc.h"
 #include "mime/charset.h"
 #include "mime/params.h"
+#include "mime/rfc2047.h"
 
 struct cursor {
 	const unsigned char *p;
@@ -488,4 +489,12 @@ mime_content_is(const struct mime_content *c, const char *type, const char *subt
 	if (c->type == NULL || strcmp(c->type, type) != 0)
 		return false;
 	return subtype == NULL || (c->subtype != NULL && strcmp(c->subtype, subtype) == 0);
+}
+
+int
+mime_param_decode(const struct mime_param *p, struct buf *dst)
+{
+	if (p->extended)
+		return buf_add(dst, p->value, p->value_len);
+	return rfc2047_decode(dst, p->value, p->value_len);
 }

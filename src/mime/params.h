@@ -15,8 +15,8 @@
  * (charset.h; no or unknown charset: taken as UTF-8). Such a parameter is
  * given once, under its plain name, with extended set; it wins over a plain
  * "name=" of the same name (Outlook sends both). Otherwise the first of
- * duplicate parameters wins. Values are not RFC 2047 decoded: a caller that
- * displays a non-extended filename may pass it to rfc2047_decode().
+ * duplicate parameters wins. Values are not RFC 2047 decoded (BODYSTRUCTURE
+ * sends them as written); mime_param_decode() gives the display form.
  *
  * Limits: MIME_PARAMS_MAX parameters (sections counted), MIME_PARAM_VALUE_MAX
  * bytes per joined value, MIME_TOKEN_MAX bytes per type, subtype or name;
@@ -26,6 +26,8 @@
 #define POSTERN_MIME_PARAMS_H
 
 #include "lib/common.h"
+
+#include "lib/buf.h"
 
 #define MIME_PARAMS_MAX 128
 #define MIME_PARAM_SECTIONS_MAX 100
@@ -70,6 +72,11 @@ void mime_content_clear(struct mime_content *c);
 
 /* The parameter named name (lower-case), or NULL. */
 const struct mime_param *mime_content_param(const struct mime_content *c, const char *name);
+/* Append p's value for display to dst as UTF-8: an extended value as it
+ * is, any other through rfc2047_decode() (Outlook and others put encoded
+ * words in quoted filenames). Returns 0, or -1 when dst would pass dst->max
+ * (dst unchanged). */
+int mime_param_decode(const struct mime_param *p, struct buf *dst) ATTR_NODISCARD;
 /* The charset of a text part: the charset parameter, else "us-ascii" for
  * type text, else NULL. Points into c or to a static string. */
 const char *mime_content_charset(const struct mime_content *c);

@@ -52,6 +52,15 @@ check_content(const struct mime_content *c)
 			buf_release(&b);
 			check(p->charset != NULL && p->language != NULL, "extended fields");
 		}
+		{
+			struct buf d;
+
+			buf_init(&d, 4 * MIME_PARAM_VALUE_MAX);
+			check(mime_param_decode(p, &d) == 0, "decode");
+			check(memchr(buf_cstr(&d), '\n', d.len) == NULL || !p->extended,
+			      "decoded LF");
+			buf_release(&d);
+		}
 		for (j = 0; j < i; j++)
 			check(strcmp(c->params[j].name, p->name) != 0, "duplicate name");
 	}

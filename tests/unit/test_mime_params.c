@@ -173,6 +173,29 @@ test_outlook(void **state)
 }
 
 static void
+test_display(void **state)
+{
+	struct mime_content c;
+	struct buf b;
+
+	buf_init(&b, 1024);
+	parse_ct("application/"
+		 "pdf;\r\n\tname=\"=?utf-8?B?"
+		 "QW5nZWJvdCBmw7xyIGRpZSBMaWVmZXJ1bmcgdm9uIEJhdXRlaWxlbiAyMDI2?=\"",
+		 &c);
+	assert_int_equal(mime_param_decode(mime_content_param(&c, "name"), &b), 0);
+	assert_string_equal(b.data, "Angebot f\xc3\xbcr die Lieferung von Bauteilen 2026");
+	mime_content_clear(&c);
+
+	buf_reset(&b);
+	parse_ct("a/b; name*=utf-8''%3D%3Fx", &c);
+	assert_int_equal(mime_param_decode(mime_content_param(&c, "name"), &b), 0);
+	assert_string_equal(b.data, "=?x");
+	mime_content_clear(&c);
+	buf_release(&b);
+}
+
+static void
 test_broken_sections(void **state)
 {
 	struct mime_content c;
@@ -243,7 +266,7 @@ main(void)
 	    cmocka_unit_test(test_basic),	   cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_lenient_values), cmocka_unit_test(test_rfc2231),
 	    cmocka_unit_test(test_outlook),	   cmocka_unit_test(test_broken_sections),
-	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_display),	   cmocka_unit_test(test_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
