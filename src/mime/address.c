@@ -124,7 +124,8 @@ read_quoted(struct parser *ps, struct buf *b)
 		}
 		if (c == '\\' && ps->i + 1 < ps->n)
 			c = ps->p[++ps->i];
-		else if (c == '\r' || c == '\n')
+		/* Line breaks are folding, escaped or not. */
+		if (c == '\r' || c == '\n')
 			continue;
 		add_char(ps, b, c);
 	}
@@ -191,7 +192,7 @@ read_domain(struct parser *ps, struct buf *b)
 
 			if (c == '\\' && ps->i + 1 < ps->n)
 				c = ps->p[++ps->i];
-			else if (c == '\r' || c == '\n')
+			if (c == '\r' || c == '\n')
 				continue;
 			add_char(ps, b, c);
 			if (c == ']' && ps->p[ps->i] == ']') {

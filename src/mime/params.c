@@ -123,7 +123,8 @@ read_value(struct cursor *c, struct buf *v, bool *cut)
 
 			if (ch == '\\' && c->i + 1 < c->n)
 				ch = c->p[++c->i];
-			else if (ch == '\r' || ch == '\n')
+			/* Line breaks are folding, escaped or not. */
+			if (ch == '\r' || ch == '\n')
 				continue;
 			if (buf_add_char(v, (char)ch) < 0)
 				*cut = true;

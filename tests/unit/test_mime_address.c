@@ -129,6 +129,7 @@ test_broken(void **state)
 		    "(\"john@example.com\" NIL \"john\" \"example.com\") "
 		    "(NIL NIL \"x\" \"MISSING_DOMAIN\")!");
 	assert_list("j@x\r\n .y <j@x.y>", "(\"j@x .y\" NIL \"j\" \"x.y\")");
+	assert_list("\"a\\\r\n b\" <x@[1.2\\\r\n.3]>", "(\"a b\" NIL \"x\" \"[1.2.3]\")");
 	assert_list("a@b@c", "(NIL NIL \"a\" \"b\")!");
 	/* NULs are dropped from quoted strings and end atoms. */
 	assert_list_n("\"a\0\0\"@b, x\0y@z\0", 15,
