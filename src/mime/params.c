@@ -303,6 +303,11 @@ assemble_extended(struct mime_content *ct, struct raw_param *raw, size_t nraw, s
 			buf_set_len(&out, k);
 			cut = true;
 		}
+		/* As for encoded words: a decoded value breaks no line. */
+		for (size_t k = 0; k < out.len; k++) {
+			if (out.data[k] == '\r' || out.data[k] == '\n' || out.data[k] == '\0')
+				out.data[k] = ' ';
+		}
 		p->extended = true;
 		p->charset = cs != NULL ? cs : xstrdup("");
 		p->language = lang != NULL ? lang : xstrdup("");

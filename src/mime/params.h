@@ -12,7 +12,8 @@
  * "name*1*", ... are joined from section 0 up to the first missing section
  * (at most MIME_PARAM_SECTIONS_MAX); sections marked '*' are percent-decoded
  * and the bytes converted from the charset of the first section to UTF-8
- * (charset.h; no or unknown charset: taken as UTF-8). Such a parameter is
+ * (charset.h; no or unknown charset: taken as UTF-8), CR, LF and NUL made
+ * spaces. Such a parameter is
  * given once, under its plain name, with extended set; it wins over a plain
  * "name=" of the same name (Outlook sends both). Otherwise the first of
  * duplicate parameters wins. Values are not RFC 2047 decoded (BODYSTRUCTURE

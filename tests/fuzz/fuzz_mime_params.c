@@ -57,8 +57,7 @@ check_content(const struct mime_content *c)
 
 			buf_init(&d, 4 * MIME_PARAM_VALUE_MAX);
 			check(mime_param_decode(p, &d) == 0, "decode");
-			check(memchr(buf_cstr(&d), '\n', d.len) == NULL || !p->extended,
-			      "decoded LF");
+			check(memchr(buf_cstr(&d), '\n', d.len) == NULL, "decoded LF");
 			buf_release(&d);
 		}
 		for (j = 0; j < i; j++)

@@ -223,6 +223,11 @@ test_broken_sections(void **state)
 	assert_param(&c, "n", "abc%zz%4");
 	mime_content_clear(&c);
 
+	/* Decoded line breaks and NULs become spaces. */
+	parse_ct("a/b; n*=utf-8''a%0D%0Ab%00c", &c);
+	assert_param(&c, "n", "a  b c");
+	mime_content_clear(&c);
+
 	/* Unknown charset: bytes as UTF-8, invalid ones replaced. */
 	parse_ct("a/b; n*=x-foo''a%FFb", &c);
 	assert_param(&c, "n",
