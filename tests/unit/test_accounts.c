@@ -214,9 +214,30 @@ test_open_newer_schema(void **state)
 	raw_sql(f, "UPDATE schema_version SET version = 99");
 	assert_int_equal(accounts_open(f->dir, &db, &error), ACCOUNTS_ERR_INTERNAL);
 	assert_non_null(strstr(error, "newer"));
+	char sql[64];
+	snprintf(sql, sizeof(sql), "UPDATE schema_version SET version = %d",
+		 accounts_schema_version());
+	raw_sql(f, sql);
+	assert_int_equal(accounts_open(f->dir, &db, &error), 0);
+	accounts_close(&db);
+}
+
+static void
+test_migrate_from_version_1(void **state)
+{
+	struct fixture *f = *state;
+	struct accounts *db;
+	const char *error;
+
+	/* A database as version 1 left it. */
+	raw_sql(f, "ALTER TABLE users DROP COLUMN apop_secret");
 	raw_sql(f, "UPDATE schema_version SET version = 1");
 	assert_int_equal(accounts_open(f->dir, &db, &error), 0);
 	accounts_close(&db);
+	assert_int_equal(raw_count(f, "SELECT version FROM schema_version"),
+			 accounts_schema_version());
+	assert_int_equal(raw_count(f, "SELECT COUNT(*) FROM pragma_table_info('users') "
+				      "WHERE name = 'apop_secret'"), 1);
 }
 
 static void
@@ -771,6 +792,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_from_version_1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_newer_schema, setup, teardown),
 		cmocka_unit_test(test_open_existing_empty_file),
 		cmocka_unit_test_setup_teardown(test_domains, setup, teardown),
