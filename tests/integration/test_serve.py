@@ -23,8 +23,8 @@ NOT_AVAILABLE = {
     "smtps": b"220 mx.example.test ESMTP postern\r\n",
     "imap": b"* BYE [UNAVAILABLE]",
     "imaps": b"* BYE [UNAVAILABLE]",
-    "pop3": b"+OK mx.example.test POP3 server (postern) ready\r\n",
-    "pop3s": b"+OK mx.example.test POP3 server (postern) ready\r\n",
+    "pop3": b"+OK mx.example.test POP3 server (postern) ready <",
+    "pop3s": b"+OK mx.example.test POP3 server (postern) ready <",
     "http": b"HTTP/1.1 503",
     "https": b"HTTP/1.1 503",
 }
