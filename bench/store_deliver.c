@@ -16,6 +16,8 @@
  */
 #include "lib/common.h"
 
+#include <ftw.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -51,6 +53,12 @@ report(const char *what, double *v, int n)
 	qsort(v, (size_t)n, sizeof(*v), cmp_double);
 	printf("%-34s mean %7.3f ms  median %7.3f  p90 %7.3f  max %7.3f\n", what, sum / n, v[n / 2],
 	       v[n * 9 / 10], v[n - 1]);
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	return (type == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
 }
 
 int
@@ -138,7 +146,5 @@ main(int argc, char **argv)
 	report("raw: write 4 KB + fsync", fsync_t, n);
 	report("raw: fsync of a directory", dsync_t, n);
 	store_close(&store);
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : 1;
+	return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : 1;
 }
