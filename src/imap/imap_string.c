@@ -1,0 +1,42 @@
+/* imap_string.c - quoted strings and literals. */
+#include "lib/common.h"
+
+#include "imap/imap_string.h"
+
+/* Quoted strings longer than this go out as literals: clients read them
+ * more easily and quoting costs nothing then. */
+#define IMAP_QUOTED_MAX 4096
+
+int
+imap_append_nstring(struct buf *out, const char *s, size_t len, bool utf8)
+{
+	size_t start = out->len;
+	bool quotable = len <= IMAP_QUOTED_MAX;
+
+	if (s == NULL)
+		return buf_add_str(out, "NIL");
+	for (size_t i = 0; i < len && quotable; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\r' || c == '\n' || c == '\0' || (c >= 0x80 && !utf8))
+			quotable = false;
+	}
+	if (!quotable) {
+		if (buf_printf(out, "{%zu}\r\n", len) < 0 || buf_add(out, s, len) < 0)
+			goto full;
+		return 0;
+	}
+	if (buf_add_char(out, '"') < 0)
+		goto full;
+	for (size_t i = 0; i < len; i++) {
+		if ((s[i] == '"' || s[i] == '\\') && buf_add_char(out, '\\') < 0)
+			goto full;
+		if (buf_add_char(out, s[i]) < 0)
+			goto full;
+	}
+	if (buf_add_char(out, '"') < 0)
+		goto full;
+	return 0;
+full:
+	buf_set_len(out, start);
+	return -1;
+}
