@@ -57,6 +57,17 @@ struct master {
 	struct event *respawn_timer;
 };
 
+/* server.workers, or one per core, at most MAX_WORKERS. */
+static unsigned
+workers_wanted(const struct config *cfg)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (cfg->workers != 0)
+		return MIN(cfg->workers, MAX_WORKERS);
+	return cores > 0 ? (unsigned)MIN(cores, MAX_WORKERS) : 1;
+}
+
 static void
 listeners_close(struct listener *ls, size_t n)
 {
@@ -420,8 +431,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	config_free(&m->srv.cfg);
 	m->srv.cfg = cfg;
 	log_set_level(cfg->log_level);
-	m->nworkers = cfg->workers != 0 ? MIN(cfg->workers, MAX_WORKERS)
-					: (unsigned)MIN(sysconf(_SC_NPROCESSORS_ONLN), MAX_WORKERS);
+	m->nworkers = workers_wanted(cfg);
 	m->generation++;
 	log_listeners(m);
 	fill_generation(-1, 0, m);
@@ -452,8 +462,7 @@ master_run(const struct cli *cli, struct config *cfg)
 			   sizeof(err)) < 0)
 		fatal("%s", err);
 	m.srv.limits = limits_create();
-	m.nworkers = cfg->workers != 0 ? MIN(cfg->workers, MAX_WORKERS)
-				       : (unsigned)MIN(sysconf(_SC_NPROCESSORS_ONLN), MAX_WORKERS);
+	m.nworkers = workers_wanted(cfg);
 
 	signal(SIGPIPE, SIG_IGN);
 	m.base = event_base_new();

@@ -5,9 +5,7 @@
 
 #include "server/conn.h"
 
-extern const struct protocol proto_smtp_unavailable;
 extern const struct protocol proto_imap_unavailable;
-extern const struct protocol proto_pop3_unavailable;
 extern const struct protocol proto_http_unavailable;
 
 #endif

@@ -1,7 +1,5 @@
-/* unavailable.c - the "service not available" answer of each protocol
- * family: what a listener says when its service is not enabled in this
- * build, greeting then closing, as RFC 5321 (421), RFC 3501 (BYE), RFC 1939
- * (-ERR) and HTTP (503) define it. */
+/* unavailable.c - the "service not available" answer of the services not
+ * built yet (IMAP: BYE, RFC 3501; HTTP: 503), greeting then closing. */
 #include "lib/common.h"
 
 #include "server/conn.h"
@@ -9,24 +7,9 @@
 #include "server/server.h"
 
 static void
-smtp_unavailable(struct conn *c)
-{
-	conn_printf(c, "421 4.3.2 %s Service not available, closing transmission channel\r\n",
-		    c->srv->cfg->hostname);
-	conn_close_after_flush(c);
-}
-
-static void
 imap_unavailable(struct conn *c)
 {
 	conn_printf(c, "* BYE [UNAVAILABLE] Service not available\r\n");
-	conn_close_after_flush(c);
-}
-
-static void
-pop3_unavailable(struct conn *c)
-{
-	conn_printf(c, "-ERR [SYS/TEMP] Service not available\r\n");
 	conn_close_after_flush(c);
 }
 
@@ -50,27 +33,11 @@ ignore_input(struct conn *c)
 	evbuffer_drain(in, evbuffer_get_length(in));
 }
 
-const struct protocol proto_smtp_unavailable = {
-	.name = "smtp",
-	.start = smtp_unavailable,
-	.input = ignore_input,
-	.refusal_prefix = "421 4.7.0 Error: ",
-	.refusal_suffix = "\r\n",
-};
-
 const struct protocol proto_imap_unavailable = {
 	.name = "imap",
 	.start = imap_unavailable,
 	.input = ignore_input,
 	.refusal_prefix = "* BYE [UNAVAILABLE] ",
-	.refusal_suffix = "\r\n",
-};
-
-const struct protocol proto_pop3_unavailable = {
-	.name = "pop3",
-	.start = pop3_unavailable,
-	.input = ignore_input,
-	.refusal_prefix = "-ERR [SYS/TEMP] ",
 	.refusal_suffix = "\r\n",
 };
 

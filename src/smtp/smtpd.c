@@ -187,8 +187,6 @@ handle_line(struct smtpd *s, const struct line *line)
 			smtpd_close(s, "4.5.0", "Error: cannot continue after a bad BDAT");
 			return;
 		}
-		/* In the middle of a transaction, MAIL/RCPT errors name the
-		 * address; a wrong ordering wins over a syntax error below. */
 		smtpd_reply(s, code, enhanced, "%s", cmd.error_text);
 		return;
 	}

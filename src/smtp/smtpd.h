@@ -93,7 +93,6 @@ struct smtpd {
 	struct auth_request *auth_req;
 	char auth_mech[SMTP_SASL_MECH_MAX + 1];
 	unsigned errors;
-	unsigned messages;
 	bool shutting_down;
 
 	/* the transaction */

@@ -83,16 +83,16 @@ smtpd_cmd_helo(struct smtpd *s, const struct smtp_cmd *cmd)
 	smtpd_reply_send(s, &b);
 }
 
-/* Is address (any form) one the authenticated user may send as: its own,
- * a +tag of it, or an alias that resolves to it? */
-static bool
-sender_owned(struct smtpd *s, const char *address)
+bool
+smtpd_sender_owned(struct smtpd *s, const char *address)
 {
 	struct accounts_rcpt r = {0};
 	const char *error;
 	struct buf canon;
 	bool owned = false;
 
+	if (s->auth_user == NULL)
+		return false;
 	buf_init(&canon, ADDR_INPUT_MAX);
 	if (addr_canon(address, &canon, &error) == 0) {
 		if (strcmp(buf_cstr(&canon), s->auth_user) == 0)
@@ -107,12 +107,6 @@ sender_owned(struct smtpd *s, const char *address)
 	}
 	buf_release(&canon);
 	return owned;
-}
-
-bool
-smtpd_sender_owned(struct smtpd *s, const char *address)
-{
-	return s->auth_user != NULL && sender_owned(s, address);
 }
 
 void
@@ -135,7 +129,7 @@ smtpd_cmd_mail(struct smtpd *s, const struct smtp_cmd *cmd)
 	buf_init(&addr, SMTP_PATH_MAX + 8);
 	if (smtp_path_format(&cmd->path, &addr) < 0)
 		panic("smtpd: sender does not fit its buffer");
-	if (s->auth_user != NULL && !sender_owned(s, buf_cstr(&addr))) {
+	if (s->auth_user != NULL && !smtpd_sender_owned(s, buf_cstr(&addr))) {
 		conn_log(s->conn, LOG_LVL_NOTICE, "sender <%s> not owned by %s", buf_cstr(&addr),
 			 s->auth_user);
 		smtpd_reply(s, 553, "5.7.1", "<%s>: Sender address rejected: not owned by user %s",

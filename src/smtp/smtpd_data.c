@@ -218,9 +218,6 @@ content_begin(struct smtpd *s, unsigned *code_r, const char **enhanced_r, const 
 		return -1;
 	}
 	if (s->nremote > 0) {
-		size_t *all = xcalloc(s->nremote, sizeof(*all));
-		for (size_t i = 0; i < s->nremote; i++)
-			all[i] = i;
 		struct smtpd_env env;
 		struct smtpd_env_rcpt *rcpts = xcalloc(s->nremote, sizeof(*rcpts));
 		for (size_t i = 0; i < s->nremote; i++) {
@@ -238,7 +235,6 @@ content_begin(struct smtpd *s, unsigned *code_r, const char **enhanced_r, const 
 		}
 		smtpd_env_free(&env);
 		free(rcpts);
-		free(all);
 		if (r < 0) {
 			conn_log(s->conn, LOG_LVL_ERROR, "queue: %s", error);
 			smtpd_data_abort(s);
@@ -280,21 +276,6 @@ content_begin(struct smtpd *s, unsigned *code_r, const char **enhanced_r, const 
 	return 0;
 }
 
-static bool
-transaction_ready(struct smtpd *s, const char *verb)
-{
-	if (s->state == SMTPD_MAIL) {
-		smtpd_reply(s, 554, "5.5.1", "Error: no valid recipients");
-		return false;
-	}
-	if (s->state != SMTPD_RCPT && s->state != SMTPD_BDAT_WAIT) {
-		smtpd_reply(s, 503, "5.5.1", "Error: need RCPT command");
-		return false;
-	}
-	(void)verb;
-	return true;
-}
-
 void
 smtpd_cmd_data(struct smtpd *s)
 {
@@ -305,8 +286,14 @@ smtpd_cmd_data(struct smtpd *s)
 		smtpd_reply(s, 503, "5.5.1", "Error: DATA after BDAT");
 		return;
 	}
-	if (!transaction_ready(s, "DATA"))
+	if (s->state == SMTPD_MAIL) {
+		smtpd_reply(s, 554, "5.5.1", "Error: no valid recipients");
 		return;
+	}
+	if (s->state != SMTPD_RCPT) {
+		smtpd_reply(s, 503, "5.5.1", "Error: need RCPT command");
+		return;
+	}
 	smtpd_set_state(s, SMTPD_DATA);
 	if (content_begin(s, &code, &enhanced, &text) < 0) {
 		smtpd_set_state(s, SMTPD_RCPT);

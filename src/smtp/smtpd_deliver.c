@@ -371,8 +371,6 @@ delivery_done(void *arg, bool cancelled)
 		return;
 	}
 	s->delivery = NULL;
-	if (d->code == 250)
-		s->messages++;
 	smtpd_reply(s, d->code, d->enhanced, "%s", d->text);
 	delivery_free(d);
 	smtpd_reset(s);

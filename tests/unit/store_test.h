@@ -5,9 +5,10 @@
 
 #include "lib/common.h"
 
-#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "test_fs.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -25,18 +26,6 @@ struct fixture {
 	struct store *store;
 };
 
-static int
-rm_rf_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	return (type == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-/* Remove a tree without a shell. */
-static int
-rm_rf(const char *path)
-{
-	return nftw(path, rm_rf_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static int
 fixture_setup(void **state)
