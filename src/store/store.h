@@ -377,6 +377,52 @@ int store_flags_update(struct store_mailbox *box, const uint32_t *uids, size_t n
 int store_expunge(struct store_mailbox *box, const uint32_t *uids, size_t n, uint32_t **expunged_r,
 		  size_t *count_r, const char **error_r);
 
+/* --- Copying and appending (IMAP COPY, MOVE, APPEND) ------------------------ */
+
+struct store_copy_result {
+	uint32_t uidvalidity; /* of the destination */
+	uint32_t *src_uids;   /* pairs, ascending source UIDs: COPYUID */
+	uint32_t *dst_uids;
+	size_t count;
+	uint32_t *expunged;   /* move: the source UIDs expunged (= src_uids) */
+	size_t expunged_count;
+};
+void store_copy_result_free(struct store_copy_result *result);
+
+/* Copy (move false) or move the messages with the given UIDs (ascending;
+ * missing ones skipped) of box into the mailbox dest of the same user:
+ * files hard-linked (copied when a link is not possible), flags, keywords,
+ * internal date and cache taken along, new UIDs in dest ascending in source
+ * order, each with a new MODSEQ there. A move then expunges the sources as
+ * store_expunge does. All or nothing: fails with errno ENOENT when dest does
+ * not exist ([TRYCREATE]), EDQUOT when quota (bytes, 0: none) would be
+ * passed. dest may be box's own mailbox. */
+int store_copy(struct store_mailbox *box, const uint32_t *uids, size_t n, const char *dest,
+	       bool move, uint64_t quota, struct store_copy_result *result_r,
+	       const char **error_r);
+
+struct store_append_msg {
+	struct store_spool *spool; /* finished (store_spool_finish) */
+	unsigned flags;		   /* enum store_flag */
+	const char *keywords;	   /* space-separated, or NULL */
+	time_t internal_date;	   /* 0: now */
+};
+
+/* APPEND (MULTIAPPEND): add n messages to the mailbox name, all or none
+ * (one index transaction, files fsync'd and linked before it commits, links
+ * removed when it fails). uids_r[n] gets their UIDs, ascending. Fails with
+ * errno ENOENT when the mailbox does not exist ([TRYCREATE]), EDQUOT over
+ * quota (bytes, 0: none), ENOSPC when the disk is full. The spools must be
+ * bound to the store user was opened from. */
+int store_append(struct store_user *user, const char *mailbox, const struct store_append_msg *msgs,
+		 size_t n, uint64_t quota, uint32_t *uidvalidity_r, uint32_t *uids_r,
+		 const char **error_r);
+
+/* Give the message of a spool its cache text (mime_cache_build) before
+ * store_deliver / store_deliver_batch / store_append, so its index rows
+ * carry it from the start. The spool keeps a copy. */
+void store_spool_set_cache(struct store_spool *spool, const char *cache);
+
 /* --- Maintenance ------------------------------------------------------------- */
 
 struct store_reindex_report {
