@@ -37,26 +37,12 @@
 
 void (*store_test_hook)(const char *point);
 
-static void
-hook(const char *point)
+void
+store_hook(const char *point)
 {
 	if (store_test_hook != NULL)
 		store_test_hook(point);
 }
-
-struct store_spool {
-	struct store *store;
-	int fd;
-	char *name; /* in tmp/; the base of delivered files */
-	struct buf wbuf;
-	uint64_t disk_size;
-	uint64_t crlf_size;
-	struct crlf_state crlf;
-	int err; /* sticky errno */
-	bool finished;
-	time_t received;
-	struct stat st; /* after finish */
-};
 
 int
 store_spool_open(struct store *store, struct store_spool **spool_r, const char **error_r)
@@ -93,25 +79,9 @@ store_spool_open(struct store *store, struct store_spool **spool_r, const char *
 }
 
 static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
 spool_flush(struct store_spool *spool)
 {
-	if (spool->wbuf.len > 0 && write_all(spool->fd, spool->wbuf.data, spool->wbuf.len) < 0) {
+	if (spool->wbuf.len > 0 && store_write_all(spool->fd, spool->wbuf.data, spool->wbuf.len) < 0) {
 		spool->err = errno;
 		return -1;
 	}
@@ -144,7 +114,7 @@ store_spool_write(struct store_spool *spool, const void *data, size_t len, const
 	if (spool->wbuf.len + len > SPOOL_BUFFER && spool_flush(spool) < 0)
 		return spool_fail(spool, error_r);
 	if (len >= SPOOL_BUFFER) {
-		if (write_all(spool->fd, data, len) < 0) {
+		if (store_write_all(spool->fd, data, len) < 0) {
 			spool->err = errno;
 			return spool_fail(spool, error_r);
 		}
@@ -239,8 +209,16 @@ store_spool_free(struct store_spool **spoolp)
 	(void)unlinkat(spool->store->tmp_fd, spool->name, 0);
 	buf_release(&spool->wbuf);
 	free(spool->name);
+	free(spool->cache);
 	free(spool);
 	*spoolp = NULL;
+}
+
+void
+store_spool_set_cache(struct store_spool *spool, const char *cache)
+{
+	free(spool->cache);
+	spool->cache = cache != NULL ? xstrdup(cache) : NULL;
 }
 
 /* --- delivery --- */
@@ -322,109 +300,23 @@ target_fail(struct target *t, struct store_result *r, int err, const char *what)
 {
 	result_set(r, status_of(err), "%s", what);
 	if (t->linked) {
-		int fd = strncmp(t->file, "new/", 4) == 0 ? t->box->new_fd : t->box->cur_fd;
-		(void)unlinkat(fd, t->file + 4, 0);
+		link_remove(t->box, t->file);
 		t->linked = false;
 	}
-}
-
-/* Copy the spool into the mailbox's tmp/, fsync it, and link it to its
- * name (when a hard link cannot be made: another filesystem, too many
- * links). */
-static int
-copy_in(struct store_spool *spool, struct target *t, int dirfd)
-{
-	char buf[65536];
-	char *tmpname = xasprintf("tmp/%s", t->base);
-	int in = openat(spool->store->tmp_fd, spool->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	int out = openat(t->box->box_fd, tmpname,
-			 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	int ret = -1, err = 0;
-	uint64_t off = 0;
-
-	if (in < 0 || out < 0)
-		goto out;
-	for (;;) {
-		ssize_t n = pread(in, buf, sizeof(buf), (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || (n > 0 && write_all(out, buf, (size_t)n) < 0))
-			goto out;
-		if (n == 0)
-			break;
-		off += (uint64_t)n;
-	}
-	if (fsync(out) < 0 || linkat(t->box->box_fd, tmpname, dirfd, t->file + 4, 0) < 0)
-		goto out;
-	ret = 0;
-out:
-	err = errno;
-	if (in >= 0)
-		close(in);
-	if (out >= 0) {
-		close(out);
-		(void)unlinkat(t->box->box_fd, tmpname, 0);
-	}
-	free(tmpname);
-	errno = err;
-	return ret;
 }
 
 /* Name the file for this recipient and link (or copy) it in. */
 static int
 link_in(struct store_spool *spool, struct target *t, const struct store_rcpt *rcpt)
 {
-	struct buf base, file;
-	bool flagged = (rcpt->flags & STORE_FLAGS_ALL) != 0;
-	int dirfd = flagged ? t->box->cur_fd : t->box->new_fd;
+	unsigned flags = rcpt->flags & STORE_FLAGS_ALL;
 
-	buf_init(&base, MAILDIR_NAME_MAX);
-	buf_init(&file, MAILDIR_NAME_MAX + 4);
-	for (int attempt = 0; attempt < 3; attempt++) {
-		buf_reset(&base);
-		buf_reset(&file);
-		/* A name taken already (a clock step back, another system's
-		 * file): make a fresh one. */
-		int r = attempt == 0 ? buf_add_str(&base, spool->name)
-				     : store_new_base(spool->store, &base);
-		if (r < 0 ||
-		    maildir_base_add_sizes(&base, spool->disk_size, spool->crlf_size) < 0 ||
-		    buf_add_str(&file, flagged ? "cur/" : "new/") < 0 ||
-		    buf_add(&file, base.data, base.len) < 0 ||
-		    (flagged && (buf_add_str(&file, ":2,") < 0 ||
-				 maildir_flags_letters(rcpt->flags, NULL, 0, &file) < 0))) {
-			errno = ENAMETOOLONG;
-			break;
-		}
-		r = linkat(spool->store->tmp_fd, spool->name, dirfd, file.data + 4, 0);
-		if (r < 0 && (errno == EXDEV || errno == EMLINK || errno == EPERM)) {
-			t->base = xstrdup(base.data);
-			t->file = xstrdup(file.data);
-			r = copy_in(spool, t, dirfd);
-			if (r < 0 && errno == EEXIST) {
-				free(t->base);
-				free(t->file);
-				t->base = t->file = NULL;
-			}
-		}
-		if (r == 0) {
-			if (t->base == NULL) {
-				t->base = buf_steal(&base);
-				t->file = buf_steal(&file);
-			}
-			buf_release(&base);
-			buf_release(&file);
-			t->linked = true;
-			return 0;
-		}
-		if (errno != EEXIST)
-			break;
-	}
-	int err = errno;
-	buf_release(&base);
-	buf_release(&file);
-	errno = err;
-	return -1;
+	if (link_new(spool->store, spool->store->tmp_fd, spool->name, spool->name,
+		     spool->disk_size, spool->crlf_size, flags, flags != 0, t->box, &t->base,
+		     &t->file) < 0)
+		return -1;
+	t->linked = true;
+	return 0;
 }
 
 /* The round's handle of a user, taken from the cache (or opened) on its
@@ -526,8 +418,7 @@ quota_ok(struct round *rd, const struct target *t, struct store_result *r)
 		result_set(r, status_of(errno), "%s", error);
 		return false;
 	}
-	if (size > rcpt->quota || pending > rcpt->quota - size ||
-	    used > rcpt->quota - size - pending) {
+	if (quota_passed(rcpt->quota, used, pending, size)) {
 		result_set(
 		    r, STORE_OVER_QUOTA, "%s: over quota (%llu of %llu bytes used, message %llu)",
 		    rcpt->address,
@@ -626,6 +517,7 @@ commit_user(struct round *rd, struct round_user *ru)
 							      : (int64_t)spool->received,
 		    .disk_size = spool->disk_size,
 		    .crlf_size = spool->crlf_size,
+		    .cache = spool->cache,
 		};
 		ret = idx_msg_add(user, t->box->row.id, &m, &uids[b], &error);
 	}
@@ -789,13 +681,13 @@ store_deliver_batch(const struct store_delivery *msgs, size_t n)
 		}
 		if (rd->nt == 0)
 			break;
-		hook("linked");
+		store_hook("linked");
 		sync_dirs(rd);
-		hook("synced");
+		store_hook("synced");
 		for (size_t u = 0; u < rd->nusers; u++)
 			commit_user(rd, &rd->users[u]);
 		round_release(rd);
-		hook("committed");
+		store_hook("committed");
 	}
 	for (m = 0; m < n; m++) {
 		for (size_t k = 0; k < msgs[m].nrcpts; k++) {

@@ -84,11 +84,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 		     " highestmodseq = highestmodseq + 1 WHERE id = ?"
 		     " RETURNING uidnext - 1, highestmodseq",
     [ST_MSG_INSERT] = "INSERT INTO messages (mailbox, uid, base, file, flags, keywords,"
-		      " modseq, internal_date, disk_size, crlf_size)"
-		      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		      " modseq, internal_date, disk_size, crlf_size, cache)"
+		      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_MSG_BY_BASE] = "SELECT uid, file, flags FROM messages WHERE mailbox = ? AND base = ?",
-    [ST_MSG_BY_UID] = "SELECT base, file, flags, keywords, modseq, disk_size, crlf_size"
-		      " FROM messages WHERE mailbox = ? AND uid = ?",
+    [ST_MSG_BY_UID] = "SELECT base, file, flags, keywords, modseq, internal_date, disk_size,"
+		      " crlf_size, cache FROM messages WHERE mailbox = ? AND uid = ?",
     [ST_MSG_SET_FILE] = "UPDATE messages SET file = ? WHERE mailbox = ? AND uid = ?",
     [ST_MSG_SET_FLAGS] = "UPDATE messages SET file = ?, flags = ?, keywords = ?, modseq = ?"
 			 " WHERE mailbox = ? AND uid = ?",
@@ -370,19 +370,23 @@ idx_msg_add(struct store_user *user, int64_t box, const struct msg_add *m, uint3
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		/* Picked up by another process between our link and this
-		 * commit: it could not know the keywords. */
+		 * commit: it could not know the keywords, the internal date
+		 * (it took the file's mtime) or the cache. */
 		*uid_r = (uint32_t)sqlite3_column_int64(st, 0);
 		sqlite3_reset(st);
-		if (m->keywords == NULL || *m->keywords == '\0')
-			return 0;
 		sqlite3_stmt *up;
-		if (sqlite3_prepare_v2(
-			user->db, "UPDATE messages SET keywords = ? WHERE mailbox = ? AND uid = ?",
-			-1, &up, NULL) != SQLITE_OK)
+		if (sqlite3_prepare_v2(user->db,
+				       "UPDATE messages SET keywords = ?, internal_date = ?,"
+				       " cache = coalesce(?, cache) WHERE mailbox = ? AND uid = ?",
+				       -1, &up, NULL) != SQLITE_OK)
 			return user_db_fail(user, error_r, "message update");
-		sqlite3_bind_text(up, 1, m->keywords, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(up, 2, box);
-		sqlite3_bind_int64(up, 3, *uid_r);
+		sqlite3_bind_text(up, 1, m->keywords != NULL ? m->keywords : "", -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_int64(up, 2, m->internal_date);
+		if (m->cache != NULL)
+			sqlite3_bind_text(up, 3, m->cache, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(up, 4, box);
+		sqlite3_bind_int64(up, 5, *uid_r);
 		rc = sqlite3_step(up);
 		sqlite3_finalize(up);
 		return rc == SQLITE_DONE ? 0 : user_db_fail(user, error_r, "message update");
@@ -418,6 +422,8 @@ idx_msg_add(struct store_user *user, int64_t box, const struct msg_add *m, uint3
 	sqlite3_bind_int64(st, 8, m->internal_date);
 	sqlite3_bind_int64(st, 9, (int64_t)m->disk_size);
 	sqlite3_bind_int64(st, 10, (int64_t)m->crlf_size);
+	if (m->cache != NULL)
+		sqlite3_bind_text(st, 11, m->cache, -1, SQLITE_STATIC);
 	if (step_done(user, st, error_r, "message insert") < 0 || idx_changed(user, error_r) < 0)
 		return -1;
 	*uid_r = (uint32_t)uid;

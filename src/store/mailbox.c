@@ -233,27 +233,17 @@ store_message_set_cache(struct store_mailbox *box, uint32_t uid, const char *cac
 
 /* --- content --- */
 
-struct msg_row {
-	char *base;
-	char *file;
-	unsigned flags;
-	char *keywords;
-	uint64_t modseq;
-	uint64_t disk_size;
-	uint64_t crlf_size;
-};
-
-static void
+void
 msg_row_release(struct msg_row *m)
 {
 	free(m->base);
 	free(m->file);
 	free(m->keywords);
+	free(m->cache);
 	memset(m, 0, sizeof(*m));
 }
 
-/* 0 found, 1 missing, -1 error. */
-static int
+int
 msg_get(struct store_mailbox *box, uint32_t uid, struct msg_row *m, const char **error_r)
 {
 	sqlite3_stmt *st = idx_stmt(box->user, ST_MSG_BY_UID);
@@ -276,23 +266,17 @@ msg_get(struct store_mailbox *box, uint32_t uid, struct msg_row *m, const char *
 	m->flags = (unsigned)sqlite3_column_int(st, 2);
 	m->keywords = xstrdup((const char *)sqlite3_column_text(st, 3));
 	m->modseq = (uint64_t)sqlite3_column_int64(st, 4);
-	m->disk_size = (uint64_t)sqlite3_column_int64(st, 5);
-	m->crlf_size = (uint64_t)sqlite3_column_int64(st, 6);
+	m->internal_date = sqlite3_column_int64(st, 5);
+	m->disk_size = (uint64_t)sqlite3_column_int64(st, 6);
+	m->crlf_size = (uint64_t)sqlite3_column_int64(st, 7);
+	const unsigned char *cache = sqlite3_column_text(st, 8);
+	m->cache = cache != NULL ? xstrdup((const char *)cache) : NULL;
 	sqlite3_reset(st);
 	return 0;
 }
 
-static int
-file_dir_fd(const struct store_mailbox *box, const char *file)
-{
-	return strncmp(file, "new/", 4) == 0 ? box->new_fd : box->cur_fd;
-}
-
-/* The file of a base when another program renamed it (new/ to cur/, other
- * flags): look in both directories. Returns "new/NAME" or "cur/NAME", or
- * NULL. */
-static char *
-find_base(struct store_mailbox *box, const char *base)
+char *
+maildir_find_base(struct store_mailbox *box, const char *base)
 {
 	size_t blen = strlen(base);
 	int fds[2] = {box->cur_fd, box->new_fd};
@@ -330,11 +314,11 @@ store_message_open(struct store_mailbox *box, uint32_t uid, struct store_content
 				 (unsigned long)uid);
 	if (found < 0)
 		return -1;
-	int fd = openat(file_dir_fd(box, m.file), m.file + 4, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(maildir_file_dir(box, m.file), m.file + 4, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT) {
-		char *moved = find_base(box, m.base);
+		char *moved = maildir_find_base(box, m.base);
 		if (moved != NULL)
-			fd = openat(file_dir_fd(box, moved), moved + 4,
+			fd = openat(maildir_file_dir(box, moved), moved + 4,
 				    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		free(moved);
 		if (fd < 0)
@@ -508,9 +492,9 @@ flags_one(struct store_mailbox *box, uint32_t uid, const struct msg_row *m, unsi
 	if (strcmp(file, m->file) != 0) {
 		const char *from = m->file;
 		char *moved = NULL;
-		int rc = renameat(file_dir_fd(box, from), from + 4, box->cur_fd, file + 4);
-		if (rc < 0 && errno == ENOENT && (moved = find_base(box, m->base)) != NULL)
-			rc = renameat(file_dir_fd(box, moved), moved + 4, box->cur_fd, file + 4);
+		int rc = renameat(maildir_file_dir(box, from), from + 4, box->cur_fd, file + 4);
+		if (rc < 0 && errno == ENOENT && (moved = maildir_find_base(box, m->base)) != NULL)
+			rc = renameat(maildir_file_dir(box, moved), moved + 4, box->cur_fd, file + 4);
 		free(moved);
 		if (rc < 0) {
 			int err = errno;
@@ -630,13 +614,66 @@ uid_cmp(const void *a, const void *b)
 }
 
 int
+expunge_file(struct store_mailbox *box, uint32_t uid, char **file_r, const char **error_r)
+{
+	struct msg_row m;
+	int found = msg_get(box, uid, &m, error_r);
+	char *gone = NULL;
+
+	if (file_r != NULL)
+		*file_r = NULL;
+	if (found != 0)
+		return found == 1 ? 0 : -1;
+	int rc = unlinkat(maildir_file_dir(box, m.file), m.file + 4, 0);
+	if (rc == 0) {
+		gone = m.file;
+		m.file = NULL;
+	} else if (errno == ENOENT) {
+		gone = maildir_find_base(box, m.base);
+		rc = gone != NULL ? unlinkat(maildir_file_dir(box, gone), gone + 4, 0) : 0;
+		if (rc < 0 && errno == ENOENT) {
+			rc = 0;
+			free(gone);
+			gone = NULL;
+		}
+	}
+	if (rc < 0) {
+		user_fail(box->user, error_r, 0, "%s/%s: %s", box->row.dir,
+			  gone != NULL ? gone : m.file, strerror(errno));
+		free(gone);
+		msg_row_release(&m);
+		return -1;
+	}
+	msg_row_release(&m);
+	if (file_r != NULL)
+		*file_r = gone;
+	else
+		free(gone);
+	return 1;
+}
+
+int
+expunge_rows(struct store_mailbox *box, const uint32_t *uids, size_t n, const char **error_r)
+{
+	uint64_t modseq;
+
+	if (n == 0)
+		return 0;
+	if (idx_modseq_next(box->user, box->row.id, &modseq, error_r) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (idx_msg_expunged(box->user, box->row.id, uids[i], modseq, error_r) < 0)
+			return -1;
+	return idx_changed(box->user, error_r);
+}
+
+int
 store_expunge(struct store_mailbox *box, const uint32_t *uids, size_t n, uint32_t **expunged_r,
 	      size_t *count_r, const char **error_r)
 {
 	struct store_user *user = box->user;
 	uint32_t *done = NULL;
 	size_t ndone = 0;
-	uint64_t modseq = 0;
 
 	if (expunged_r != NULL) {
 		*expunged_r = NULL;
@@ -668,36 +705,14 @@ store_expunge(struct store_mailbox *box, const uint32_t *uids, size_t n, uint32_
 	/* Files first, then rows: a crash in between leaves rows without
 	 * files, which the next sync expunges. */
 	for (size_t i = 0; i < n; i++) {
-		struct msg_row m;
-		int found = msg_get(box, uids[i], &m, error_r);
-		if (found == 1)
-			continue;
+		int found = expunge_file(box, uids[i], NULL, error_r);
 		if (found < 0)
 			goto fail;
-		int rc = unlinkat(file_dir_fd(box, m.file), m.file + 4, 0);
-		if (rc < 0 && errno == ENOENT) {
-			char *moved = find_base(box, m.base);
-			rc = moved != NULL ? unlinkat(file_dir_fd(box, moved), moved + 4, 0) : 0;
-			free(moved);
-		}
-		if (rc < 0 && errno != ENOENT) {
-			user_fail(user, error_r, 0, "%s/%s: %s", box->row.dir, m.file,
-				  strerror(errno));
-			msg_row_release(&m);
-			goto fail;
-		}
-		msg_row_release(&m);
-		add_uid(&done, &ndone, uids[i]);
+		if (found == 1)
+			add_uid(&done, &ndone, uids[i]);
 	}
-	if (ndone > 0) {
-		if (idx_modseq_next(user, box->row.id, &modseq, error_r) < 0)
-			goto fail;
-		for (size_t i = 0; i < ndone; i++)
-			if (idx_msg_expunged(user, box->row.id, done[i], modseq, error_r) < 0)
-				goto fail;
-		if (idx_changed(user, error_r) < 0)
-			goto fail;
-	}
+	if (expunge_rows(box, done, ndone, error_r) < 0)
+		goto fail;
 	if (idx_commit(user, error_r) < 0)
 		goto fail_nocommit;
 	free(cand);

@@ -200,3 +200,9 @@ maildir_measure(int fd, uint64_t *disk_r, uint64_t *crlf_r)
 	*crlf_r = disk + extra;
 	return 0;
 }
+
+int
+maildir_file_dir(const struct store_mailbox *box, const char *file)
+{
+	return strncmp(file, "new/", 4) == 0 ? box->new_fd : box->cur_fd;
+}

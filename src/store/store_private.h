@@ -96,11 +96,37 @@ struct store_mailbox {
 	struct store_status_info status;
 };
 
+/* --- CRLF (crlf.c) --- */
+struct crlf_state {
+	bool last_cr;
+};
+/* CRLF size added by n bytes: one byte per LF not preceded by CR. */
+uint64_t crlf_count(struct crlf_state *st, const char *p, size_t n);
+
 /* Fault injection for the crash tests: when set, called at named points of
- * a delivery ("linked": after the links, before the directory fsyncs;
- * "synced": after them, before the index commits; "committed": after
- * them; once per round of a batch). Production code never sets it. */
+ * a delivery, a copy or an append ("linked": after the links, before the
+ * directory fsyncs; "synced": after them, before the index commits;
+ * "committed": after them; once per round of a batch). Production code
+ * never sets it. */
 extern void (*store_test_hook)(const char *point);
+/* Call store_test_hook when set. */
+void store_hook(const char *point);
+
+/* A spool file (deliver.c; read by append.c). */
+struct store_spool {
+	struct store *store;
+	int fd;
+	char *name; /* in tmp/; the base of delivered files */
+	struct buf wbuf;
+	uint64_t disk_size;
+	uint64_t crlf_size;
+	struct crlf_state crlf;
+	int err; /* sticky errno */
+	bool finished;
+	time_t received;
+	struct stat st; /* after finish */
+	char *cache;	/* store_spool_set_cache, or NULL */
+};
 
 /* --- errors (store.c) --- */
 int store_fail(struct store *store, const char **error_r, const char *fmt, ...) ATTR_PRINTF(3, 4);
@@ -110,6 +136,8 @@ int user_fail(struct store_user *user, const char **error_r, int err, const char
 int user_db_fail(struct store_user *user, const char **error_r, const char *what);
 /* Next unique base name for a new file ("<sec>.M<usec>P<pid>Q<n>.<host>"). */
 int store_new_base(struct store *store, struct buf *out);
+/* write(2) all of p, retrying EINTR; -1 with errno. (link.c) */
+int store_write_all(int fd, const char *p, size_t n);
 /* fsync a directory fd, retrying EINTR. */
 int fsync_dir(int fd);
 /* fsync n directories (or spool files) at once, errs[i] getting 0 or the
@@ -152,11 +180,13 @@ struct msg_add {
 	int64_t internal_date;
 	uint64_t disk_size;
 	uint64_t crlf_size;
+	const char *cache; /* or NULL */
 };
 
 /* Insert a message with the next UID and MODSEQ (inside a transaction).
  * When the mailbox already has this base (another process picked the file
- * up first), nothing is inserted and that row's UID is returned. */
+ * up first), that row gets m's keywords, internal date and cache (which
+ * the pickup could not know) and its UID is returned. */
 int idx_msg_add(struct store_user *user, int64_t box, const struct msg_add *m, uint32_t *uid_r,
 		const char **error_r);
 /* Bump a mailbox's HIGHESTMODSEQ; returns the new value in *modseq_r. */
@@ -164,6 +194,22 @@ int idx_modseq_next(struct store_user *user, int64_t box, uint64_t *modseq_r, co
 /* Delete a message row and remember the expunge at modseq. */
 int idx_msg_expunged(struct store_user *user, int64_t box, uint32_t uid, uint64_t modseq,
 		     const char **error_r);
+
+/* A message row (msg_get). */
+struct msg_row {
+	char *base;
+	char *file; /* "new/NAME" or "cur/NAME" */
+	unsigned flags;
+	char *keywords;
+	uint64_t modseq;
+	int64_t internal_date;
+	uint64_t disk_size;
+	uint64_t crlf_size;
+	char *cache; /* or NULL */
+};
+/* Read the row of uid in box: 0 found, 1 missing, -1 error. (mailbox.c) */
+int msg_get(struct store_mailbox *box, uint32_t uid, struct msg_row *m, const char **error_r);
+void msg_row_release(struct msg_row *m);
 
 /* --- the Maildir (maildir.c) --- */
 /* Open (creating with create) mail/DOMAIN/LOCAL without following links. */
@@ -181,6 +227,29 @@ void maildir_close_box(struct store_mailbox *box);
 int maildir_remove_tree(int dirfd, const char *name);
 /* Measure a file: disk size and CRLF size (reads it). */
 int maildir_measure(int fd, uint64_t *disk_r, uint64_t *crlf_r);
+/* The directory of a file column ("new/NAME" or "cur/NAME") of box. */
+int maildir_file_dir(const struct store_mailbox *box, const char *file);
+/* The file of a base when another program renamed it (new/ to cur/, other
+ * flags): looks in both directories. "new/NAME" or "cur/NAME" (allocated),
+ * or NULL. (mailbox.c) */
+char *maildir_find_base(struct store_mailbox *box, const char *base);
+
+/* --- new message files (link.c) --- */
+/* Give the file from_dir/from_name a new name in box: hard-linked, or
+ * copied through box's tmp/ (fsync'd, mtime kept) when a link cannot be
+ * made (another filesystem, too many links). It goes into cur/ with a
+ * ":2,<flags>" info when to_cur, else into new/. The base is first_base
+ * (NULL, or taken already: a fresh one) with ",S=<disk>,W=<crlf>".
+ * *base_r and *file_r ("new/NAME" or "cur/NAME") are allocated. -1 with
+ * errno (ENOENT: from_name is gone, or box's directory). */
+int link_new(struct store *store, int from_dir, const char *from_name, const char *first_base,
+	     uint64_t disk_size, uint64_t crlf_size, unsigned flags, bool to_cur,
+	     struct store_mailbox *box, char **base_r, char **file_r);
+/* Remove a file link_new made (best effort). */
+void link_remove(struct store_mailbox *box, const char *file);
+/* Whether size more bytes, after pending ones not counted in used yet,
+ * pass quota (0: none). */
+bool quota_passed(uint64_t quota, uint64_t used, uint64_t pending, uint64_t size);
 
 /* --- synchronisation (sync.c) --- */
 enum sync_mode {
@@ -233,22 +302,28 @@ int user_open(struct store *store, const char *address, bool create_dir, bool cr
  * it does not exist. */
 int mailbox_open_raw(struct store_user *user, const char *name, struct store_mailbox **box_r,
 		     const char **error_r);
+/* mailbox_open_raw, adopting a folder made on disk by another program
+ * when name is not in the index; -1 with errno ENOENT when missing. */
+int mailbox_open_existing(struct store_user *user, const char *name, struct store_mailbox **box_r,
+			  const char **error_r);
 /* Adopt folder directories the index does not know, drop rows of
  * mailboxes whose directory is gone (inside a transaction). */
 int mailboxes_reconcile(struct store_user *user, const char **error_r);
 /* Create the default mailboxes of a new user (inside a transaction). */
 int mailboxes_create_defaults(struct store_user *user, bool durable, const char **error_r);
 
+/* Expunge, in two steps inside one transaction (mailbox.c). Unlink the
+ * file of uid (following a rename by another program): 1 when the row
+ * exists (*file_r, may be NULL, gets the file unlinked, or NULL when it
+ * was gone already), 0 when there is no such row, -1 on error. */
+int expunge_file(struct store_mailbox *box, uint32_t uid, char **file_r, const char **error_r);
+/* Delete the rows of uids (their files unlinked) with one new MODSEQ,
+ * remembered for store_expunged_since. */
+int expunge_rows(struct store_mailbox *box, const uint32_t *uids, size_t n, const char **error_r);
+
 /* Normalise a space-separated keyword list: valid IMAP atoms, no repeats
  * (case-insensitive), sorted; -1 when invalid or over STORE_KEYWORDS_MAX.
  * *out_r is allocated. (mailbox.c) */
 int store_keywords_normalize(const char *in, char **out_r);
-
-/* --- CRLF (crlf.c) --- */
-struct crlf_state {
-	bool last_cr;
-};
-/* CRLF size added by n bytes: one byte per LF not preceded by CR. */
-uint64_t crlf_count(struct crlf_state *st, const char *p, size_t n);
 
 #endif

@@ -508,8 +508,8 @@ mailbox_open_raw(struct store_user *user, const char *name, struct store_mailbox
 }
 
 int
-store_mailbox_open(struct store_user *user, const char *name, bool readonly,
-		   struct store_mailbox **box_r, const char **error_r)
+mailbox_open_existing(struct store_user *user, const char *name, struct store_mailbox **box_r,
+		      const char **error_r)
 {
 	int found = mailbox_open_raw(user, name, box_r, error_r);
 
@@ -521,7 +521,14 @@ store_mailbox_open(struct store_user *user, const char *name, bool readonly,
 	}
 	if (found == 1)
 		return user_fail(user, error_r, ENOENT, "no mailbox %s", name);
-	if (found < 0)
+	return found < 0 ? -1 : 0;
+}
+
+int
+store_mailbox_open(struct store_user *user, const char *name, bool readonly,
+		   struct store_mailbox **box_r, const char **error_r)
+{
+	if (mailbox_open_existing(user, name, box_r, error_r) < 0)
 		return -1;
 	(*box_r)->readonly = readonly;
 	if (store_mailbox_sync(*box_r, error_r) < 0) {
