@@ -390,13 +390,18 @@ struct store_copy_result {
 void store_copy_result_free(struct store_copy_result *result);
 
 /* Copy (move false) or move the messages with the given UIDs (ascending;
- * missing ones skipped) of box into the mailbox dest of the same user:
- * files hard-linked (copied when a link is not possible), flags, keywords,
- * internal date and cache taken along, new UIDs in dest ascending in source
- * order, each with a new MODSEQ there. A move then expunges the sources as
- * store_expunge does. All or nothing: fails with errno ENOENT when dest does
- * not exist ([TRYCREATE]), EDQUOT when quota (bytes, 0: none) would be
- * passed. dest may be box's own mailbox. */
+ * missing ones and repeats skipped) of box into the mailbox dest of the
+ * same user: files hard-linked into dest's cur/ under new names (copied
+ * when a link is not possible), flags, keywords, internal date, sizes and
+ * cache taken along, new UIDs in dest ascending in source order, each with
+ * a new MODSEQ there. A move then expunges the sources as store_expunge
+ * does, in the same index transaction. All or nothing: fails with errno
+ * ENOENT when dest does not exist ([TRYCREATE]), EDQUOT when a copy would
+ * pass quota (bytes, 0: none; the usage plus all the copies; a move is
+ * never refused for the quota), EROFS for a move out of a read-only box.
+ * dest may be box's own mailbox. *result_r is filled on success (count 0
+ * when no UID exists) and zeroed on failure; free it with
+ * store_copy_result_free. docs/store.md has the crash states. */
 int store_copy(struct store_mailbox *box, const uint32_t *uids, size_t n, const char *dest,
 	       bool move, uint64_t quota, struct store_copy_result *result_r,
 	       const char **error_r);
@@ -410,10 +415,16 @@ struct store_append_msg {
 
 /* APPEND (MULTIAPPEND): add n messages to the mailbox name, all or none
  * (one index transaction, files fsync'd and linked before it commits, links
- * removed when it fails). uids_r[n] gets their UIDs, ascending. Fails with
- * errno ENOENT when the mailbox does not exist ([TRYCREATE]), EDQUOT over
- * quota (bytes, 0: none), ENOSPC when the disk is full. The spools must be
- * bound to the store user was opened from. */
+ * removed when it fails). Messages with flags go to cur/, others to new/,
+ * as delivery does; keywords are checked as delivery does (EINVAL).
+ * uids_r[n] gets their UIDs, ascending in message order (unless another
+ * process picked a file up before the commit: it keeps the UID it got).
+ * *uidvalidity_r (may be NULL) gets the mailbox's UIDVALIDITY. Fails with
+ * errno ENOENT when the mailbox does not exist ([TRYCREATE]; no fallback
+ * to INBOX), EDQUOT over quota (bytes, 0: none; the usage plus all the
+ * messages), ENOSPC when the disk is full, EINVAL for an unfinished spool
+ * or invalid flags or keywords. The spools must be bound to the store
+ * user was opened from (panic otherwise). */
 int store_append(struct store_user *user, const char *mailbox, const struct store_append_msg *msgs,
 		 size_t n, uint64_t quota, uint32_t *uidvalidity_r, uint32_t *uids_r,
 		 const char **error_r);
