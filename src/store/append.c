@@ -75,8 +75,7 @@ link_all(struct store_mailbox *box, struct append_item *v, size_t n, const char 
 
 /* fsync new/ and cur/ as far as they received links, both at once. */
 static int
-sync_dirs(struct store_mailbox *box, const struct append_item *v, size_t n,
-	  const char **error_r)
+sync_dirs(struct store_mailbox *box, const struct append_item *v, size_t n, const char **error_r)
 {
 	bool in_new = false, in_cur = false;
 	int fds[2], errs[2];
@@ -105,18 +104,13 @@ commit(struct store_mailbox *box, const struct append_item *v, size_t n, uint32_
        uint32_t *uids_r, const char **error_r)
 {
 	struct store_user *user = box->user;
-	struct mailbox_row row;
 
 	if (idx_begin(user, error_r) < 0)
 		return -1;
-	int found = idx_mailbox_get_id(user, box->row.id, &row, error_r);
-	if (found == 1)
-		user_fail(user, error_r, ENOENT, "mailbox %s was deleted", box->row.name);
-	if (found != 0)
+	if (mailbox_reload(box, error_r) < 0)
 		goto fail;
 	if (uidvalidity_r != NULL)
-		*uidvalidity_r = row.uidvalidity;
-	mailbox_row_release(&row);
+		*uidvalidity_r = box->row.uidvalidity;
 	for (size_t i = 0; i < n; i++) {
 		const struct store_spool *spool = v[i].msg->spool;
 		time_t date = v[i].msg->internal_date;

@@ -85,8 +85,8 @@ check_quota(struct copy *c, uint64_t quota, const char **error_r)
 	if (quota_passed(quota, used, 0, size))
 		return user_fail(user, error_r, EDQUOT,
 				 "%s: over quota (%llu of %llu bytes used, copy %llu)",
-				 user->address, (unsigned long long)used,
-				 (unsigned long long)quota, (unsigned long long)size);
+				 user->address, (unsigned long long)used, (unsigned long long)quota,
+				 (unsigned long long)size);
 	return 0;
 }
 
@@ -179,17 +179,13 @@ static int
 commit(struct copy *c, const char **error_r)
 {
 	struct store_user *user = c->src->user;
-	struct mailbox_row row;
+	int found;
 
 	if (idx_begin(user, error_r) < 0)
 		return -1;
-	int found = idx_mailbox_get_id(user, c->dst->row.id, &row, error_r);
-	if (found == 1)
-		user_fail(user, error_r, ENOENT, "mailbox %s was deleted", c->dst->row.name);
-	if (found != 0)
+	if (mailbox_reload(c->dst, error_r) < 0)
 		goto fail;
-	c->uidvalidity = row.uidvalidity;
-	mailbox_row_release(&row);
+	c->uidvalidity = c->dst->row.uidvalidity;
 	for (size_t i = 0; i < c->n && c->move; i++) {
 		struct copy_item *it = &c->v[i];
 		if (!it->linked)

@@ -88,8 +88,8 @@ make_names(struct store *store, const char *first_base, uint64_t disk_size, uint
 	    buf_add_str(file, to_cur ? "cur/" : "new/") < 0 ||
 	    buf_add(file, base->data, base->len) < 0)
 		return -1;
-	if (to_cur && (buf_add_str(file, ":2,") < 0 ||
-		       maildir_flags_letters(flags, NULL, 0, file) < 0))
+	if (to_cur &&
+	    (buf_add_str(file, ":2,") < 0 || maildir_flags_letters(flags, NULL, 0, file) < 0))
 		return -1;
 	return 0;
 }
@@ -108,8 +108,8 @@ link_new(struct store *store, int from_dir, const char *from_name, const char *f
 	for (int attempt = 0; attempt < 3; attempt++) {
 		/* A name taken already (a clock step back, another system's
 		 * file): make a fresh one. */
-		if (make_names(store, attempt == 0 ? first_base : NULL, disk_size, crlf_size,
-			       flags, to_cur, &base, &file) < 0) {
+		if (make_names(store, attempt == 0 ? first_base : NULL, disk_size, crlf_size, flags,
+			       to_cur, &base, &file) < 0) {
 			err = ENAMETOOLONG;
 			break;
 		}

@@ -35,8 +35,8 @@ dir_mtime(int fd)
 	return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 }
 
-static int
-reload_row(struct store_mailbox *box, const char **error_r)
+int
+mailbox_reload(struct store_mailbox *box, const char **error_r)
 {
 	struct mailbox_row row;
 	int found = idx_mailbox_get_id(box->user, box->row.id, &row, error_r);
@@ -57,7 +57,7 @@ refresh_status(struct store_mailbox *box, const char **error_r)
 	struct store_user *user = box->user;
 	sqlite3_stmt *st;
 
-	if (reload_row(box, error_r) < 0)
+	if (mailbox_reload(box, error_r) < 0)
 		return -1;
 	if (sqlite3_prepare_v2(user->db, "SELECT count(*) FROM messages WHERE mailbox = ?", -1, &st,
 			       NULL) != SQLITE_OK)
@@ -81,14 +81,14 @@ store_mailbox_sync(struct store_mailbox *box, const char **error_r)
 	struct store_user *user = box->user;
 	struct sync_stats stats = {0};
 
-	if (reload_row(box, error_r) < 0)
+	if (mailbox_reload(box, error_r) < 0)
 		return -1;
 	/* Nothing changed on disk since the last full scan: no lock needed. */
 	if (box->row.new_mtime == 0 || box->row.new_mtime != dir_mtime(box->new_fd) ||
 	    box->row.cur_mtime == 0 || box->row.cur_mtime != dir_mtime(box->cur_fd)) {
 		if (idx_begin(user, error_r) < 0)
 			return -1;
-		if (reload_row(box, error_r) < 0 ||
+		if (mailbox_reload(box, error_r) < 0 ||
 		    sync_mailbox(box, SYNC_FULL, !box->readonly, NULL, 0, &stats, error_r) < 0 ||
 		    idx_commit(user, error_r) < 0) {
 			idx_rollback(user);

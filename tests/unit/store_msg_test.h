@@ -22,6 +22,18 @@ struct snap {
 	bool has_cache;
 };
 
+/* A user's store (created when create). */
+static ATTR_UNUSED struct store_user *
+user_of(struct fixture *f, const char *address, bool create)
+{
+	struct store_user *u;
+	const char *error = NULL;
+
+	if (store_user_open(f->store, address, create, &u, &error) < 0)
+		fail_msg("user_open %s: %s", address, error);
+	return u;
+}
+
 /* The messages of a mailbox, in UID order; returns the count. */
 static ATTR_UNUSED size_t
 snaps_of(struct store_mailbox *box, struct snap *v, size_t max)
@@ -116,11 +128,12 @@ block_hook(const char *point)
 
 	if (strcmp(point, "synced") != 0)
 		return;
-	assert_true(snprintf(sql, sizeof(sql),
-			     "INSERT INTO messages (mailbox, uid, base, file, modseq,"
-			     " internal_date, disk_size, crlf_size) SELECT id, uidnext + 1,"
-			     " 'blocker', 'cur/blocker', 1, 0, 0, 0 FROM mailboxes WHERE name = '%s'",
-			     block_box) < (int)sizeof(sql));
+	assert_true(
+	    snprintf(sql, sizeof(sql),
+		     "INSERT INTO messages (mailbox, uid, base, file, modseq,"
+		     " internal_date, disk_size, crlf_size) SELECT id, uidnext + 1,"
+		     " 'blocker', 'cur/blocker', 1, 0, 0, 0 FROM mailboxes WHERE name = '%s'",
+		     block_box) < (int)sizeof(sql));
 	index_exec(block_dir, block_user, sql);
 }
 

@@ -10,17 +10,6 @@
 static const char *const A = "dana@example.org";
 static const char *const A_REL = "mail/example.org/dana";
 
-static struct store_user *
-open_user(struct fixture *f)
-{
-	struct store_user *u;
-	const char *error = NULL;
-
-	if (store_user_open(f->store, A, true, &u, &error) < 0)
-		fail_msg("user_open: %s", error);
-	return u;
-}
-
 static int
 files_in(struct fixture *f, const char *dir, const char *sub)
 {
@@ -39,7 +28,7 @@ test_append_one(void **state)
 	uint32_t uidvalidity = 0, uid = 0;
 	static const char text[] = "Subject: appended\n\nbody\n";
 
-	struct store_user *u = open_user(f);
+	struct store_user *u = user_of(f, A, true);
 	struct store_spool *spool = spool_text(f->store, text);
 	store_spool_set_cache(spool, "(envelope)");
 	struct store_append_msg m = {.spool = spool};
@@ -87,7 +76,7 @@ test_append_many(void **state)
 	assert_int_equal(store_deliver(first, &r, 1, &res), 1);
 	store_spool_free(&first);
 
-	struct store_user *u = open_user(f);
+	struct store_user *u = user_of(f, A, true);
 	struct store_append_msg m[3];
 	for (size_t i = 0; i < 3; i++)
 		spools[i] = spool_text(f->store, texts[i]);
@@ -96,8 +85,8 @@ test_append_many(void **state)
 					 .keywords = "zeta Alpha",
 					 .internal_date = 1200000000};
 	m[1] = (struct store_append_msg){.spool = spools[1], .internal_date = 1300000000};
-	m[2] = (struct store_append_msg){
-	    .spool = spools[2], .flags = STORE_FLAG_DRAFT | STORE_FLAG_ANSWERED};
+	m[2] = (struct store_append_msg){.spool = spools[2],
+					 .flags = STORE_FLAG_DRAFT | STORE_FLAG_ANSWERED};
 	store_spool_set_cache(spools[2], "(old)");
 	store_spool_set_cache(spools[2], "(three)");
 	assert_int_equal(store_append(u, "Sent", m, 3, 0, &uidvalidity, uids, &error), 0);
@@ -135,7 +124,7 @@ test_append_many(void **state)
 	store_user_close(&u);
 	struct store_reindex_report rep;
 	assert_int_equal(store_reindex(f->store, A, true, &rep, &error), 0);
-	u = open_user(f);
+	u = user_of(f, A, true);
 	assert_int_equal(snaps_of_name(u, "Sent", v, 8), 4);
 	assert_int_equal(v[1].date, 1200000000);
 	assert_int_equal(v[2].date, 1300000000);
@@ -152,7 +141,7 @@ test_append_errors(void **state)
 	struct store_append_msg m[2];
 	uint64_t used;
 
-	struct store_user *u = open_user(f);
+	struct store_user *u = user_of(f, A, true);
 	for (size_t i = 0; i < 2; i++) {
 		spools[i] = spool_text(f->store, "Subject: x\n\nx\n");
 		m[i] = (struct store_append_msg){.spool = spools[i]};
@@ -237,7 +226,7 @@ test_cache_on_delivery(void **state)
 	store_spool_free(&two);
 	store_spool_free(&three);
 
-	struct store_user *u = open_user(f);
+	struct store_user *u = user_of(f, A, true);
 	assert_int_equal(snaps_of_name(u, "INBOX", v, 4), 3);
 	assert_string_equal(v[0].cache, "(one)");
 	assert_string_equal(v[1].cache, "(two)");

@@ -39,17 +39,6 @@ deliver_three(struct fixture *f)
 	}
 }
 
-static struct store_user *
-open_user(struct fixture *f)
-{
-	struct store_user *u;
-	const char *error = NULL;
-
-	if (store_user_open(f->store, A, false, &u, &error) < 0)
-		fail_msg("user_open: %s", error);
-	return u;
-}
-
 static struct store_mailbox *
 open_box(struct store_user *u, const char *name, bool readonly)
 {
@@ -102,7 +91,7 @@ test_copy(void **state)
 	uint64_t bytes_before, bytes_after;
 
 	deliver_three(f);
-	struct store_user *u = open_user(f);
+	struct store_user *u = user_of(f, A, false);
 	struct store_mailbox *inbox = open_box(u, "INBOX", false);
 	struct store_mailbox *archive = open_box(u, "Archive", true);
 	struct store_status_info ast;
@@ -175,10 +164,10 @@ test_move(void **state)
 	uint64_t bytes_before, bytes_after;
 
 	deliver_three(f);
-	struct store_user *u = open_user(f);
+	struct store_user *u = user_of(f, A, false);
 	struct store_mailbox *inbox = open_box(u, "INBOX", false);
 	/* Another session with the same mailbox selected. */
-	struct store_user *u2 = open_user(f);
+	struct store_user *u2 = user_of(f, A, false);
 	struct store_mailbox *other = open_box(u2, "INBOX", false);
 	struct store_status_info st;
 	store_mailbox_status(other, &st);
@@ -252,7 +241,7 @@ test_same_mailbox(void **state)
 	struct snap v[8];
 
 	deliver_three(f);
-	struct store_user *u = open_user(f);
+	struct store_user *u = user_of(f, A, false);
 	struct store_mailbox *inbox = open_box(u, "INBOX", false);
 	const uint32_t uids[] = {1, 2};
 	assert_int_equal(store_copy(inbox, uids, 2, "INBOX", false, 0, &res, &error), 0);
@@ -284,6 +273,21 @@ test_same_mailbox(void **state)
 	store_user_close(&u);
 }
 
+static struct store *hook_store;
+
+static void
+delete_hook(const char *point)
+{
+	struct store_user *u;
+	const char *error = NULL;
+
+	if (strcmp(point, "synced") != 0)
+		return;
+	assert_int_equal(store_user_open(hook_store, A, false, &u, &error), 0);
+	assert_int_equal(store_mailbox_delete(u, "Archive", &error), 0);
+	store_user_close(&u);
+}
+
 static void
 test_errors(void **state)
 {
@@ -293,7 +297,7 @@ test_errors(void **state)
 	uint64_t used;
 
 	deliver_three(f);
-	struct store_user *u = open_user(f);
+	struct store_user *u = user_of(f, A, false);
 	struct store_mailbox *inbox = open_box(u, "INBOX", false);
 	const uint32_t uids[] = {1, 2, 3};
 
@@ -316,6 +320,17 @@ test_errors(void **state)
 	assert_int_equal(res.count, 3);
 	store_copy_result_free(&res);
 
+	/* The destination deleted by another session after the links: ENOENT,
+	 * the source untouched. */
+	hook_store = f->store;
+	store_test_hook = delete_hook;
+	assert_int_equal(store_copy(inbox, uids, 3, "Archive", true, 0, &res, &error), -1);
+	store_test_hook = NULL;
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(files_in(f, ""), 3);
+	struct snap v[4];
+	assert_int_equal(snaps_of(inbox, v, 4), 3);
+
 	/* Nothing to copy: fine, nothing done. */
 	const uint32_t none = 99;
 	assert_int_equal(store_copy(inbox, &none, 1, "Junk", true, 0, &res, &error), 0);
@@ -336,7 +351,7 @@ test_all_or_nothing(void **state)
 	struct snap before[4], after[4];
 
 	deliver_three(f);
-	struct store_user *u = open_user(f);
+	struct store_user *u = user_of(f, A, false);
 	struct store_mailbox *inbox = open_box(u, "INBOX", false);
 	struct store_status_info st;
 	store_mailbox_status(inbox, &st);
@@ -362,9 +377,8 @@ test_all_or_nothing(void **state)
 		}
 		uint32_t *gone;
 		size_t ngone;
-		assert_int_equal(store_expunged_since(inbox, st.highestmodseq, &gone, &ngone,
-						      &error),
-				 0);
+		assert_int_equal(
+		    store_expunged_since(inbox, st.highestmodseq, &gone, &ngone, &error), 0);
 		assert_int_equal(ngone, 0);
 		free(gone);
 	}
@@ -424,7 +438,7 @@ test_crash(void **state)
 		assert_true(WIFEXITED(status));
 		assert_int_equal(WEXITSTATUS(status), 0);
 	}
-	struct store_user *u = open_user(f);
+	struct store_user *u = user_of(f, A, false);
 	assert_int_equal(snaps_of_name(u, "INBOX", v, 8), 3);
 	assert_int_equal(snaps_of_name(u, "Sent", v, 8), 2);
 	assert_int_equal(snaps_of_name(u, "Sent", v, 8), 2);
@@ -444,8 +458,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_move, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_same_mailbox, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_errors, fixture_setup, fixture_teardown),
-	    cmocka_unit_test_setup_teardown(test_all_or_nothing, fixture_setup,
-					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_all_or_nothing, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_crash, fixture_setup, fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
