@@ -42,7 +42,7 @@ enum mime_cache_item {
 
 /* Append the cache string for msg (CRLF) to out. Returns 0 or -1 (full). */
 int mime_cache_build(const char *msg, size_t len, struct buf *out);
-/* Find item in a cache string: 0 with *p_r/*len_r pointing into cache, -1
+/* Find item in a cache string: 0 with *p_r and *len_r pointing into cache, -1
  * when cache is not a valid cache of this version. */
 int mime_cache_get(const char *cache, enum mime_cache_item item, const char **p_r,
 		   size_t *len_r);
