@@ -143,6 +143,7 @@ header_fields(const char *msg, const struct mime_part *p, bool not, const char *
 	      size_t nfields, struct buf *out)
 {
 	struct mime_header h;
+	size_t start = out->len;
 	int ret = 0;
 
 	(void)mime_header_parse(msg + p->header_offset, p->header_size, NULL, &h);
@@ -156,8 +157,12 @@ header_fields(const char *msg, const struct mime_part *p, bool not, const char *
 		if (ret == 0 && (f->size == 0 || msg[p->header_offset + f->offset + f->size - 1] != '\n'))
 			ret = buf_add(out, "\r\n", 2);
 	}
+	/* The empty line ends the section, unless the header had none and
+	 * nothing was taken from it. */
+	if (ret == 0 && (out->len > start || (h.flags & MIME_HEADER_F_NO_END) == 0))
+		ret = buf_add(out, "\r\n", 2);
 	mime_header_clear(&h);
-	return ret == 0 ? buf_add(out, "\r\n", 2) : -1;
+	return ret;
 }
 
 int
@@ -193,11 +198,28 @@ struct bin {
 
 enum cte { CTE_IDENTITY, CTE_BASE64, CTE_QP, CTE_UNKNOWN };
 
+/* The encoding a leaf is decoded from. The field must hold one token and
+ * nothing else ("8bit trailing" is an unknown encoding). */
 static enum cte
-cte_of(const struct mime_part *p)
+cte_of(const struct bin *b, const struct mime_part *p)
 {
+	const struct mime_header_field *f;
+	struct mime_header h;
+	bool clean = true;
+
 	if (is_rfc822(p) || (p->flags & MIME_PART_F_MULTIPART) != 0)
 		return CTE_IDENTITY; /* only leaves are decoded */
+	(void)mime_header_parse(b->msg + p->header_offset, p->header_size, NULL, &h);
+	f = mime_header_find(&h, "content-transfer-encoding");
+	if (f != NULL) {
+		size_t i = strspn(f->value, " \t");
+
+		i += strcspn(f->value + i, " \t(");
+		clean = f->value[i + strspn(f->value + i, " \t")] == '\0';
+	}
+	mime_header_clear(&h);
+	if (!clean)
+		return CTE_UNKNOWN;
 	if (strcmp(p->encoding, "base64") == 0)
 		return CTE_BASE64;
 	if (strcmp(p->encoding, "quoted-printable") == 0)
@@ -233,7 +255,7 @@ bin_body(struct bin *b, const struct mime_part *p)
 		}
 		return r == MIME_BINARY_OK ? bin_copy(b, pos, end) : r;
 	}
-	switch (cte_of(p)) {
+	switch (cte_of(b, p)) {
 	case CTE_IDENTITY:
 		return bin_copy(b, pos, end);
 	case CTE_BASE64:
@@ -251,18 +273,19 @@ bin_body(struct bin *b, const struct mime_part *p)
 	return MIME_BINARY_UNKNOWN_CTE;
 }
 
-/* Header (its encoding field rewritten when the body is decoded) and body. */
+/* Header and body. When the body is decoded, the header loses its
+ * Content-Transfer-Encoding fields and gets "binary" as its last field. */
 static enum mime_binary_result
 bin_whole(struct bin *b, const struct mime_part *p)
 {
-	enum cte cte = cte_of(p);
+	enum cte cte = cte_of(b, p);
 	struct mime_header h;
 	size_t pos = 0;
 	int ret = 0;
 
-	if (cte == CTE_IDENTITY || cte == CTE_UNKNOWN) {
-		if (cte == CTE_UNKNOWN)
-			return MIME_BINARY_UNKNOWN_CTE;
+	if (cte == CTE_UNKNOWN)
+		return MIME_BINARY_UNKNOWN_CTE;
+	if (cte == CTE_IDENTITY) {
 		if (bin_copy(b, p->header_offset, p->body_offset) != MIME_BINARY_OK)
 			return MIME_BINARY_FULL;
 		return bin_body(b, p);
@@ -274,9 +297,16 @@ bin_whole(struct bin *b, const struct mime_part *p)
 		if (f->no_colon || !mime_header_field_is(f, "content-transfer-encoding"))
 			continue;
 		ret = buf_add(b->out, b->msg + p->header_offset + pos, f->offset - pos);
+		pos = f->offset + f->size;
+	}
+	if (ret == 0) {
+		/* The fields end where the empty line starts. */
+		size_t end = h.count > 0 ? h.fields[h.count - 1].offset + h.fields[h.count - 1].size : 0;
+
+		ret = buf_add(b->out, b->msg + p->header_offset + pos, end > pos ? end - pos : 0);
 		if (ret == 0)
 			ret = buf_add_str(b->out, "Content-Transfer-Encoding: binary\r\n");
-		pos = f->offset + f->size;
+		pos = MAX(pos, end);
 	}
 	mime_header_clear(&h);
 	if (ret < 0 || bin_copy(b, p->header_offset + pos, p->body_offset) != MIME_BINARY_OK)

@@ -204,6 +204,28 @@ answer(const char *msg, size_t len, const struct mime_message *tree, const char 
 	return 0;
 }
 
+/* With POSTERN_MIME_DUMP=dir, a differing answer is appended to
+ * dir/NAME.postern in the record format, to review and copy when a
+ * difference is intended. */
+static void
+dump(const char *name, const char *item, int no, const struct buf *out)
+{
+	const char *dir = getenv("POSTERN_MIME_DUMP");
+	char path[1024];
+	FILE *fp;
+
+	if (dir == NULL || snprintf(path, sizeof(path), "%s/%s.postern", dir, name) >= (int)sizeof(path))
+		return;
+	fp = fopen(path, "ab");
+	if (fp == NULL)
+		return;
+	if (no)
+		fprintf(fp, "%s NO\n", item);
+	else
+		fprintf(fp, "%s %zu\n%.*s\n", item, out->len, (int)out->len, buf_cstr(out));
+	fclose(fp);
+}
+
 static size_t
 check_message(const char *name)
 {
@@ -232,7 +254,8 @@ check_message(const char *name)
 		if (no == (int)r->no && (no || (out.len == r->len && memcmp(out.data, r->data, r->len) == 0)))
 			continue;
 		failures++;
-		fprintf(stderr, "%s %s:\n  want %s%.*s\n  got  %s%.*s\n", name, r->item,
+		dump(name, r->item, no, &out);
+		fprintf(stderr, "%s %s: want %zu got %zu\n  want %s%.*s\n  got  %s%.*s\n", name, r->item, r->len, out.len,
 			r->no ? "NO" : "", (int)r->len, r->no ? "" : r->data, no ? "NO" : "",
 			(int)out.len, buf_cstr(&out));
 	}
