@@ -730,6 +730,8 @@ int
 mime_cache_get(const char *cache, enum mime_cache_item item, const char **p_r, size_t *len_r)
 {
 	size_t plen = strlen(MIME_CACHE_PREFIX), total = strlen(cache), pos = plen;
+	const char *p = NULL;
+	size_t len = 0;
 
 	if (total < plen || memcmp(cache, MIME_CACHE_PREFIX, plen) != 0)
 		return -1;
@@ -747,10 +749,14 @@ mime_cache_get(const char *cache, enum mime_cache_item item, const char **p_r, s
 		if (n >= total - pos || cache[pos + n] != '\n')
 			return -1;
 		if (i == (int)item) {
-			*p_r = cache + pos;
-			*len_r = n;
+			p = cache + pos;
+			len = n;
 		}
 		pos += n + 1;
 	}
-	return pos == total ? 0 : -1;
+	if (pos != total || p == NULL)
+		return -1;
+	*p_r = p;
+	*len_r = len;
+	return 0;
 }
