@@ -79,7 +79,7 @@ struct imap_parser {
 	unsigned nlevels;      /* allocated */
 	unsigned depth;	       /* open lists */
 	size_t nargs;
-	bool need_sep; /* an argument just ended */
+	bool need_sep;	  /* an argument just ended */
 	bool no_brackets; /* a '[' of this line found no ']': no more tries */
 	struct chunk *arena;
 	struct imap_command cmd;
@@ -782,8 +782,8 @@ imap_parser_command(const struct imap_parser *p)
 }
 
 void
-imap_parser_literal(const struct imap_parser *p, uint64_t *size_r, bool *sync_r,
-		    const char **tag_r, const char **name_r)
+imap_parser_literal(const struct imap_parser *p, uint64_t *size_r, bool *sync_r, const char **tag_r,
+		    const char **name_r)
 {
 	*size_r = p->lit_size;
 	*sync_r = p->lit_sync;

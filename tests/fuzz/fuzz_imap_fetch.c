@@ -21,7 +21,8 @@ check(const struct imap_fetch *f)
 		if (s->text == MIME_SECTION_MIME && s->part[0] == '\0')
 			abort();
 		/* PARTIAL's RFC822 items keep their own names. */
-		if (strncmp(s->reply_name, s->kind == IMAP_SECTION_BODY ? "BODY[" : "BINARY", 5) != 0 &&
+		if (strncmp(s->reply_name, s->kind == IMAP_SECTION_BODY ? "BODY[" : "BINARY", 5) !=
+			0 &&
 		    strncmp(s->reply_name, "RFC822", 6) != 0)
 			abort();
 		if (s->part[0] == '0' || strstr(s->part, ".0") != NULL)

@@ -40,8 +40,8 @@ check_seqset(const struct imap_arg *a, uint32_t star)
 
 /* Walk the tree: the limits hold, strings are terminated; record it. */
 static void
-walk(const struct imap_arg *args, size_t count, unsigned depth,
-     const struct imap_parser_limits *l, size_t *nargs, struct buf *out)
+walk(const struct imap_arg *args, size_t count, unsigned depth, const struct imap_parser_limits *l,
+     size_t *nargs, struct buf *out)
 {
 	if (depth > l->max_depth)
 		abort();
@@ -49,7 +49,8 @@ walk(const struct imap_arg *args, size_t count, unsigned depth,
 		const struct imap_arg *a = &args[i];
 		if (++*nargs > l->max_args)
 			abort();
-		(void)buf_printf(out, "%d:%zu:", (int)a->type, a->type == IMAP_ARG_LIST ? a->count : a->len);
+		(void)buf_printf(out, "%d:%zu:", (int)a->type,
+				 a->type == IMAP_ARG_LIST ? a->count : a->len);
 		if (a->type == IMAP_ARG_LIST) {
 			walk(a->list, a->count, depth + 1, l, nargs, out);
 			continue;
@@ -144,8 +145,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	uint8_t decide = data[0], seed = data[1], lim = data[2];
 	const struct imap_parser_limits *l = &small;
-	struct imap_parser_limits def = {IMAP_PARSER_DEFAULT_MAX_LINE,
-					 IMAP_PARSER_DEFAULT_MAX_ARGS,
+	struct imap_parser_limits def = {IMAP_PARSER_DEFAULT_MAX_LINE, IMAP_PARSER_DEFAULT_MAX_ARGS,
 					 IMAP_PARSER_DEFAULT_MAX_DEPTH};
 	if (lim & 1)
 		l = &def;

@@ -10,8 +10,8 @@
 #include "lib/buf.h"
 
 static const char *const item_names[] = {
-	"UID",	  "FLAGS",  "INTERNALDATE", "RFC822.SIZE",   "ENVELOPE",    "BODY",
-	"BODYSTRUCTURE", "MODSEQ", "RFC822", "RFC822.HEADER", "RFC822.TEXT", "SAVEDATE",
+    "UID",	     "FLAGS",  "INTERNALDATE", "RFC822.SIZE",	"ENVELOPE",    "BODY",
+    "BODYSTRUCTURE", "MODSEQ", "RFC822",       "RFC822.HEADER", "RFC822.TEXT", "SAVEDATE",
 };
 
 static const char *const text_names[] = {"ALL", "HEADER", "FIELDS", "FIELDS.NOT", "TEXT", "MIME"};
@@ -33,8 +33,8 @@ describe(const struct imap_fetch *f, struct buf *out)
 		r |= buf_add_str(out, "vanished ");
 	for (size_t i = 0; i < f->nsections; i++) {
 		const struct imap_fetch_section *s = &f->sections[i];
-		r |= buf_printf(out, "{%s|%d|%d|%s|%s|", s->reply_name, (int)s->kind, s->peek, s->part,
-				text_names[s->text]);
+		r |= buf_printf(out, "{%s|%d|%d|%s|%s|", s->reply_name, (int)s->kind, s->peek,
+				s->part, text_names[s->text]);
 		for (size_t k = 0; k < s->nfields; k++)
 			r |= buf_printf(out, "%s%s", k > 0 ? "," : "", s->fields[k]);
 		if (s->partial)
@@ -200,7 +200,8 @@ test_modifiers(void **state)
 	fetch_is("(FLAGS) (VANISHED CHANGEDSINCE 5)", "FLAGS MODSEQ cs=5 vanished");
 	fetch_is("FLAGS (CHANGEDSINCE 0)", "FLAGS MODSEQ");
 	fetch_is("FLAGS (CHANGEDSINCE 9223372036854775807)", "FLAGS MODSEQ cs=9223372036854775807");
-	fetch_is("FLAGS (CHANGEDSINCE 9223372036854775808)", "ERR: CHANGEDSINCE needs a mod-sequence");
+	fetch_is("FLAGS (CHANGEDSINCE 9223372036854775808)",
+		 "ERR: CHANGEDSINCE needs a mod-sequence");
 	fetch_is("FLAGS (CHANGEDSINCE)", "ERR: CHANGEDSINCE needs a mod-sequence");
 	fetch_is("FLAGS (CHANGEDSINCE x)", "ERR: CHANGEDSINCE needs a mod-sequence");
 	fetch_is("FLAGS (CHANGEDSINCE 1 CHANGEDSINCE 2)", "ERR: CHANGEDSINCE given twice");
@@ -269,10 +270,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_macros_items), cmocka_unit_test(test_sections),
-		cmocka_unit_test(test_section_errors), cmocka_unit_test(test_partial),
-		cmocka_unit_test(test_modifiers),      cmocka_unit_test(test_no_args),
-		cmocka_unit_test(test_partial_command),
+	    cmocka_unit_test(test_macros_items),    cmocka_unit_test(test_sections),
+	    cmocka_unit_test(test_section_errors),  cmocka_unit_test(test_partial),
+	    cmocka_unit_test(test_modifiers),	    cmocka_unit_test(test_no_args),
+	    cmocka_unit_test(test_partial_command),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

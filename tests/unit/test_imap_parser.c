@@ -89,8 +89,10 @@ run(const struct imap_parser_limits *limits, const char *input, size_t len, size
 				imap_parser_literal(p, &size, &sync, &tag, &name);
 				assert_non_null(tag);
 				assert_non_null(name);
-				assert_int_equal(buf_printf(out, "L%llu%c|", (unsigned long long)size,
-							    sync ? 's' : 'n'), 0);
+				assert_int_equal(buf_printf(out, "L%llu%c|",
+							    (unsigned long long)size,
+							    sync ? 's' : 'n'),
+						 0);
 				if (*decide == 'R')
 					imap_parser_literal_refuse(p);
 				else
@@ -100,8 +102,9 @@ run(const struct imap_parser_limits *limits, const char *input, size_t len, size
 			} else {
 				const char *tag, *reason;
 				imap_parser_error(p, &tag, &reason);
-				assert_int_equal(buf_printf(out, "E %s %s|", tag != NULL ? tag : "-",
-							    reason), 0);
+				assert_int_equal(
+				    buf_printf(out, "E %s %s|", tag != NULL ? tag : "-", reason),
+				    0);
 			}
 		}
 	}
@@ -120,7 +123,7 @@ check_full(const struct imap_parser_limits *limits, const char *input, size_t le
 		struct buf out;
 		buf_init(&out, BUF_UNLIMITED);
 		run(limits, input, len, steps[i], (unsigned)i, decide, &out);
-		if (out.len != exp_len || memcmp(out.data, expect, out.len) != 0)
+		if (out.len != exp_len || memcmp(buf_cstr(&out), expect, out.len) != 0)
 			fail_msg("input '%s' step %zu: got '%s' want '%s'", input, steps[i],
 				 buf_cstr(&out), expect);
 		buf_release(&out);
@@ -224,8 +227,7 @@ test_literals(void **state)
 	(void)state;
 	check_full(NULL, in1, sizeof(in1) - 1, "", exp1, sizeof(exp1) - 1);
 	check_full(NULL, in2, sizeof(in2) - 1, "", exp2, sizeof(exp2) - 1);
-	check("A1 APPEND box (\\Seen) {3+}\r\nabc\r\n",
-	      "L3n|C A1 APPEND box (\\Seen) {3}abc|");
+	check("A1 APPEND box (\\Seen) {3+}\r\nabc\r\n", "L3n|C A1 APPEND box (\\Seen) {3}abc|");
 	check("A1 APPEND box ~{3+}\r\nabc\nA2 NOOP\r\n", "L3n|C A1 APPEND box ~{3}abc|C A2 NOOP|");
 	check("A1 X (a {1}\r\nb c)\r\n", "L1s|C A1 X (a {1}b c)|");
 	check("A1 X {0}\r\n\r\n", "L0s|C A1 X {0}|");
@@ -233,12 +235,10 @@ test_literals(void **state)
 	/* Literals are verbatim: no parsing of what they hold. */
 	check("A1 X {7}\r\n\"(\r\n{1}\r\n", "L7s|C A1 X {7}\"(\r\n{1}|");
 	check("A1 X {3}\r\nabcd\r\n", "L3s|E A1 missing space between arguments|");
-	check("A1 X {18446744073709551616}\r\nA2 NOOP\r\n",
-	      "E A1 literal size too big|C A2 NOOP|");
-	check("A1 X {9223372036854775808}\r\nA2 NOOP\r\n",
-	      "E A1 literal size too big|C A2 NOOP|");
+	check("A1 X {18446744073709551616}\r\nA2 NOOP\r\n", "E A1 literal size too big|C A2 NOOP|");
+	check("A1 X {9223372036854775808}\r\nA2 NOOP\r\n", "E A1 literal size too big|C A2 NOOP|");
 	check_dec("A1 X {9223372036854775807}\r\nA2 NOOP\r\n", 37, "R",
-		   "L9223372036854775807s|C A2 NOOP|");
+		  "L9223372036854775807s|C A2 NOOP|");
 	check("A1 X {12a}\r\n", "E A1 bad literal|");
 	check("A1 X {}\r\n", "E A1 bad literal|");
 	check("A1 X {+}\r\n", "E A1 bad literal|");
@@ -292,16 +292,16 @@ test_errors(void **state)
 	check("A1 X \x01\r\n", "E A1 bad character|");
 	check("A1 X a\r\r\n", "E A1 missing space between arguments|");
 	check_dec("A1 X \"a\0b\"\r\nA2 NOOP\r\n", 21, "",
-		   "E A1 bad character in quoted string|C A2 NOOP|");
+		  "E A1 bad character in quoted string|C A2 NOOP|");
 	/* The rest of a bad command is skipped, its non-synchronising literals
 	 * included; a synchronising one ends it (the client waits). */
 	check("A1 X ) {3+}\r\nab\nc\r\nA2 NOOP\r\n", "E A1 unexpected ')'|C A2 NOOP|");
-	check("A1 X ) {3+}\r\nab\nc {2+}\r\n\r\n\r\nA2 NOOP\r\n",
-	      "E A1 unexpected ')'|C A2 NOOP|");
+	check("A1 X ) {3+}\r\nab\nc {2+}\r\n\r\n\r\nA2 NOOP\r\n", "E A1 unexpected ')'|C A2 NOOP|");
 	check("A1 X ) {3}\r\nA2 NOOP\r\n", "E A1 unexpected ')'|C A2 NOOP|");
 	check("A1 X ) {3+}x\r\nA2 NOOP\r\n", "E A1 unexpected ')'|C A2 NOOP|");
 	check("A1 X ) {3+}\r\r\nA2 NOOP\r\n", "E A1 unexpected ')'|C A2 NOOP|");
-	check("A1 X {1}\r\na ) {2+}\r\nA2NOOP\r\nA3 NOOP\r\n", "L1s|E A1 unexpected ')'|C A3 NOOP|");
+	check("A1 X {1}\r\na ) {2+}\r\nA2NOOP\r\nA3 NOOP\r\n",
+	      "L1s|E A1 unexpected ')'|C A3 NOOP|");
 }
 
 static void
@@ -310,8 +310,7 @@ test_limits(void **state)
 	(void)state;
 	/* max_line counts the line end; 18 bytes fit exactly. */
 	check_lim(18, 100, 8, "A1 X aaaaaaaaaaa\r\nA2 NOOP\r\n", "C A1 X aaaaaaaaaaa|C A2 NOOP|");
-	check_lim(18, 100, 8, "A1 X aaaaaaaaaaaa\r\nA2 NOOP\r\n",
-		  "E A1 line too long|C A2 NOOP|");
+	check_lim(18, 100, 8, "A1 X aaaaaaaaaaaa\r\nA2 NOOP\r\n", "E A1 line too long|C A2 NOOP|");
 	check_lim(17, 100, 8, "A1 X aaaaaaaaaaaaaaaaaaaaaaaaaaa {3+}\r\nxyz\r\nA2 NOOP\r\n",
 		  "E A1 line too long|C A2 NOOP|");
 	check_lim(17, 100, 8, "A1 X aaaaaaaaaaaaaaaaaaaaaaaaaaa {33+}\r\nA2 NOOP\r\nA3 NOOP\r\n",
@@ -324,14 +323,16 @@ test_limits(void **state)
 	check_lim(20, 100, 8, "A1 X {3}\r\nabc {3}\r\nabc\r\n", "L3s|L3s|C A1 X {3}abc {3}abc|");
 	check_lim(20, 100, 8, "A1 X {3}\r\nabc {3}\r\nabc xyz\r\nA2 NOOP\r\n",
 		  "L3s|L3s|E A1 line too long|C A2 NOOP|");
-	check_lim(10, 100, 8, "A1 X {3}\r\nabc\r\nA2 NOOP\r\n", "L3s|E A1 line too long|C A2 NOOP|");
+	check_lim(10, 100, 8, "A1 X {3}\r\nabc\r\nA2 NOOP\r\n",
+		  "L3s|E A1 line too long|C A2 NOOP|");
 	/* Arguments in all, lists and their elements counted. */
 	check_lim(100, 3, 8, "A1 X a b c\r\n", "C A1 X a b c|");
 	check_lim(100, 3, 8, "A1 X a b c d\r\n", "E A1 too many arguments|");
 	check_lim(100, 3, 8, "A1 X (a b)\r\n", "C A1 X (a b)|");
 	check_lim(100, 3, 8, "A1 X (a b c)\r\n", "E A1 too many arguments|");
 	check_lim(100, 3, 8, "A1 X a b {1}\r\n", "L1s|");
-	check_lim(100, 3, 8, "A1 X a b c {1+}\r\nx\r\nA2 NOOP\r\n", "E A1 too many arguments|C A2 NOOP|");
+	check_lim(100, 3, 8, "A1 X a b c {1+}\r\nx\r\nA2 NOOP\r\n",
+		  "E A1 too many arguments|C A2 NOOP|");
 	check_lim(100, 100, 2, "A1 X ((a))\r\n", "C A1 X ((a))|");
 	check_lim(100, 100, 2, "A1 X (((a)))\r\n", "E A1 lists nested too deep|");
 	check_lim(100, 100, 0, "A1 X ()\r\n", "E A1 lists nested too deep|");
@@ -454,12 +455,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_simple),	    cmocka_unit_test(test_atoms_strings),
-		cmocka_unit_test(test_lists),	    cmocka_unit_test(test_brackets),
-		cmocka_unit_test(test_literals),    cmocka_unit_test(test_refuse),
-		cmocka_unit_test(test_errors),	    cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_stop_after_command), cmocka_unit_test(test_large),
-		cmocka_unit_test(test_helpers),
+	    cmocka_unit_test(test_simple),
+	    cmocka_unit_test(test_atoms_strings),
+	    cmocka_unit_test(test_lists),
+	    cmocka_unit_test(test_brackets),
+	    cmocka_unit_test(test_literals),
+	    cmocka_unit_test(test_refuse),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_stop_after_command),
+	    cmocka_unit_test(test_large),
+	    cmocka_unit_test(test_helpers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

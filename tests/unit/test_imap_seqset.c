@@ -229,10 +229,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_contains),
-		cmocka_unit_test(test_write),
+	    cmocka_unit_test(test_parse),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_contains),
+	    cmocka_unit_test(test_write),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
