@@ -1,0 +1,137 @@
+/* fuzz_imap_search.c - libFuzzer target for SEARCH programs.
+ *
+ * Input: a program in IMAP argument syntax (tokenized by the test
+ * tokenizer), optionally followed by "\n--MSG--\n" and a message;
+ * otherwise a fixed multipart sample is searched. Checks that parsing
+ * either succeeds or gives an error text; that matching answers 0 or 1,
+ * the same twice, loads at most once, and never loads for a program that
+ * reads neither header nor body; and that a vanished message matches
+ * nothing when the message is loaded.
+ */
+#include "lib/common.h"
+
+#include <time.h>
+
+#include "../unit/imap_args_test.h"
+#include "imap/imap_search.h"
+
+static const char sample[] =
+    "Date: Tue, 1 Feb 1994 23:59:00 -1200\r\n"
+    "From: =?koi8-r?B?8NLJ18XUIM3J0g==?= <ivan@example.ru>\r\n"
+    "To: Nguyen <nguyen@example.vn>\r\n"
+    "Subject: =?utf-8?B?VGnhur9uZyBWaeG7h3QgY8OzIGThuqV1?= /\r\n"
+    " =?iso-8859-2?Q?Za=BF=F3=B3=E6_g=EA=B6l=B1_ja=BC=F1?=\r\n"
+    "Content-Type: multipart/mixed; boundary=\"b1\"\r\n"
+    "\r\n"
+    "--b1\r\n"
+    "Content-Type: text/plain; charset=koi8-r\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "\r\n"
+    "89/F29gg1sUgxd2jINzUycggzdHHy8nIIMbSwc7D1drTy8nIIMLVzM/LCg==\r\n"
+    "--b1\r\n"
+    "Content-Type: text/plain; charset=iso-8859-1\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\n"
+    "\r\n"
+    "Le caf=E9 est tr=E8s bon.\r\n"
+    "--b1\r\n"
+    "Content-Type: message/rfc822\r\n"
+    "\r\n"
+    "Subject: inner\r\n"
+    "\r\n"
+    "wombat\r\n"
+    "--b1--\r\n";
+
+static const char separator[] = "\n--MSG--\n";
+
+struct fixture {
+	const char *data;
+	size_t len;
+	int loads;
+	bool gone;
+};
+
+static void
+check(bool ok, const char *what)
+{
+	if (!ok) {
+		fprintf(stderr, "fuzz_imap_search: %s\n", what);
+		abort();
+	}
+}
+
+static int
+load(void *ctx, const char **data_r, size_t *len_r)
+{
+	struct fixture *f = ctx;
+
+	f->loads++;
+	if (f->gone)
+		return -1;
+	*data_r = f->data;
+	*len_r = f->len;
+	return 0;
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	setenv("TZ", "UTC", 1);
+	tzset();
+	return 0;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const uint32_t saved[] = {2, 3, 7, 9};
+	static const struct store_message meta = {
+	    .uid = 7,
+	    .modseq = 42,
+	    .flags = STORE_FLAG_SEEN,
+	    .keywords = "$Forwarded Junk",
+	    .internal_date = 760141800,
+	    .crlf_size = sizeof(sample) - 1,
+	};
+	const uint8_t *msg = (const uint8_t *)sample, *sep;
+	size_t plen = size, mlen = sizeof(sample) - 1;
+	struct imap_search_program prog;
+	struct imap_arg *args;
+	size_t count;
+	const char *error = NULL;
+	bool bad;
+	int r1, r2;
+
+	sep = memmem(data, size, separator, sizeof(separator) - 1);
+	if (sep != NULL) {
+		plen = (size_t)(sep - data);
+		msg = sep + sizeof(separator) - 1;
+		mlen = size - plen - (sizeof(separator) - 1);
+	}
+	test_args_parse(data, plen, &args, &count);
+	if (imap_search_parse(args, count, &prog, &bad, &error) < 0) {
+		check(error != NULL && *error != '\0', "error text");
+		test_args_free(args, count);
+		return 0;
+	}
+	test_args_free(args, count); /* the program owns its strings */
+
+	struct fixture f = {.data = (const char *)msg, .len = mlen};
+	struct imap_search_msg m = {
+	    .seq = 3, .meta = &meta, .load = load, .ctx = &f, .now = 760141800 + 86400};
+
+	imap_search_resolve(&prog, 5, 9, saved, N_ELEMENTS(saved));
+	r1 = imap_search_match(&prog, &m);
+	check(r1 == 0 || r1 == 1, "result");
+	check(f.loads <= 1, "one load");
+	if (!prog.needs_header && !prog.needs_body)
+		check(f.loads == 0, "no load without content keys");
+	f.loads = 0;
+	r2 = imap_search_match(&prog, &m);
+	check(r1 == r2, "same answer twice");
+	f.loads = 0;
+	f.gone = true;
+	r2 = imap_search_match(&prog, &m);
+	check(f.loads == 0 || r2 == 0, "a vanished message matches nothing");
+	imap_search_clear(&prog);
+	return 0;
+}
