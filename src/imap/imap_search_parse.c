@@ -378,21 +378,17 @@ parse_arg(struct parser *p, const struct key_def *def, const struct imap_arg *ar
 		key->number = n;
 		return 0;
 	case ARG_KEYWORD:
+	case ARG_SET:
 		if (!is_atom(a)) {
-			p->error = "Invalid keyword";
+			p->error = def->arg == ARG_SET ? "Invalid sequence set" : "Invalid keyword";
 			return -1;
 		}
 		s = atom_text(a, &len);
+		if (def->arg == ARG_SET)
+			return parse_set(p, s, len, key);
 		key->str = xstrndup(s, len);
 		key->str_len = len;
 		return 0;
-	case ARG_SET:
-		if (!is_atom(a)) {
-			p->error = "Invalid sequence set";
-			return -1;
-		}
-		s = atom_text(a, &len);
-		return parse_set(p, s, len, key);
 	default:
 		break;
 	}

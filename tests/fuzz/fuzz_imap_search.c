@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "../unit/imap_args_test.h"
+#include "../unit/imap_search_test.h"
 #include "imap/imap_search.h"
 
 static const char sample[] =
@@ -43,13 +44,6 @@ static const char sample[] =
 
 static const char separator[] = "\n--MSG--\n";
 
-struct fixture {
-	const char *data;
-	size_t len;
-	int loads;
-	bool gone;
-};
-
 static void
 check(bool ok, const char *what)
 {
@@ -57,19 +51,6 @@ check(bool ok, const char *what)
 		fprintf(stderr, "fuzz_imap_search: %s\n", what);
 		abort();
 	}
-}
-
-static int
-load(void *ctx, const char **data_r, size_t *len_r)
-{
-	struct fixture *f = ctx;
-
-	f->loads++;
-	if (f->gone)
-		return -1;
-	*data_r = f->data;
-	*len_r = f->len;
-	return 0;
 }
 
 int
@@ -115,9 +96,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	test_args_free(args, count); /* the program owns its strings */
 
-	struct fixture f = {.data = (const char *)msg, .len = mlen};
+	struct test_msg f = {.data = (const char *)msg, .len = mlen};
 	struct imap_search_msg m = {
-	    .seq = 3, .meta = &meta, .load = load, .ctx = &f, .now = 760141800 + 86400};
+	    .seq = 3, .meta = &meta, .load = test_msg_load, .ctx = &f, .now = 760141800 + 86400};
 
 	imap_search_resolve(&prog, 5, 9, saved, N_ELEMENTS(saved));
 	r1 = imap_search_match(&prog, &m);

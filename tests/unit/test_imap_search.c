@@ -10,6 +10,7 @@
 #include "imap/imap_search.h"
 #include "imap/imap_search_private.h"
 #include "imap_args_test.h"
+#include "imap_search_test.h"
 #include "lib/buf.h"
 
 static const char msg1[] =
@@ -55,26 +56,6 @@ static const char msg2[] = "From: alice@example.com\r\n"
 			   "\xce\xa3\xce\xbf\xcf\x86\xce\xaf\xce\xb1 and \xd0\x81\xd0\xbb\xd0\xba\xd0\xb0\r\n"
 			   "nul here:\0:end\r\n";
 
-struct fixture {
-	const char *data;
-	size_t len;
-	int loads;
-	bool gone;
-};
-
-static int
-fixture_load(void *ctx, const char **data_r, size_t *len_r)
-{
-	struct fixture *f = ctx;
-
-	f->loads++;
-	if (f->gone)
-		return -1;
-	*data_r = f->data;
-	*len_r = f->len;
-	return 0;
-}
-
 /* 1994-02-01 22:30:00 UTC */
 #define INTERNAL_DATE ((time_t)760141800)
 
@@ -111,8 +92,8 @@ run_on(const char *search, size_t slen, const char *data, size_t len,
        const struct store_message *meta, int *loads_r)
 {
 	struct imap_search_program prog;
-	struct fixture f = {.data = data, .len = len};
-	struct imap_search_msg m = {.seq = 3, .meta = meta, .load = fixture_load, .ctx = &f};
+	struct test_msg f = {.data = data, .len = len};
+	struct imap_search_msg m = {.seq = 3, .meta = meta, .load = test_msg_load, .ctx = &f};
 	const char *error = NULL;
 	int ret;
 
@@ -446,8 +427,8 @@ static void
 test_gone(void **state)
 {
 	struct imap_search_program prog;
-	struct fixture f = {.gone = true};
-	struct imap_search_msg m = {.seq = 1, .meta = &meta1, .load = fixture_load, .ctx = &f};
+	struct test_msg f = {.gone = true};
+	struct imap_search_msg m = {.seq = 1, .meta = &meta1, .load = test_msg_load, .ctx = &f};
 	const char *error;
 
 	/* A message that vanished matches nothing, not even a NOT. */
@@ -507,11 +488,24 @@ test_return(void **state)
 	assert_error("RETURN ()", "Missing search key");
 }
 
+/* b = open n times, key, close n times. */
+static void
+nest(struct buf *b, const char *open, int n, const char *key, const char *close)
+{
+	int i;
+
+	buf_reset(b);
+	for (i = 0; i < n; i++)
+		assert_int_equal(buf_add_str(b, open), 0);
+	assert_int_equal(buf_add_str(b, key), 0);
+	for (i = 0; i < n; i++)
+		assert_int_equal(buf_add_str(b, close), 0);
+}
+
 static void
 test_errors(void **state)
 {
 	struct buf b;
-	int i;
 
 	assert_error("", "Missing search key");
 	assert_error("FOO", "Unknown search key");
@@ -549,32 +543,17 @@ test_errors(void **state)
 
 	/* Depth: 63 NOTs fit, 64 do not; the same for lists. */
 	buf_init(&b, BUF_UNLIMITED);
-	for (i = 0; i < 63; i++)
-		assert_int_equal(buf_add_str(&b, "NOT "), 0);
-	assert_int_equal(buf_add_str(&b, "DELETED"), 0);
+	nest(&b, "NOT ", 63, "DELETED", "");
 	assert_int_equal(run(b.data, b.len), 1);
-	buf_reset(&b);
-	for (i = 0; i < 64; i++)
-		assert_int_equal(buf_add_str(&b, "NOT "), 0);
-	assert_int_equal(buf_add_str(&b, "SEEN"), 0);
+	nest(&b, "NOT ", 64, "SEEN", "");
 	check_error(b.data, b.len, "Search program nested too deeply");
 	/* Each level is a list and a NOT. */
-	buf_reset(&b);
-	for (i = 0; i < 31; i++)
-		assert_int_equal(buf_add_str(&b, "(NOT "), 0);
-	assert_int_equal(buf_add_str(&b, "SEEN"), 0);
-	for (i = 0; i < 31; i++)
-		assert_int_equal(buf_add_char(&b, ')'), 0);
+	nest(&b, "(NOT ", 31, "SEEN", ")");
 	assert_int_equal(run(b.data, b.len), 0);
-	buf_reset(&b);
-	for (i = 0; i < 32; i++)
-		assert_int_equal(buf_add_str(&b, "(NOT "), 0);
-	assert_int_equal(buf_add_str(&b, "SEEN"), 0);
+	nest(&b, "(NOT ", 32, "SEEN", ")");
 	check_error(b.data, b.len, "Search program nested too deeply");
 	/* Keys in all. */
-	buf_reset(&b);
-	for (i = 0; i < IMAP_SEARCH_MAX_KEYS; i++)
-		assert_int_equal(buf_add_str(&b, "SEEN "), 0);
+	nest(&b, "SEEN ", IMAP_SEARCH_MAX_KEYS, "", "");
 	assert_int_equal(run(b.data, b.len), 1);
 	assert_int_equal(buf_add_str(&b, "SEEN"), 0);
 	check_error(b.data, b.len, "Too many search keys");
