@@ -2,7 +2,8 @@
  *
  * Input: a program in IMAP argument syntax (tokenized by the test
  * tokenizer), optionally followed by "\n--MSG--\n" and a message;
- * otherwise a fixed multipart sample is searched. Checks that parsing
+ * otherwise a fixed multipart sample is searched. The sample is
+ * imap_search_test.h's. Checks that parsing
  * either succeeds or gives an error text; that matching answers 0 or 1,
  * the same twice, loads at most once, and never loads for a program that
  * reads neither header nor body; and that a vanished message matches
@@ -15,32 +16,6 @@
 #include "../unit/imap_args_test.h"
 #include "../unit/imap_search_test.h"
 #include "imap/imap_search.h"
-
-static const char sample[] =
-    "Date: Tue, 1 Feb 1994 23:59:00 -1200\r\n"
-    "From: =?koi8-r?B?8NLJ18XUIM3J0g==?= <ivan@example.ru>\r\n"
-    "To: Nguyen <nguyen@example.vn>\r\n"
-    "Subject: =?utf-8?B?VGnhur9uZyBWaeG7h3QgY8OzIGThuqV1?= /\r\n"
-    " =?iso-8859-2?Q?Za=BF=F3=B3=E6_g=EA=B6l=B1_ja=BC=F1?=\r\n"
-    "Content-Type: multipart/mixed; boundary=\"b1\"\r\n"
-    "\r\n"
-    "--b1\r\n"
-    "Content-Type: text/plain; charset=koi8-r\r\n"
-    "Content-Transfer-Encoding: base64\r\n"
-    "\r\n"
-    "89/F29gg1sUgxd2jINzUycggzdHHy8nIIMbSwc7D1drTy8nIIMLVzM/LCg==\r\n"
-    "--b1\r\n"
-    "Content-Type: text/plain; charset=iso-8859-1\r\n"
-    "Content-Transfer-Encoding: quoted-printable\r\n"
-    "\r\n"
-    "Le caf=E9 est tr=E8s bon.\r\n"
-    "--b1\r\n"
-    "Content-Type: message/rfc822\r\n"
-    "\r\n"
-    "Subject: inner\r\n"
-    "\r\n"
-    "wombat\r\n"
-    "--b1--\r\n";
 
 static const char separator[] = "\n--MSG--\n";
 
@@ -71,10 +46,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    .flags = STORE_FLAG_SEEN,
 	    .keywords = "$Forwarded Junk",
 	    .internal_date = 760141800,
-	    .crlf_size = sizeof(sample) - 1,
+	    .crlf_size = sizeof(test_search_sample) - 1,
 	};
-	const uint8_t *msg = (const uint8_t *)sample, *sep;
-	size_t plen = size, mlen = sizeof(sample) - 1;
+	const uint8_t *msg = (const uint8_t *)test_search_sample, *sep;
+	size_t plen = size, mlen = sizeof(test_search_sample) - 1;
 	struct imap_search_program prog;
 	struct imap_arg *args;
 	size_t count;

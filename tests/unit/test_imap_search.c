@@ -13,42 +13,6 @@
 #include "imap_search_test.h"
 #include "lib/buf.h"
 
-static const char msg1[] =
-    "Date: Tue, 1 Feb 1994 23:59:00 -1200\r\n"
-    "From: =?koi8-r?B?8NLJ18XUIM3J0g==?= <ivan@example.ru>\r\n"
-    "To: Nguyen <nguyen@example.vn>, \"Jan Kowalski\" <jan@example.pl>\r\n"
-    "Cc: team@example.org\r\n"
-    "Subject: =?koi8-r?B?8NLJ18XUIM3J0g==?= /\r\n"
-    " =?utf-8?B?VGnhur9uZyBWaeG7h3QgY8OzIGThuqV1?= /\r\n"
-    " =?iso-8859-2?Q?Za=BF=F3=B3=E6_g=EA=B6l=B1_ja=BC=F1?=\r\n"
-    "X-Empty:\r\n"
-    "Content-Type: multipart/mixed; boundary=\"b1\"\r\n"
-    "\r\n"
-    "preamble zebrafish\r\n"
-    "--b1\r\n"
-    "Content-Type: text/plain; charset=koi8-r\r\n"
-    "Content-Transfer-Encoding: base64\r\n"
-    "\r\n"
-    "89/F29gg1sUgxd2jINzUycggzdHHy8nIIMbSwc7D1drTy8nIIMLVzM/LCg==\r\n"
-    "--b1\r\n"
-    "Content-Type: text/plain; charset=iso-8859-1\r\n"
-    "Content-Transfer-Encoding: quoted-printable\r\n"
-    "\r\n"
-    "Le caf=E9 est tr=E8s bon.\r\n"
-    "=C0 bient=F4t\r\n"
-    "--b1\r\n"
-    "Content-Type: application/octet-stream\r\n"
-    "Content-Transfer-Encoding: base64\r\n"
-    "\r\n"
-    "c2VjcmV0IGF0dGFjaG1lbnQgd29yZHM6IHplYnJhCg==\r\n"
-    "--b1\r\n"
-    "Content-Type: message/rfc822\r\n"
-    "\r\n"
-    "Subject: inner subject quokka\r\n"
-    "\r\n"
-    "inner body wombat\r\n"
-    "--b1--\r\n";
-
 /* No Date:, no Content-Type, 8-bit UTF-8 body with a NUL. */
 static const char msg2[] = "From: alice@example.com\r\n"
 			   "Subject: hello\r\n"
@@ -112,13 +76,13 @@ run_on(const char *search, size_t slen, const char *data, size_t len,
 static int
 run(const char *search, size_t slen)
 {
-	return run_on(search, slen, msg1, sizeof(msg1) - 1, &meta1, NULL);
+	return run_on(search, slen, test_search_sample, sizeof(test_search_sample) - 1, &meta1, NULL);
 }
 
 /* Search string literals may hold NULs. */
 #define YES(s) assert_int_equal(run(s, sizeof(s) - 1), 1)
 #define NO(s) assert_int_equal(run(s, sizeof(s) - 1), 0)
-#define MSG1(s, loads_r) run_on(s, sizeof(s) - 1, msg1, sizeof(msg1) - 1, &meta1, loads_r)
+#define MSG1(s, loads_r) run_on(s, sizeof(s) - 1, test_search_sample, sizeof(test_search_sample) - 1, &meta1, loads_r)
 #define MSG2(s) run_on(s, sizeof(s) - 1, msg2, sizeof(msg2) - 1, &meta1, NULL)
 #define assert_error(s, want) check_error(s, sizeof(s) - 1, want)
 
@@ -181,10 +145,10 @@ test_sets(void **state)
 	YES("$");
 	YES("UID $");
 	YES("NOT NOT $");
-	assert_int_equal(run_on("UID $", 5, msg1, sizeof(msg1) - 1,
+	assert_int_equal(run_on("UID $", 5, test_search_sample, sizeof(test_search_sample) - 1,
 				&(struct store_message){.uid = 11, .keywords = ""}, NULL),
 			 0);
-	assert_int_equal(run_on("$", 1, msg1, sizeof(msg1) - 1,
+	assert_int_equal(run_on("$", 1, test_search_sample, sizeof(test_search_sample) - 1,
 				&(struct store_message){.uid = 4, .keywords = ""}, NULL),
 			 1);
 }
