@@ -496,9 +496,9 @@ test_errors(void **state)
 	assert_error("ON", "Missing search key argument");
 	assert_error("KEYWORD \"a\"", "Invalid keyword");
 	assert_error("UID", "Missing search key argument");
-	assert_error("UID 0", "Invalid sequence set");
+	assert_error("UID 0", "invalid sequence set");
 	assert_error("UID \"1\"", "Invalid sequence set");
-	assert_error("1:x", "Invalid sequence set");
+	assert_error("1:x", "invalid sequence set");
 	assert_error("MODSEQ", "Invalid MODSEQ value");
 	assert_error("MODSEQ x", "Invalid MODSEQ value");
 	assert_error("MODSEQ \"/flags/x\" any 5", "Invalid MODSEQ entry");
