@@ -44,20 +44,15 @@ imapd_mailbox_arg(struct imapd *s, const char *tag, const struct imap_arg *arg, 
 			     "[CANNOT] Invalid mailbox name (modified UTF-7 expected)");
 		return -1;
 	}
-	struct buf norm, dir;
-	buf_init(&norm, BUF_UNLIMITED);
-	buf_init(&dir, BUF_UNLIMITED);
-	int r = mailbox_name_resolve(buf_cstr(name), &norm, &dir, &error);
-	if (r < 0) {
+	/* The store's own check (and INBOX in any case made "INBOX"). */
+	if (store_mailbox_name_check(buf_cstr(name), &error) < 0) {
 		imapd_tagged(s, tag, "NO", "[CANNOT] Invalid mailbox name: %s", error);
-	} else {
-		buf_reset(name);
-		if (buf_add(name, norm.data, norm.len) < 0)
-			r = -1;
+		return -1;
 	}
-	buf_release(&norm);
-	buf_release(&dir);
-	return r;
+	if (strncasecmp(name->data, "INBOX", 5) == 0 &&
+	    (name->data[5] == '\0' || name->data[5] == STORE_SEPARATOR))
+		memcpy(name->data, "INBOX", 5);
+	return 0;
 }
 
 /* ASTRING-CHAR (RFC 9051 9): ATOM-CHAR or ']'. */
