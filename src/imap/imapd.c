@@ -586,7 +586,7 @@ imapd_free(struct conn *c)
 	idle_stop_timer(s);
 	imapd_fetch_job_free(&s->job);
 	imapd_view_close(s);
-	store_user_close(&s->su);
+	imapd_user_release(&s->su);
 	imap_parser_free(&s->parser);
 	free(s->tag);
 	free(s->address);

@@ -140,7 +140,7 @@ login_finish(struct imapd *s, enum auth_result result, const char *address, cons
 		imapd_tagged(s, tag, "NO", "[AUTHENTICATIONFAILED] Authentication failed");
 		goto out;
 	}
-	if (store_user_open(srv->store, address, true, &s->su, &error) < 0) {
+	if (imapd_user_acquire(srv->store, address, &s->su, &error) < 0) {
 		conn_log(s->conn, LOG_LVL_ERROR, "%s: cannot open mail store: %s", address, error);
 		imapd_tagged(s, tag, "NO", "[UNAVAILABLE] Mail store unavailable");
 		goto out;

@@ -245,7 +245,6 @@ fetch_one(struct imapd *s, struct imapd_fetch_job *job, uint32_t seq, const stru
 		evbuffer_add(msgout, "FLAGS ", 6);
 		imapd_put_flags(msgout, m->flags, m->keywords);
 		imapd_view_keywords(s, m->keywords);
-		imapd_view_told(s->view, seq, m->flags, m->keywords);
 	}
 	if (f->items & IMAP_FETCH_INTERNALDATE) {
 		SEP();
@@ -404,24 +403,41 @@ imapd_fetch_continue(struct imapd *s)
 	fetch_finish(s);
 }
 
-/* FETCH that sets \Seen: set it first, so the responses show it. */
+/* FETCH that sets \Seen: set it first, so the responses show it (and
+ * carry FLAGS for the messages it changed). */
 static int
 fetch_set_seen(struct imapd *s, struct imapd_fetch_job *job, const char **error_r)
 {
 	struct imapd_view *v = s->view;
+	struct store_iter *it;
+	const struct store_message *m;
+	size_t j = 0;
+	int r;
 
 	job->seen = xcalloc(job->n + 1, sizeof(*job->seen));
-	for (size_t i = 0; i < job->n; i++) {
-		uint32_t seq = imapd_view_seq(v, job->uids[i]);
-		if (seq != 0 && !(v->msgs[seq - 1].flags & STORE_FLAG_SEEN))
-			job->seen[job->nseen++] = job->uids[i];
+	if (job->n == 0)
+		return 0;
+	if (store_iter_init(v->box, job->uids[0], job->uids[job->n - 1], 0, &it, error_r) < 0)
+		return -1;
+	while ((r = store_iter_next(it, &m, error_r)) > 0) {
+		while (j < job->n && job->uids[j] < m->uid)
+			j++;
+		if (j == job->n)
+			break;
+		if (job->uids[j] == m->uid && !(m->flags & STORE_FLAG_SEEN))
+			job->seen[job->nseen++] = m->uid;
 	}
+	store_iter_free(&it);
+	if (r < 0)
+		return -1;
 	if (job->nseen == 0)
 		return 0;
-	return store_flags_update(v->box, job->seen, job->nseen, STORE_FLAGS_ADD, STORE_FLAG_SEEN,
-				  NULL, 0, NULL, NULL, error_r) < 0
-		   ? -1
-		   : 0;
+	uint64_t before = imapd_view_highestmodseq(s);
+	if (store_flags_update(v->box, job->seen, job->nseen, STORE_FLAGS_ADD, STORE_FLAG_SEEN,
+			       NULL, 0, NULL, NULL, error_r) < 0)
+		return -1;
+	imapd_view_own_change(s, before);
+	return 0;
 }
 
 static void

@@ -57,11 +57,13 @@ enum imapd_wait {
 	IMAPD_WAIT_OUTPUT, /* a FETCH goes on once output drains */
 };
 
-/* One message of the selected mailbox. */
-struct imapd_msg {
+/* A run of messages with consecutive UIDs: uid..uid+n-1 are numbered
+ * seq..seq+n-1. Mailboxes are mostly such runs, so a session holds a few
+ * bytes for thousands of messages. */
+struct imapd_range {
 	uint32_t uid;
-	uint32_t kwhash; /* hash of the keywords told (0: none) */
-	uint8_t flags;	 /* enum store_flag told */
+	uint32_t n;
+	uint32_t seq;
 };
 
 struct imapd_view {
@@ -69,13 +71,15 @@ struct imapd_view {
 	char *name; /* store (UTF-8) name */
 	bool readonly;
 	uint32_t uidvalidity;
-	uint32_t uidnext;	 /* messages below it are in msgs (or expunged) */
+	uint32_t uidnext;	 /* messages below it are in the view (or expunged) */
 	uint64_t modseq;	 /* flag changes up to here are told */
 	uint64_t expunge_modseq; /* expunges up to here are told */
-	struct imapd_msg *msgs;
-	size_t count, alloc;
-	char *keywords;	 /* space-separated keywords told in FLAGS */
-	uint32_t *saved; /* SEARCHRES "$": ascending UIDs */
+	struct imapd_range *ranges;
+	size_t nranges, alloc;
+	size_t count;	       /* messages in the view */
+	uint32_t first_unseen; /* at SELECT: its sequence number, 0: none */
+	char *keywords;	       /* space-separated keywords told in FLAGS */
+	uint32_t *saved;       /* SEARCHRES "$": ascending UIDs */
 	size_t nsaved;
 };
 
@@ -134,6 +138,14 @@ void imapd_put_string(struct imapd *s, struct evbuffer *out, const char *str, si
 /* Log and answer a store failure. */
 void imapd_store_failed(struct imapd *s, const char *tag, const char *what, const char *error);
 
+/* --- imapd_users.c ------------------------------------------------------- */
+
+/* The worker's shared store handle of a user (opened, and created, on
+ * first use); release it with the session. */
+int imapd_user_acquire(struct store *store, const char *address, struct store_user **su_r,
+		       const char **error_r);
+void imapd_user_release(struct store_user **su);
+
 /* --- imapd_auth.c ---------------------------------------------------------- */
 
 void imapd_capability_list(struct imapd *s, struct buf *out);
@@ -183,15 +195,23 @@ void imapd_untagged_set(struct imapd *s, const char *prefix, const uint32_t *uid
  * since, limited to the UID set within (an atom; NULL: all). */
 int imapd_view_vanished_since(struct imapd *s, uint64_t since, const struct imap_arg *within,
 			      const char **error_r);
+/* UID of sequence number seq (1..count). */
+uint32_t imapd_view_uid(const struct imapd_view *v, uint32_t seq);
+/* Highest UID in the view, 0 when empty. */
+uint32_t imapd_view_max_uid(const struct imapd_view *v);
 /* Flags list "(\Seen kw)" for a message. */
 void imapd_put_flags(struct evbuffer *out, unsigned flags, const char *keywords);
-uint32_t imapd_keywords_hash(const char *keywords);
 /* Note keywords seen on a message: a new one sends "* FLAGS" again. */
 void imapd_view_keywords(struct imapd *s, const char *keywords);
 /* "* FLAGS" and "* OK [PERMANENTFLAGS]" of the selected mailbox. */
 void imapd_view_send_flags(struct imapd *s);
-/* Record the flags told for a message now. */
-void imapd_view_told(struct imapd_view *v, uint32_t seq, unsigned flags, const char *keywords);
+/* The mailbox's HIGHESTMODSEQ now (status refreshed from the index). */
+uint64_t imapd_view_highestmodseq(struct imapd *s);
+/* After this session changed flags and told them in its replies: when
+ * nobody else changed the mailbox meanwhile (HIGHESTMODSEQ went from
+ * before to before + 1, the one MODSEQ a flag update takes), the change
+ * counts as told and the next sync does not repeat it. */
+void imapd_view_own_change(struct imapd *s, uint64_t before);
 
 /* --- imapd_select.c ---------------------------------------------------- */
 

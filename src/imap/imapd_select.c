@@ -114,12 +114,8 @@ select_common(struct imapd *s, const struct imap_command *cmd, bool readonly)
 	imapd_untagged(s, "%zu EXISTS", v->count);
 	if (!s->rev2) {
 		imapd_untagged(s, "0 RECENT");
-		for (size_t i = 0; i < v->count; i++) {
-			if (!(v->msgs[i].flags & STORE_FLAG_SEEN)) {
-				imapd_untagged(s, "OK [UNSEEN %zu] First unseen", i + 1);
-				break;
-			}
-		}
+		if (v->first_unseen != 0)
+			imapd_untagged(s, "OK [UNSEEN %u] First unseen", v->first_unseen);
 	}
 	imapd_untagged(s, "OK [UIDVALIDITY %u] UIDs valid", v->uidvalidity);
 	imapd_untagged(s, "OK [UIDNEXT %u] Predicted next UID", v->uidnext);

@@ -78,7 +78,7 @@ imapd_flags_arg(struct imapd *s, const char *tag, const struct imap_arg *arg, un
 
 static void
 store_replies(struct imapd *s, const uint32_t *uids, size_t n, bool uid, bool silent,
-	      const uint32_t *modified, size_t nmodified)
+	      uint64_t before, const uint32_t *modified, size_t nmodified)
 {
 	struct imapd_view *v = s->view;
 	struct store_iter *it;
@@ -105,11 +105,8 @@ store_replies(struct imapd *s, const uint32_t *uids, size_t n, bool uid, bool si
 			skipped = modified[k] == m->uid;
 		if (seq == 0 || skipped)
 			continue;
-		const struct imapd_msg *vm = &v->msgs[seq - 1];
-		bool changed =
-		    vm->flags != m->flags || vm->kwhash != imapd_keywords_hash(m->keywords);
+		bool changed = m->modseq > before;
 		imapd_view_keywords(s, m->keywords);
-		imapd_view_told(v, seq, m->flags, m->keywords);
 		/* .SILENT: the client knows what it asked for; CONDSTORE still
 		 * learns the new MODSEQ (RFC 7162 3.2). */
 		if (silent && (!s->condstore || !changed))
@@ -188,16 +185,15 @@ imapd_cmd_store(struct imapd *s, const struct imap_command *cmd, bool uid)
 	}
 	if (imapd_view_set(s, cmd->tag, &a[0], uid, &uids, &n) < 0)
 		goto out;
-	if (kw.len > 0) {
-		/* keywords arrive in any case; the store compares exactly */
-	}
+	uint64_t before = imapd_view_highestmodseq(s);
 	if (n > 0 &&
 	    store_flags_update(s->view->box, uids, n, fop, flags, kw.len > 0 ? buf_cstr(&kw) : NULL,
 			       unchanged, &modified, &nmodified, &error) < 0) {
 		imapd_store_failed(s, cmd->tag, "STORE", error);
 		goto out;
 	}
-	store_replies(s, uids, n, uid, silent, modified, nmodified);
+	store_replies(s, uids, n, uid, silent, before, modified, nmodified);
+	imapd_view_own_change(s, before);
 	if (nmodified > 0) {
 		struct buf set;
 		buf_init(&set, BUF_UNLIMITED);
@@ -375,8 +371,7 @@ imapd_cmd_search(struct imapd *s, const struct imap_command *cmd, bool uid)
 	}
 	if (prog.has_modseq)
 		s->condstore = true;
-	imap_search_resolve(&prog, (uint32_t)v->count, v->count > 0 ? v->msgs[v->count - 1].uid : 0,
-			    v->saved, v->nsaved);
+	imap_search_resolve(&prog, (uint32_t)v->count, imapd_view_max_uid(v), v->saved, v->nsaved);
 	buf_init(&l.msg, BUF_UNLIMITED);
 	res = xcalloc(v->count + 1, sizeof(*res));
 	resuids = xcalloc(v->count + 1, sizeof(*resuids));

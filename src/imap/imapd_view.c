@@ -1,13 +1,16 @@
 /* imapd_view.c - the selected mailbox as one session sees it.
  *
  * A session numbers the messages it has been told of (sequence numbers,
- * RFC 9051 2.3.1.2) and remembers the flags it told for each. Changes by
- * others (SMTP deliveries, other sessions, the session's own COPY into the
- * same mailbox) reach it through the index: new UIDs at or above the
- * view's UIDNEXT become EXISTS, UIDs in the store's expunge log with a
- * MODSEQ above what the view has told become EXPUNGE (or VANISHED under
- * QRESYNC), and rows whose MODSEQ passed the view's and whose flags differ
- * from what was told become FETCH (FLAGS ...). Expunges wait while a
+ * RFC 9051 2.3.1.2), kept as runs of consecutive UIDs (a few bytes for a
+ * mailbox of thousands). Changes by others (SMTP deliveries, other
+ * sessions, the session's own COPY into the same mailbox) reach it
+ * through the index: new UIDs at or above the view's UIDNEXT become
+ * EXISTS, UIDs in the store's expunge log with a MODSEQ above what the
+ * view has told become EXPUNGE (or VANISHED under QRESYNC), and rows whose
+ * MODSEQ passed the view's become FETCH (FLAGS ...). The session's own
+ * flag changes are told in its replies and marked as told when nobody else
+ * changed the mailbox meanwhile (imapd_view_own_change); otherwise a
+ * client may hear of one twice, which IMAP allows. Expunges wait while a
  * command that uses sequence numbers runs, so numbers stay what the client
  * believes (RFC 9051 7.5.1).
  */
@@ -16,18 +19,6 @@
 #include "imap/imapd_private.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
-
-uint32_t
-imapd_keywords_hash(const char *keywords)
-{
-	uint32_t h = 2166136261u;
-
-	if (keywords == NULL || *keywords == '\0')
-		return 0;
-	for (const unsigned char *p = (const unsigned char *)keywords; *p != '\0'; p++)
-		h = (h ^ *p) * 16777619u;
-	return h == 0 ? 1 : h;
-}
 
 void
 imapd_put_flags(struct evbuffer *out, unsigned flags, const char *keywords)
@@ -116,27 +107,22 @@ imapd_view_keywords(struct imapd *s, const char *keywords)
 		imapd_view_send_flags(s);
 }
 
-void
-imapd_view_told(struct imapd_view *v, uint32_t seq, unsigned flags, const char *keywords)
-{
-	struct imapd_msg *m = &v->msgs[seq - 1];
-
-	m->flags = (uint8_t)flags;
-	m->kwhash = imapd_keywords_hash(keywords);
-}
-
 static void
 view_add(struct imapd_view *v, const struct store_message *m)
 {
-	if (v->count == v->alloc) {
-		v->alloc = v->alloc < 16 ? 16 : v->alloc * 2;
-		v->msgs = xreallocarray(v->msgs, v->alloc, sizeof(*v->msgs));
+	struct imapd_range *last = v->nranges > 0 ? &v->ranges[v->nranges - 1] : NULL;
+
+	if (last != NULL && last->uid + last->n == m->uid) {
+		last->n++;
+	} else {
+		if (v->nranges == v->alloc) {
+			v->alloc = v->alloc < 4 ? 4 : v->alloc * 2;
+			v->ranges = xreallocarray(v->ranges, v->alloc, sizeof(*v->ranges));
+		}
+		v->ranges[v->nranges++] =
+		    (struct imapd_range){.uid = m->uid, .n = 1, .seq = (uint32_t)v->count + 1};
 	}
-	v->msgs[v->count++] = (struct imapd_msg){
-	    .uid = m->uid,
-	    .kwhash = imapd_keywords_hash(m->keywords),
-	    .flags = (uint8_t)m->flags,
-	};
+	v->count++;
 	keywords_merge(v, m->keywords);
 	if (m->uid >= v->uidnext)
 		v->uidnext = m->uid + 1;
@@ -165,8 +151,11 @@ imapd_view_open(struct imapd *s, const char *name, bool readonly, const char **e
 	if (store_iter_init(v->box, 1, UINT32_MAX, 0, &it, error_r) < 0) {
 		r = -1;
 	} else {
-		while ((r = store_iter_next(it, &m, error_r)) > 0)
+		while ((r = store_iter_next(it, &m, error_r)) > 0) {
 			view_add(v, m);
+			if (v->first_unseen == 0 && !(m->flags & STORE_FLAG_SEEN))
+				v->first_unseen = (uint32_t)v->count;
+		}
 		store_iter_free(&it);
 	}
 	s->view = v;
@@ -186,68 +175,124 @@ imapd_view_close(struct imapd *s)
 		return;
 	store_mailbox_close(&v->box);
 	free(v->name);
-	free(v->msgs);
+	free(v->ranges);
 	free(v->keywords);
 	free(v->saved);
 	free(v);
 	s->view = NULL;
 }
 
-uint32_t
-imapd_view_seq(const struct imapd_view *v, uint32_t uid)
+/* The range holding uid, or the first range above it. */
+static size_t
+range_of_uid(const struct imapd_view *v, uint32_t uid)
 {
-	size_t lo = 0, hi = v->count;
+	size_t lo = 0, hi = v->nranges;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (v->msgs[mid].uid < uid)
+		if (v->ranges[mid].uid + (v->ranges[mid].n - 1) < uid)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < v->count && v->msgs[lo].uid == uid ? (uint32_t)(lo + 1) : 0;
+	return lo;
+}
+
+uint32_t
+imapd_view_seq(const struct imapd_view *v, uint32_t uid)
+{
+	size_t i = range_of_uid(v, uid);
+
+	if (i == v->nranges || uid < v->ranges[i].uid)
+		return 0;
+	return v->ranges[i].seq + (uid - v->ranges[i].uid);
+}
+
+uint32_t
+imapd_view_uid(const struct imapd_view *v, uint32_t seq)
+{
+	size_t lo = 0, hi = v->nranges;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v->ranges[mid].seq + (v->ranges[mid].n - 1) < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == v->nranges || seq < v->ranges[lo].seq)
+		return 0;
+	return v->ranges[lo].uid + (seq - v->ranges[lo].seq);
+}
+
+uint32_t
+imapd_view_max_uid(const struct imapd_view *v)
+{
+	if (v->nranges == 0)
+		return 0;
+	const struct imapd_range *r = &v->ranges[v->nranges - 1];
+	return r->uid + r->n - 1;
+}
+
+/* Take the (ascending) uids out of the view and number the rest anew. */
+static void
+view_remove(struct imapd_view *v, const uint32_t *uids, size_t n)
+{
+	struct imapd_range *out = xcalloc(v->nranges + n + 1, sizeof(*out));
+	size_t nout = 0, j = 0;
+	uint32_t seq = 1;
+
+	for (size_t i = 0; i < v->nranges; i++) {
+		uint32_t uid = v->ranges[i].uid, end = uid + v->ranges[i].n; /* [uid, end) */
+		while (uid < end) {
+			while (j < n && uids[j] < uid)
+				j++;
+			uint32_t stop = j < n && uids[j] < end ? uids[j] : end;
+			if (stop > uid) {
+				out[nout++] =
+				    (struct imapd_range){.uid = uid, .n = stop - uid, .seq = seq};
+				seq += stop - uid;
+			}
+			uid = stop < end ? stop + 1 : end; /* skip the removed one */
+		}
+	}
+	free(v->ranges);
+	v->ranges = out;
+	v->nranges = nout;
+	v->alloc = v->nranges + n + 1;
+	v->count = seq - 1;
 }
 
 void
 imapd_view_expunged(struct imapd *s, const uint32_t *uids, size_t n)
 {
 	struct imapd_view *v = s->view;
-	size_t *idx = NULL, k = 0;
+	uint32_t *gone, *seqs;
+	size_t k = 0;
 
 	if (n == 0 || v == NULL)
 		return;
-	idx = xcalloc(n, sizeof(*idx));
+	gone = xcalloc(n, sizeof(*gone));
+	seqs = xcalloc(n, sizeof(*seqs));
 	for (size_t i = 0; i < n; i++) {
 		uint32_t seq = imapd_view_seq(v, uids[i]);
-		if (seq != 0)
-			idx[k++] = seq - 1;
+		if (seq != 0) {
+			gone[k] = uids[i];
+			seqs[k++] = seq;
+		}
 	}
-	if (k == 0) {
-		free(idx);
-		return;
-	}
-	/* uids ascend, so idx does: tell from the highest down, where each
+	/* uids ascend, so seqs do: tell from the highest down, where each
 	 * number is still the one the client knows. */
-	if (s->qresync) {
-		uint32_t *gone = xcalloc(k, sizeof(*gone));
-		for (size_t i = 0; i < k; i++)
-			gone[i] = v->msgs[idx[i]].uid;
+	if (k > 0 && s->qresync) {
 		imapd_untagged_set(s, "VANISHED ", gone, k);
-		free(gone);
 	} else {
 		for (size_t i = k; i-- > 0;)
-			imapd_untagged(s, "%zu EXPUNGE", idx[i] + 1);
+			imapd_untagged(s, "%u EXPUNGE", seqs[i]);
 	}
-	size_t w = 0, j = 0;
-	for (size_t r = 0; r < v->count; r++) {
-		if (j < k && idx[j] == r) {
-			j++;
-			continue;
-		}
-		v->msgs[w++] = v->msgs[r];
-	}
-	v->count = w;
-	free(idx);
+	if (k > 0)
+		view_remove(v, gone, k);
+	free(gone);
+	free(seqs);
 }
 
 static void
@@ -314,12 +359,8 @@ sync_flags(struct imapd *s, uint32_t below_uid, const char **error_r)
 		uint32_t seq = imapd_view_seq(v, m->uid);
 		if (seq == 0)
 			continue;
-		const struct imapd_msg *vm = &v->msgs[seq - 1];
-		if (vm->flags == m->flags && vm->kwhash == imapd_keywords_hash(m->keywords))
-			continue;
 		imapd_view_keywords(s, m->keywords);
 		fetch_flags_reply(s, seq, m);
-		imapd_view_told(v, seq, m->flags, m->keywords);
 	}
 	store_iter_free(&it);
 	return r;
@@ -395,7 +436,7 @@ imapd_view_set(struct imapd *s, const char *tag, const struct imap_arg *arg, boo
 		*n_r = n;
 		return 0;
 	}
-	uint32_t star = uid ? (v->count > 0 ? v->msgs[v->count - 1].uid : 0) : (uint32_t)v->count;
+	uint32_t star = uid ? imapd_view_max_uid(v) : (uint32_t)v->count;
 	if (!uid) {
 		for (size_t i = 0; i < set.count; i++) {
 			uint32_t hi = set.ranges[i].hi == IMAP_SEQ_STAR ? star : set.ranges[i].hi;
@@ -409,9 +450,12 @@ imapd_view_set(struct imapd *s, const char *tag, const struct imap_arg *arg, boo
 	}
 	imap_seqset_resolve(&set, star);
 	uids = xcalloc(v->count + 1, sizeof(*uids));
-	for (size_t i = 0; i < v->count; i++)
-		if (imap_seqset_contains(&set, uid ? v->msgs[i].uid : (uint32_t)(i + 1)))
-			uids[n++] = v->msgs[i].uid;
+	for (size_t i = 0; i < v->nranges; i++) {
+		const struct imapd_range *r = &v->ranges[i];
+		for (uint32_t k = 0; k < r->n; k++)
+			if (imap_seqset_contains(&set, uid ? r->uid + k : r->seq + k))
+				uids[n++] = r->uid + k;
+	}
 	imap_seqset_clear(&set);
 	*uids_r = uids;
 	*n_r = n;
@@ -457,4 +501,25 @@ imapd_view_vanished_since(struct imapd *s, uint64_t since, const struct imap_arg
 	free(uids);
 	imap_seqset_clear(&set);
 	return 0;
+}
+
+uint64_t
+imapd_view_highestmodseq(struct imapd *s)
+{
+	struct store_status_info st;
+	const char *error;
+
+	if (store_mailbox_refresh(s->view->box, &error) < 0)
+		return 0;
+	store_mailbox_status(s->view->box, &st);
+	return st.highestmodseq;
+}
+
+void
+imapd_view_own_change(struct imapd *s, uint64_t before)
+{
+	struct imapd_view *v = s->view;
+
+	if (v->modseq == before && imapd_view_highestmodseq(s) == before + 1)
+		v->modseq = before + 1;
 }

@@ -476,6 +476,30 @@ def test_other_sessions_changes_are_told(imap):
     assert untagged == [b"* 1 EXPUNGE\r\n"]
 
 
+def test_sequence_numbers_after_scattered_expunges(imap):
+    deliver(imap, count=7)
+    a = RawImap(imap.addr("imap")).login()
+    b = RawImap(imap.addr("imap")).login()
+    a.cmd("SELECT INBOX")
+    b.cmd("SELECT INBOX")
+    b.cmd("STORE 2,5,6,9 +FLAGS.SILENT (\\Deleted)")
+    untagged, _ = b.cmd("EXPUNGE")
+    assert untagged == [b"* 9 EXPUNGE\r\n", b"* 6 EXPUNGE\r\n", b"* 5 EXPUNGE\r\n",
+                        b"* 2 EXPUNGE\r\n"]
+    untagged, _ = a.cmd("NOOP")
+    assert untagged == [b"* 9 EXPUNGE\r\n", b"* 6 EXPUNGE\r\n", b"* 5 EXPUNGE\r\n",
+                        b"* 2 EXPUNGE\r\n"]
+    deliver(imap)
+    untagged, _ = a.cmd("FETCH 1:* (UID)")
+    assert untagged == [b"* 7 EXISTS\r\n"] + [
+        b"* %d FETCH (UID %d)\r\n" % (i + 1, u) for i, u in enumerate([1, 3, 4, 7, 8, 10, 11])]
+    untagged, _ = a.cmd("UID FETCH 4:8 (UID)")
+    assert untagged == [b"* 3 FETCH (UID 4)\r\n", b"* 4 FETCH (UID 7)\r\n",
+                        b"* 5 FETCH (UID 8)\r\n"]
+    untagged, _ = a.cmd("SEARCH UID 7:*")
+    assert untagged == [b"* SEARCH 4 5 6 7\r\n"]
+
+
 def test_idle_push_of_smtp_delivery(imap):
     r = RawImap(imap.addr("imap")).login()
     r.cmd("SELECT INBOX")

@@ -1,0 +1,72 @@
+/* imapd_users.c - one store handle per user per worker, shared by the
+ * user's sessions.
+ *
+ * A store_user holds an SQLite connection, whose page cache and schema
+ * cost far more than a session: a client with a phone, a laptop and a
+ * webmail tab open has three sessions, and 50,000 idle sessions must fit
+ * in a few hundred MiB. The worker runs one thread, and every store call
+ * is done before the event loop goes on, so sessions can take turns on
+ * one handle. Handles are counted and closed with their last session.
+ */
+#include "lib/common.h"
+
+#include "imap/imapd_private.h"
+#include "lib/xalloc.h"
+
+struct shared_user {
+	struct shared_user *next;
+	struct store_user *su;
+	char *address;
+	unsigned refs;
+};
+
+/* The worker's users with a session; few per worker in practice (each
+ * login looks once), so a list does. */
+static struct shared_user *users;
+
+int
+imapd_user_acquire(struct store *store, const char *address, struct store_user **su_r,
+		   const char **error_r)
+{
+	for (struct shared_user *u = users; u != NULL; u = u->next) {
+		if (strcmp(u->address, address) == 0) {
+			u->refs++;
+			*su_r = u->su;
+			return 0;
+		}
+	}
+	struct store_user *su;
+	if (store_user_open(store, address, true, &su, error_r) < 0)
+		return -1;
+	struct shared_user *u = xcalloc(1, sizeof(*u));
+	u->su = su;
+	u->address = xstrdup(address);
+	u->refs = 1;
+	u->next = users;
+	users = u;
+	*su_r = su;
+	return 0;
+}
+
+void
+imapd_user_release(struct store_user **sup)
+{
+	struct store_user *su = *sup;
+
+	if (su == NULL)
+		return;
+	*sup = NULL;
+	for (struct shared_user **pp = &users; *pp != NULL; pp = &(*pp)->next) {
+		struct shared_user *u = *pp;
+		if (u->su != su)
+			continue;
+		if (--u->refs > 0)
+			return;
+		*pp = u->next;
+		store_user_close(&u->su);
+		free(u->address);
+		free(u);
+		return;
+	}
+	panic("imapd: releasing a store handle that is not shared");
+}
