@@ -195,8 +195,6 @@ void imapd_untagged_set(struct imapd *s, const char *prefix, const uint32_t *uid
  * since, limited to the UID set within (an atom; NULL: all). */
 int imapd_view_vanished_since(struct imapd *s, uint64_t since, const struct imap_arg *within,
 			      const char **error_r);
-/* UID of sequence number seq (1..count). */
-uint32_t imapd_view_uid(const struct imapd_view *v, uint32_t seq);
 /* Highest UID in the view, 0 when empty. */
 uint32_t imapd_view_max_uid(const struct imapd_view *v);
 /* Flags list "(\Seen kw)" for a message. */

@@ -182,15 +182,17 @@ imapd_view_close(struct imapd *s)
 	s->view = NULL;
 }
 
-/* The range holding uid, or the first range above it. */
+/* The first run of v ending at or above uid: the run that holds it, if
+ * any. */
 static size_t
-range_of_uid(const struct imapd_view *v, uint32_t uid)
+range_find(const struct imapd_view *v, uint32_t uid)
 {
 	size_t lo = 0, hi = v->nranges;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (v->ranges[mid].uid + (v->ranges[mid].n - 1) < uid)
+		const struct imapd_range *r = &v->ranges[mid];
+		if (r->uid + (r->n - 1) < uid)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -201,28 +203,11 @@ range_of_uid(const struct imapd_view *v, uint32_t uid)
 uint32_t
 imapd_view_seq(const struct imapd_view *v, uint32_t uid)
 {
-	size_t i = range_of_uid(v, uid);
+	size_t i = range_find(v, uid);
 
 	if (i == v->nranges || uid < v->ranges[i].uid)
 		return 0;
 	return v->ranges[i].seq + (uid - v->ranges[i].uid);
-}
-
-uint32_t
-imapd_view_uid(const struct imapd_view *v, uint32_t seq)
-{
-	size_t lo = 0, hi = v->nranges;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (v->ranges[mid].seq + (v->ranges[mid].n - 1) < seq)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == v->nranges || seq < v->ranges[lo].seq)
-		return 0;
-	return v->ranges[lo].uid + (seq - v->ranges[lo].seq);
 }
 
 uint32_t
