@@ -1,5 +1,7 @@
-"""mutt reads alice's INBOX over IMAPS in a terminal driven through tmux:
-the message list, one message's body, and a deletion synced to the server."""
+"""mutt works on alice's INBOX over IMAPS in a terminal driven through
+tmux: the message list, one message's body, a deletion synced to the
+server, new mail showing up, and a message saved to another folder."""
+import contextlib
 import shutil
 import subprocess
 import time
@@ -7,7 +9,7 @@ import uuid
 
 import pytest
 
-from imap_helpers import imap_server
+from imap_helpers import deliver, imap_server
 from smtp_helpers import PASSWORD
 from test_imap_clients import TLS_ONLY, cert, inbox, render
 
@@ -33,19 +35,44 @@ def wait_screen(session, pred, timeout=10):
     return text
 
 
-def test_mutt_reads_and_deletes_over_imaps(postern_factory, tmp_path):
-    p = imap_server(postern_factory, options=TLS_ONLY)
-    rc = render("muttrc", tmp_path, port=p.ports["imaps"], password=PASSWORD, cert=cert(p))
+def wait_server(pred, box="INBOX", p=None, timeout=10):
+    deadline = time.monotonic() + timeout
+    state = inbox(p, box)
+    while not pred(state) and time.monotonic() < deadline:
+        time.sleep(0.3)
+        state = inbox(p, box)
+    return state
+
+
+@contextlib.contextmanager
+def mutt(p, tmp_path, check=600):
+    """mutt on alice's INBOX in a tmux session; yields the session name
+    once the index lists "msg 0" to "msg 2"."""
+    rc = render("muttrc", tmp_path, port=p.ports["imaps"], password=PASSWORD, cert=cert(p),
+                check=check)
     session = "postern-" + uuid.uuid4().hex[:8]
     url = f"imaps://localhost:{p.ports['imaps']}/INBOX"
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "30",
                     f"HOME={tmp_path} TERM=xterm mutt -n -F {rc} -f {url}"],
                    check=True, timeout=5)
     try:
-        # The index lists the three messages.
         text = wait_screen(session, lambda t: all(f"msg {i}" in t for i in range(3)))
         assert all(f"msg {i}" in text for i in range(3)), text
-        # Open the first one: its body shows.
+        yield session
+        keys(session, "q")
+        time.sleep(0.5)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=5)
+
+
+@pytest.fixture
+def imap(postern_factory):
+    return imap_server(postern_factory, options=TLS_ONLY)
+
+
+def test_mutt_reads_and_deletes_over_imaps(imap, tmp_path):
+    with mutt(imap, tmp_path) as session:
+        # Open the first message: its body shows.
         keys(session, "Enter")
         text = wait_screen(session, lambda t: "Hello there." in t)
         assert "Hello there." in text and "Subject: msg 0" in text, text
@@ -55,12 +82,23 @@ def test_mutt_reads_and_deletes_over_imaps(postern_factory, tmp_path):
         keys(session, "d")
         time.sleep(0.3)
         keys(session, "$")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and "msg 0" in inbox(p):
-            time.sleep(0.3)
-        left = inbox(p)
+        left = wait_server(lambda s: "msg 0" not in s, p=imap)
         assert set(left) == {"msg 1", "msg 2"}, (left, screen(session))
-        keys(session, "q")
-        time.sleep(0.5)
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=5)
+
+
+def test_mutt_new_mail_and_save_to_folder(imap, tmp_path):
+    with mutt(imap, tmp_path, check=1) as session:
+        # Mail delivered while mutt is open shows up in the index.
+        deliver(imap, subject="late arrival")
+        text = wait_screen(session, lambda t: "late arrival" in t)
+        assert "late arrival" in text, text
+        # Save the current message ("msg 0") to the Archive folder; saving
+        # marks it deleted here, and the sync removes it from the INBOX.
+        keys(session, "s")
+        wait_screen(session, lambda t: "Save to mailbox" in t, timeout=5)
+        keys(session, "C-u", "=Archive", "Enter")
+        archive = wait_server(lambda s: "msg 0" in s, box="Archive", p=imap)
+        assert set(archive) == {"msg 0"}, (archive, screen(session))
+        keys(session, "$")
+        left = wait_server(lambda s: "msg 0" not in s, p=imap)
+        assert set(left) == {"msg 1", "msg 2", "late arrival"}, (left, screen(session))
