@@ -209,23 +209,29 @@ def local_state(root, skip=()):
     return out
 
 
-def make_local_changes(box):
-    """The same local edits for every two-way client: "msg 0" seen and
-    flagged, "msg 1" deleted, a new message "local 0"."""
+def make_local_changes(root):
+    """The same local edits for every two-way client: in INBOX "msg 0" seen
+    and flagged, "msg 1" deleted, a new message "local 0"; a new folder
+    "Projects" with one message."""
+    box = root / "INBOX"
     local = local_box(box)
     set_local_flags(local["msg 0"][0], "FS")
     local["msg 1"][0].unlink()
     add_local(box, "local 0")
+    for sub in ("cur", "new", "tmp"):
+        (root / "Projects" / sub).mkdir(parents=True)
+    add_local(root / "Projects", "local folder", flags="S")
 
 
 def make_server_changes(p):
-    """"msg 2" seen on the server, a new message, a new folder "Work"."""
+    """"msg 2" seen on the server, a new message, a new folder "Work" with
+    one message."""
     store_flags(p, "msg 2", "\\Seen")
     deliver(p, subject="server new")
     create_with_message(p, "Work", "in work")
 
 
-def check_after_two_way(p, local_inbox, local_work):
+def check_after_two_way(p, root):
     want = {"msg 0", "msg 2", "server new", "local 0"}
     srv = inbox(p)
     assert set(srv) == want, srv
@@ -233,12 +239,14 @@ def check_after_two_way(p, local_inbox, local_work):
     assert "\\Seen" in srv["msg 2"] and "\\Flagged" not in srv["msg 2"], srv
     assert "\\Seen" not in srv["local 0"] and "\\Seen" not in srv["server new"], srv
     assert "\\Flagged" in srv["msg 0"]
-    local = local_box(local_inbox)
+    local = local_box(root / "INBOX")
     assert set(local) == want, local
     assert "S" in local["msg 2"][1] and "F" in local["msg 0"][1], local
     assert "S" not in local["server new"][1], local
-    work = local_box(local_work)
+    work = local_box(root / "Work")
     assert set(work) == {"in work"}, work
+    projects = inbox(p, "Projects")
+    assert projects == {"local folder": {"\\Seen"}}, projects
 
 
 # ---- mbsync -------------------------------------------------------------------
@@ -270,10 +278,10 @@ def test_mbsync_two_way(imap, tmp_path, tls):
     assert local["msg 1"][1] == "F" and local["msg 0"][1] == "", local
 
     # Changes on both sides, then sync both ways.
-    make_local_changes(maildir / "INBOX")
+    make_local_changes(maildir)
     make_server_changes(imap)
     mbsync(rc, tmp_path)
-    check_after_two_way(imap, maildir / "INBOX", maildir / "Work")
+    check_after_two_way(imap, maildir)
 
     # Once more: nothing to do; nothing changes on either side.
     before = (local_state(maildir), server_state(imap))
@@ -299,25 +307,25 @@ def offlineimap(rc, home):
 
 
 @need("offlineimap")
-@pytest.mark.parametrize("tls", ["IMAPS", "STARTTLS"])
-def test_offlineimap_two_way(imap, tmp_path, tls):
+def test_offlineimap_two_way(imap, tmp_path):
+    # IMAPS only: after STARTTLS, offlineimap's imaplib2 reads the TLS
+    # socket in one thread while writing it in another, an unsynchronised
+    # use of one SSL object that hangs now and then under TLS 1.3 (whose
+    # session tickets come after the handshake), whatever the server.
     store_flags(imap, "msg 1", "\\Flagged")
     maildir = tmp_path / "Mail"
-    implicit = tls == "IMAPS"
-    rc = render("offlineimaprc", tmp_path, port=imap.ports["imaps" if implicit else "imap"],
-                ssl="yes" if implicit else "no", starttls="no" if implicit else "yes",
-                password=PASSWORD, cert=cert(imap), maildir=maildir,
-                meta=tmp_path / "offlineimap")
+    rc = render("offlineimaprc", tmp_path, port=imap.ports["imaps"], password=PASSWORD,
+                cert=cert(imap), maildir=maildir, meta=tmp_path / "offlineimap")
 
     offlineimap(rc, tmp_path)
     local = local_box(maildir / "INBOX")
     assert set(local) == {"msg 0", "msg 1", "msg 2"}, local
     assert local["msg 1"][1] == "F" and local["msg 0"][1] == "", local
 
-    make_local_changes(maildir / "INBOX")
+    make_local_changes(maildir)
     make_server_changes(imap)
     offlineimap(rc, tmp_path)
-    check_after_two_way(imap, maildir / "INBOX", maildir / "Work")
+    check_after_two_way(imap, maildir)
 
     before = (local_state(maildir), server_state(imap))
     out = offlineimap(rc, tmp_path)
