@@ -61,9 +61,13 @@ take_field(char *dst, const char *src, size_t len, const char **error_r)
 	}
 	for (size_t i = 0; i < len;) {
 		unsigned char c = (unsigned char)src[i];
-		size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-			 : (c & 0xf8) == 0xf0 ? 4 : 0;
-		if (c == 0 || n == 0 || i + n > len || (n == 2 && c < 0xc2) || (n == 4 && c > 0xf4)) {
+		size_t n = c < 0x80		? 1
+			   : (c & 0xe0) == 0xc0 ? 2
+			   : (c & 0xf0) == 0xe0 ? 3
+			   : (c & 0xf8) == 0xf0 ? 4
+						: 0;
+		if (c == 0 || n == 0 || i + n > len || (n == 2 && c < 0xc2) ||
+		    (n == 4 && c > 0xf4)) {
 			*error_r = "field is not valid UTF-8";
 			return -1;
 		}
@@ -224,4 +228,22 @@ const char *
 sasl_password(const struct sasl_exchange *ex)
 {
 	return ex->password;
+}
+
+enum sasl_result
+sasl_next(struct sasl_exchange *ex, const char *response, struct buf *b64, const char **error_r)
+{
+	struct buf challenge;
+	enum sasl_result r;
+
+	buf_init(&challenge, 1024);
+	buf_reset(b64);
+	r = sasl_step(ex, response, &challenge, error_r);
+	if (r == SASL_CONTINUE && base64_encode(b64, challenge.data, challenge.len, 0) < 0)
+		panic("sasl: challenge does not fit");
+	if (r == SASL_DONE && sasl_authzid(ex)[0] != '\0' &&
+	    strcasecmp(sasl_authzid(ex), sasl_authcid(ex)) != 0)
+		r = SASL_DENIED;
+	buf_release(&challenge);
+	return r;
 }

@@ -23,6 +23,8 @@ enum sasl_result {
 	SASL_CONTINUE, /* send the challenge in *challenge_r (raw, to be base64'd) */
 	SASL_DONE,     /* credentials are ready */
 	SASL_FAIL,     /* malformed exchange: *error_r says why */
+	SASL_DENIED,   /* sasl_next only: an authorisation identity other than
+			* the authentication identity (not supported) */
 };
 
 struct sasl_exchange;
@@ -41,6 +43,13 @@ void sasl_free(struct sasl_exchange **ex);
  * NULL means no initial response was given. Returns the next step. The
  * challenge is written raw into challenge (reset first). */
 enum sasl_result sasl_step(struct sasl_exchange *ex, const char *response, struct buf *challenge,
+			   const char **error_r);
+
+/* What every protocol does with a response: sasl_step, then the challenge
+ * base64-encoded into b64 (reset first) for SASL_CONTINUE, and for
+ * SASL_DONE the authorisation identity checked: empty or the same as the
+ * authentication identity (ASCII case-insensitive), else SASL_DENIED. */
+enum sasl_result sasl_next(struct sasl_exchange *ex, const char *response, struct buf *b64,
 			   const char **error_r);
 
 /* After SASL_DONE: the authentication identity, the authorisation identity

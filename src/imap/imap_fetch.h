@@ -34,15 +34,19 @@ enum imap_section_kind {
 struct imap_fetch_section {
 	enum imap_section_kind kind;
 	bool peek;
-	char *part;		    /* "" or "1.2.3" */
-	enum mime_section_text text;
-	char **fields;		    /* HEADER.FIELDS(.NOT) names, as sent */
+	char *part;		    /* "" or "1.2.3" (nz-numbers) */
+	enum mime_section_text text; /* only ALL for BINARY and BINARY.SIZE */
+	char **fields;		    /* HEADER.FIELDS(.NOT) names, as sent (case kept,
+				     * quotes and escapes removed); at least one */
 	size_t nfields;
-	bool partial;		    /* <offset.length> or <offset> (RFC 1730 PARTIAL) */
-	uint32_t offset, length;    /* length UINT32_MAX: to the end */
-	/* The name to answer with: "BODY[HEADER.FIELDS (DATE FROM)]<0>"
-	 * (RFC 9051: the origin octet only, fields upper-cased as Dovecot
-	 * answers or as sent?) - imap_fetch_parse builds it. */
+	bool partial;		    /* <offset.length>, or PARTIAL's start/length */
+	uint32_t offset, length;    /* values above 2^32-1 (number64) are capped
+				     * there: past any message's end */
+	/* The name to answer with (RFC 9051 7.5.2), built from the parsed
+	 * section: "BODY[" / "BINARY[" / "BINARY.SIZE[" (PEEK never echoed),
+	 * the part, the text keyword upper-cased, the field names upper-cased
+	 * and quoted when they were sent quoted (as Dovecot answers), "]",
+	 * then "<origin>" when partial: "BODY[1.HEADER.FIELDS (DATE FROM)]<0>". */
 	char *reply_name;
 };
 
@@ -56,16 +60,32 @@ struct imap_fetch {
 };
 
 /* Parse the items of "FETCH set items [(modifiers)]": args points at the
- * items argument (a macro ALL/FAST/FULL, one item, or a list) and count
- * includes the optional modifier list after it. Returns 0 or -1 with
- * *error_r (static text for a BAD reply). Free with imap_fetch_clear. */
+ * items argument (a macro ALL/FAST/FULL, one item, or a non-empty list of
+ * items, macros not allowed there) and count includes the optional
+ * modifier list after it. Items are case-insensitive: ENVELOPE, FLAGS,
+ * INTERNALDATE, RFC822.SIZE, RFC822, RFC822.HEADER, RFC822.TEXT, UID,
+ * BODY, BODYSTRUCTURE, MODSEQ, SAVEDATE, and the sections
+ * BODY[section]<partial>, BODY.PEEK[...]<...>, BINARY[part]<...>,
+ * BINARY.PEEK[part]<...>, BINARY.SIZE[part] where section is "", HEADER,
+ * HEADER.FIELDS (names), HEADER.FIELDS.NOT (names), TEXT, optionally
+ * after a part number "1.2." (MIME only after one), and partial is
+ * "<offset.length>" with length > 0 ("<offset>" alone is an error).
+ * Modifiers (RFC 7162): CHANGEDSINCE n (also asks for MODSEQ) and
+ * VANISHED (only with CHANGEDSINCE; the caller checks it is UID FETCH
+ * with QRESYNC enabled), each at most once. Returns 0 or -1 with
+ * *error_r (static text for a BAD reply) and *fetch_r empty. Free with
+ * imap_fetch_clear. Repeated items give repeated sections. */
 int imap_fetch_parse(const struct imap_arg *args, size_t count, struct imap_fetch *fetch_r,
 		     const char **error_r);
 void imap_fetch_clear(struct imap_fetch *fetch);
 
 /* The RFC 1730 PARTIAL command "PARTIAL msg item start length" mapped onto
- * one BODY[...]<start.length> section (item: RFC822, RFC822.HEADER,
- * RFC822.TEXT, BODY[...] or BODY.PEEK[...]). */
+ * one BODY section with partial set (item: RFC822 = BODY[], RFC822.HEADER
+ * = BODY.PEEK[HEADER], RFC822.TEXT = BODY[TEXT], BODY[...] or
+ * BODY.PEEK[...] without a partial of their own). start counts from 1 as
+ * in RFC 1730 (0 is an error): offset = start - 1, length = length. The
+ * reply name is the item as named, without an origin ("RFC822",
+ * "BODY[1]"), as RFC 1730 answers. Returns 0 or -1 with *error_r. */
 int imap_fetch_parse_partial(const struct imap_arg *item, uint32_t start, uint32_t length,
 			     struct imap_fetch *fetch_r, const char **error_r);
 

@@ -7,21 +7,34 @@
  * serve FETCH and friends:
  *  - an atom is a run of bytes other than SP, CR, LF, '(', ')', '"', '{'
  *    and controls (so "\Seen", "\*", "1:*", "$", "%" are atoms);
- *  - a '[' inside an atom opens a bracket that runs to its matching ']',
- *    spaces, parentheses and quoted strings included, and the atom goes on
- *    after it: "BODY.PEEK[HEADER.FIELDS (DATE FROM)]<0.2048>" is one atom
- *    (its text exactly as sent, quotes included).
- * Literals may appear wherever a string can, and only there; after "{n}"
- * CRLF the next n bytes are taken verbatim. The caller decides on every
- * literal before its bytes are read (event LITERAL): accept it (and send
- * "+ " for a synchronising one) or refuse it.
+ *  - a '[' inside an atom opens a bracket that runs to the next ']' on
+ *    the same line outside quoted strings, spaces, parentheses and quoted
+ *    strings included, and the atom goes on after it:
+ *    "BODY.PEEK[HEADER.FIELDS (DATE FROM)]<0.2048>" is one atom (its text
+ *    exactly as sent, quotes included). A '[' with no such ']' is an
+ *    ordinary atom byte ("SUBJECT [bug" is two atoms), and so is every
+ *    later '[' of that line.
+ * Tags are 1*<ASTRING-CHAR except '+'>, command names ATOM-CHARs. Lines
+ * end in CRLF or a bare LF. Arguments are separated by spaces (a run of
+ * them counts as one; spaces after '(', before ')' and at the line end are
+ * ignored); a blank line between commands is ignored. Quoted strings take
+ * the escapes \" and \\ only, and any byte but NUL, CR and LF (8-bit
+ * bytes for UTF8=ACCEPT; not checked to be UTF-8).
+ * Literals may appear wherever an argument can (not as tag or name), and
+ * their marker must end its line; after "{n}" CRLF the next n bytes are
+ * taken verbatim. n is at most 2^63-1 (number64), else the command is an
+ * error. The caller decides on every literal before its bytes are read
+ * (event LITERAL): accept it (and send "+ " for a synchronising one) or
+ * refuse it. An accepted literal's buffer grows as its bytes arrive.
  *
  * Limits (struct imap_parser_limits): bytes of one command outside its
  * literals, literal size (the caller's decision, see LITERAL), arguments
  * in all, list nesting. Bytes past a limit are never stored: the command is
  * answered as an error and the rest of it skipped, non-synchronising
- * literals of the skipped line included (RFC 7888 4), so their bytes are
- * never parsed as commands. Memory is O(limits), not O(input).
+ * literals of the skipped lines included (RFC 7888 4), so their bytes are
+ * never parsed as commands; a synchronising marker ends the skip at its
+ * line end (the client waits for a "+" that never comes). Memory is
+ * O(limits) plus the accepted literals, not O(input).
  */
 #ifndef POSTERN_IMAP_PARSER_H
 #define POSTERN_IMAP_PARSER_H
@@ -39,7 +52,7 @@ struct imap_parser_limits {
 };
 
 enum imap_arg_type {
-	IMAP_ARG_NIL,	  /* the atom NIL (any case) */
+	IMAP_ARG_NIL,	  /* the atom NIL (any case); str holds it as sent */
 	IMAP_ARG_ATOM,	  /* see above; numbers are atoms */
 	IMAP_ARG_STRING,  /* quoted string, escapes removed */
 	IMAP_ARG_LITERAL, /* literal or literal8 (literal8 set) */
@@ -81,7 +94,9 @@ void imap_parser_free(struct imap_parser **p);
 
 /* Parse data[len]; returns how many bytes were consumed and the event in
  * *event_r. Call again with the unconsumed rest (and more input) until
- * MORE. A COMMAND stays valid (imap_parser_command) until the next call. */
+ * MORE (which consumes everything). COMMAND returns right after the
+ * command's last line end. A COMMAND (and the tag of an ERROR) stays valid
+ * until the next call. Calling it while a LITERAL is undecided panics. */
 size_t imap_parser_feed(struct imap_parser *p, const void *data, size_t len,
 			enum imap_parse_event *event_r);
 
@@ -103,7 +118,8 @@ void imap_parser_literal_accept(struct imap_parser *p);
 void imap_parser_literal_refuse(struct imap_parser *p);
 
 /* After ERROR: the tag (NULL when none could be read: answer "* BAD") and a
- * short reason for the BAD reply. */
+ * short reason for the BAD reply (static text). Errors: "line too long"
+ * (max_line), "too many arguments", "lists nested too deep", syntax. */
 void imap_parser_error(const struct imap_parser *p, const char **tag_r, const char **reason_r);
 
 /* Forget any partial command (after STARTTLS, or when the caller takes
@@ -112,14 +128,16 @@ void imap_parser_error(const struct imap_parser *p, const char **tag_r, const ch
 void imap_parser_reset(struct imap_parser *p);
 
 /* Helpers for command handlers. */
-/* An argument that is an astring (atom, quoted or literal): its text, or
- * NULL. */
+/* An argument that is an astring (atom or NIL, quoted or literal): its
+ * text, or NULL (also for a literal holding a NUL byte, which would read
+ * short as a C string; use a->str and a->len for binary data). */
 const char *imap_arg_astring(const struct imap_arg *a);
-/* A string (quoted or literal): its text, or NULL. */
+/* A string (quoted or literal): its text, or NULL (as above). */
 const char *imap_arg_string(const struct imap_arg *a);
-/* An atom: its text, or NULL. */
+/* An atom (NIL included): its text, or NULL. */
 const char *imap_arg_atom(const struct imap_arg *a);
-/* A number (RFC 9051 number: digits, fits in 32 bits / 63 bits). */
+/* A number (RFC 9051 number / number64: an atom of digits, at most
+ * 2^32-1 / 2^63-1). */
 bool imap_arg_number(const struct imap_arg *a, uint32_t *n_r);
 bool imap_arg_number64(const struct imap_arg *a, uint64_t *n_r);
 /* Case-insensitive compare of an atom with s. */

@@ -297,28 +297,23 @@ cmd_pass(struct pop3d *p, const char *arg)
 }
 
 static void
-sasl_next(struct pop3d *p, const char *response)
+sasl_advance(struct pop3d *p, const char *response)
 {
-	struct buf challenge, b64;
+	struct buf b64;
 	const char *error;
 
-	buf_init(&challenge, 1024);
 	buf_init(&b64, 2048);
-	switch (sasl_step(p->sasl, response, &challenge, &error)) {
+	switch (sasl_next(p->sasl, response, &b64, &error)) {
 	case SASL_CONTINUE:
-		if (base64_encode(&b64, challenge.data, challenge.len, 0) < 0)
-			panic("pop3: AUTH challenge");
 		pop3_set_state(p, POP3_AUTH_SASL);
 		conn_printf(p->conn, "+ %s\r\n", buf_cstr(&b64));
 		break;
+	case SASL_DENIED:
+		sasl_free(&p->sasl);
+		pop3_set_state(p, POP3_AUTHORIZATION);
+		err(p, "AUTH", "Authorization identity not allowed");
+		break;
 	case SASL_DONE:
-		if (sasl_authzid(p->sasl)[0] != '\0' &&
-		    strcasecmp(sasl_authzid(p->sasl), sasl_authcid(p->sasl)) != 0) {
-			sasl_free(&p->sasl);
-			pop3_set_state(p, POP3_AUTHORIZATION);
-			err(p, "AUTH", "Authorization identity not allowed");
-			break;
-		}
 		p->via_sasl = true;
 		check_login(p, sasl_authcid(p->sasl), sasl_password(p->sasl));
 		break;
@@ -328,7 +323,6 @@ sasl_next(struct pop3d *p, const char *response)
 		err(p, NULL, "%s", error);
 		break;
 	}
-	buf_release(&challenge);
 	buf_release(&b64);
 }
 
@@ -359,7 +353,7 @@ cmd_auth(struct pop3d *p, const char *arg)
 		return;
 	}
 	str_copy(p->mech, sizeof(p->mech), mech);
-	sasl_next(p, sp != NULL ? sp + 1 : NULL);
+	sasl_advance(p, sp != NULL ? sp + 1 : NULL);
 }
 
 static void
@@ -371,7 +365,7 @@ auth_response(struct pop3d *p, const char *line)
 		err(p, NULL, "Authentication cancelled");
 		return;
 	}
-	sasl_next(p, line);
+	sasl_advance(p, line);
 }
 
 static void

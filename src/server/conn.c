@@ -299,6 +299,8 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 		return;
 	if (c->closing)
 		conn_close(c);
+	else if (c->proto->drained != NULL && !c->starttls_pending)
+		c->proto->drained(c);
 }
 
 static void

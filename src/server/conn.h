@@ -35,6 +35,9 @@ struct protocol {
 	/* The server is stopping: finish at the next safe point. Default:
 	 * close once pending output is flushed. */
 	void (*shutdown)(struct conn *c);
+	/* All output was sent (optional): a protocol that stopped producing
+	 * to bound its output buffer goes on. */
+	void (*drained)(struct conn *c);
 	/* Free c->session; the connection is going away. */
 	void (*free)(struct conn *c);
 	/* A short refusal sent in plaintext when a limit refuses the

@@ -2,6 +2,7 @@
 #include "lib/common.h"
 
 #include "server/protocols.h"
+#include "imap/imapd.h"
 #include "pop3/pop3d.h"
 #include "smtp/smtpd.h"
 
@@ -15,7 +16,7 @@ protocol_for(enum service svc)
 		return &proto_smtp;
 	case SVC_IMAP:
 	case SVC_IMAPS:
-		return &proto_imap_unavailable;
+		return &proto_imap;
 	case SVC_POP3:
 	case SVC_POP3S:
 		return &proto_pop3;

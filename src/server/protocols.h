@@ -5,7 +5,6 @@
 
 #include "server/conn.h"
 
-extern const struct protocol proto_imap_unavailable;
 extern const struct protocol proto_http_unavailable;
 
 #endif

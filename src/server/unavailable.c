@@ -1,17 +1,10 @@
 /* unavailable.c - the "service not available" answer of the services not
- * built yet (IMAP: BYE, RFC 3501; HTTP: 503), greeting then closing. */
+ * built yet (HTTP: 503), greeting then closing. */
 #include "lib/common.h"
 
 #include "server/conn.h"
 #include "server/protocols.h"
 #include "server/server.h"
-
-static void
-imap_unavailable(struct conn *c)
-{
-	conn_printf(c, "* BYE [UNAVAILABLE] Service not available\r\n");
-	conn_close_after_flush(c);
-}
 
 static void
 http_unavailable(struct conn *c)
@@ -32,14 +25,6 @@ ignore_input(struct conn *c)
 
 	evbuffer_drain(in, evbuffer_get_length(in));
 }
-
-const struct protocol proto_imap_unavailable = {
-	.name = "imap",
-	.start = imap_unavailable,
-	.input = ignore_input,
-	.refusal_prefix = "* BYE [UNAVAILABLE] ",
-	.refusal_suffix = "\r\n",
-};
 
 const struct protocol proto_http_unavailable = {
 	.name = "http",

@@ -58,26 +58,21 @@ auth_done(enum auth_result result, const char *address, const char *reason, void
 static void
 auth_next(struct smtpd *s, const char *response)
 {
-	struct buf challenge, b64;
+	struct buf b64;
 	const char *error;
 
-	buf_init(&challenge, 1024);
 	buf_init(&b64, 2048);
-	switch (sasl_step(s->sasl, response, &challenge, &error)) {
+	switch (sasl_next(s->sasl, response, &b64, &error)) {
 	case SASL_CONTINUE:
-		if (base64_encode(&b64, challenge.data, challenge.len, 0) < 0)
-			panic("smtpd: AUTH challenge");
 		smtpd_set_state(s, SMTPD_AUTH);
 		conn_printf(s->conn, "334 %s\r\n", buf_cstr(&b64));
 		break;
+	case SASL_DENIED:
+		sasl_free(&s->sasl);
+		smtpd_set_state(s, SMTPD_READY);
+		smtpd_reply(s, 535, "5.7.8", "Error: authorization identity not allowed");
+		break;
 	case SASL_DONE:
-		if (sasl_authzid(s->sasl)[0] != '\0' &&
-		    strcasecmp(sasl_authzid(s->sasl), sasl_authcid(s->sasl)) != 0) {
-			sasl_free(&s->sasl);
-			smtpd_set_state(s, SMTPD_READY);
-			smtpd_reply(s, 535, "5.7.8", "Error: authorization identity not allowed");
-			break;
-		}
 		smtpd_set_state(s, SMTPD_AUTH_CHECK);
 		s->auth_req = auth_verify(s->conn->srv->auth, s->conn->srv->accounts,
 					  sasl_authcid(s->sasl), sasl_password(s->sasl), auth_done, s);
@@ -88,7 +83,6 @@ auth_next(struct smtpd *s, const char *response)
 		smtpd_reply(s, 501, "5.5.2", "Error: %s", error);
 		break;
 	}
-	buf_release(&challenge);
 	buf_release(&b64);
 }
 

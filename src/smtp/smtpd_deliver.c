@@ -7,6 +7,7 @@
 #include "lib/log.h"
 #include "lib/workpool.h"
 #include "lib/xalloc.h"
+#include "mime/bodystructure.h"
 #include "queue/queue.h"
 #include "server/server.h"
 #include "smtp/smtpd.h"
@@ -14,9 +15,9 @@
 #include "store/store.h"
 
 struct delivery {
-	struct smtpd *s;            /* NULL once the session is gone */
+	struct smtpd *s; /* NULL once the session is gone */
 	struct workpool_job *job;
-	struct queue *queue;        /* the worker's (read-only use) */
+	struct queue *queue; /* the worker's (read-only use) */
 	unsigned quota_reply;
 	bool ran;
 	char sid[12];
@@ -24,10 +25,10 @@ struct delivery {
 	struct smtpd_env env;
 	struct store_spool *spool;
 	struct queue_writer *qw;
-	struct store_rcpt *rcpts;   /* local copies */
+	struct store_rcpt *rcpts; /* local copies */
 	struct smtpd_env_rcpt *local_env;
 	size_t nlocal;
-	char **remote;              /* for the log */
+	char **remote; /* for the log */
 	size_t nremote;
 	/* the answer */
 	unsigned code;
@@ -48,7 +49,7 @@ smtpd_env_init(struct smtpd_env *env, const struct smtpd *s, const char *protoco
 			   : s->mail.body == SMTP_BODY_7BIT   ? QUEUE_BODY_7BIT
 							      : QUEUE_BODY_NONE;
 	env->params.smtputf8 = s->mail.smtputf8;
-	env->params.ret = s->mail.ret == SMTP_RET_FULL   ? QUEUE_RET_FULL
+	env->params.ret = s->mail.ret == SMTP_RET_FULL	 ? QUEUE_RET_FULL
 			  : s->mail.ret == SMTP_RET_HDRS ? QUEUE_RET_HDRS
 							 : QUEUE_RET_NONE;
 	if (s->mail.present & SMTP_PARAM_ENVID)
@@ -77,10 +78,10 @@ smtpd_env_write(const struct smtpd_env *env, struct queue_writer *qw,
 		const struct smtpd_env_rcpt *rcpts, size_t n, const char **error_r)
 {
 	struct queue_client c = {
-		.addr = env->client_addr,
-		.helo = env->helo,
-		.auth = env->auth,
-		.protocol = env->protocol,
+	    .addr = env->client_addr,
+	    .helo = env->helo,
+	    .auth = env->auth,
+	    .protocol = env->protocol,
 	};
 
 	if (queue_writer_set_sender(qw, env->sender, error_r) < 0 ||
@@ -125,8 +126,7 @@ smtpd_delivery_pool_new(struct server *srv)
 			    srv);
 }
 
-static void
-answer(struct delivery *d, unsigned code, const char *enhanced, const char *fmt, ...)
+static void answer(struct delivery *d, unsigned code, const char *enhanced, const char *fmt, ...)
     ATTR_PRINTF(4, 5);
 
 static void
@@ -283,6 +283,33 @@ delivery_finish(struct delivery *d)
  * spools fsync'd in parallel, then one store_deliver_batch (one fsync of
  * the mailbox's directory and one index transaction for all of them),
  * then each message's queue file and answer as if it had been alone. */
+/* ENVELOPE and BODYSTRUCTURE are computed here, on the delivery thread,
+ * and stored with the index row, so that IMAP FETCH never parses the
+ * message for them. Larger messages get theirs at their first FETCH. */
+#define CACHE_AT_DELIVERY_MAX (16 * 1024 * 1024)
+
+static void
+spool_cache(struct store_spool *spool)
+{
+	struct store_content c = {
+	    .fd = store_spool_fd(spool),
+	    .disk_size = store_spool_disk_size(spool),
+	    .crlf_size = store_spool_crlf_size(spool),
+	};
+	struct buf msg, cache;
+	const char *error;
+
+	if (c.crlf_size > CACHE_AT_DELIVERY_MAX)
+		return;
+	buf_init(&msg, (size_t)c.crlf_size);
+	buf_init(&cache, BUF_UNLIMITED);
+	if (store_content_to_buf(&c, &msg, &error) == 0 &&
+	    mime_cache_build(buf_cstr(&msg), msg.len, &cache) == 0)
+		store_spool_set_cache(spool, buf_cstr(&cache));
+	buf_release(&msg);
+	buf_release(&cache);
+}
+
 static void
 delivery_run_batch(void *thread_ctx, void **args, size_t n)
 {
@@ -317,6 +344,7 @@ delivery_run_batch(void *thread_ctx, void **args, size_t n)
 			local_failure(d, err == ENOSPC ? STORE_NO_SPACE : STORE_TEMP_FAIL);
 			continue;
 		}
+		spool_cache(d->spool);
 		msgs[nmsgs] = (struct store_delivery){
 		    .spool = d->spool,
 		    .rcpts = d->rcpts,

@@ -87,7 +87,7 @@ emit_evbuffer(void *ctx, const char *p, size_t n)
 int
 store_content_to_buf(const struct store_content *content, struct buf *out, const char **error_r)
 {
-	static char error[128];
+	static _Thread_local char error[128];
 	size_t start = out->len;
 	const char *why;
 
@@ -109,7 +109,7 @@ int
 store_content_to_evbuffer(const struct store_content *content, struct evbuffer *out,
 			  const char **error_r)
 {
-	static char error[128];
+	static _Thread_local char error[128];
 	struct evbuffer *tmp = evbuffer_new();
 	const char *why = "out of memory";
 

@@ -377,6 +377,19 @@ name_check(const char *name, size_t len, const char **why)
 }
 
 int
+store_mailbox_name_check(const char *name, const char **error_r)
+{
+	struct buf norm, dir;
+
+	buf_init(&norm, STORE_MAILBOX_NAME_MAX);
+	buf_init(&dir, BUF_UNLIMITED);
+	int r = mailbox_name_resolve(name, &norm, &dir, error_r);
+	buf_release(&norm);
+	buf_release(&dir);
+	return r;
+}
+
+int
 mailbox_name_resolve(const char *name, struct buf *norm, struct buf *dir, const char **error_r)
 {
 	size_t len = strlen(name);

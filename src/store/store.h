@@ -345,7 +345,8 @@ int store_message_open(struct store_mailbox *box, uint32_t uid, struct store_con
 /* Append the content as CRLF to out: exactly crlf_size bytes, or -1 (and out
  * unchanged in length) when the file does not match its size, or out's cap
  * is too small. Reads from the start of the file (pread). These two keep
- * their error text in a static buffer, valid until their next call. */
+ * their error text in a per-thread static buffer, valid until their next
+ * call in the same thread. */
 int store_content_to_buf(const struct store_content *content, struct buf *out,
 			 const char **error_r);
 int store_content_to_evbuffer(const struct store_content *content, struct evbuffer *out,

@@ -21,8 +21,8 @@ NOT_AVAILABLE = {
     "smtp": b"220 mx.example.test ESMTP postern\r\n",
     "submission": b"220 mx.example.test ESMTP postern\r\n",
     "smtps": b"220 mx.example.test ESMTP postern\r\n",
-    "imap": b"* BYE [UNAVAILABLE]",
-    "imaps": b"* BYE [UNAVAILABLE]",
+    "imap": b"* OK [CAPABILITY IMAP4rev1 IMAP4rev2 ",
+    "imaps": b"* OK [CAPABILITY IMAP4rev1 IMAP4rev2 ",
     "pop3": b"+OK mx.example.test POP3 server (postern) ready <",
     "pop3s": b"+OK mx.example.test POP3 server (postern) ready <",
     "http": b"HTTP/1.1 503",
@@ -84,7 +84,7 @@ def test_listens_exactly_where_told(postern_factory):
     assert listening_sockets(p.proc.pid) == {
         ("127.0.0.1", p.ports["imap"]), ("127.0.0.1", p.ports["pop3s"])}
     # Services with an empty listen list are off.
-    assert p.greeting("imap").startswith(b"* BYE")
+    assert p.greeting("imap").startswith(b"* OK [CAPABILITY")
 
 
 def test_ipv6_listener(postern_factory):
@@ -93,7 +93,7 @@ def test_ipv6_listener(postern_factory):
     p = postern_factory(host="::1", services=["imap"]).start()
     assert listening_sockets(p.proc.pid) == {("::1", p.ports["imap"])}
     with socket.create_connection(("::1", p.ports["imap"]), timeout=5) as s:
-        assert s.recv(100).startswith(b"* BYE")
+        assert s.recv(100).startswith(b"* OK [CAPABILITY")
 
 
 def can_bind_v6():

@@ -349,6 +349,26 @@ test_addresses(void **state)
 	assert_string_equal(domain, "x.org");
 }
 
+/* The public check agrees with the resolver: the dangerous names fail. */
+static void
+test_mailbox_name_check(void **state)
+{
+	static const char *const good[] = {"INBOX", "inbox", "Sent",
+					   "A.B.C", "~root", "\xd0\x92\xd1\x85\xd0\xbe\xd0\xb4"};
+	static const char *const bad[] = {"",	 ".",	   "..",   "a..b", ".x", "x.",
+					  "a/b", "../etc", "/etc", "*",	   "%",	 "a\tb"};
+	const char *error;
+
+	for (size_t i = 0; i < N_ELEMENTS(good); i++)
+		assert_int_equal(store_mailbox_name_check(good[i], &error), 0);
+	for (size_t i = 0; i < N_ELEMENTS(bad); i++)
+		assert_int_equal(store_mailbox_name_check(bad[i], &error), -1);
+	char longname[300];
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(store_mailbox_name_check(longname, &error), -1);
+}
+
 int
 main(void)
 {
@@ -356,7 +376,8 @@ main(void)
 	    cmocka_unit_test(test_name_full),	  cmocka_unit_test(test_name_variants),
 	    cmocka_unit_test(test_name_refused),  cmocka_unit_test(test_flag_letters),
 	    cmocka_unit_test(test_host_escape),	  cmocka_unit_test(test_mutf7),
-	    cmocka_unit_test(test_mailbox_names), cmocka_unit_test(test_addresses),
+	    cmocka_unit_test(test_mailbox_names), cmocka_unit_test(test_mailbox_name_check),
+	    cmocka_unit_test(test_addresses),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,508 @@
+/* imapd_fetch.c - FETCH, UID FETCH and PARTIAL.
+ *
+ * Metadata (flags, dates, sizes, MODSEQ) comes from the index rows; ENVELOPE,
+ * BODY and BODYSTRUCTURE from the cache kept with each row (built at
+ * delivery, or here on first use and stored); sections from the message
+ * file, read whole as CRLF and parsed once per message. A FETCH stops
+ * producing when IMAPD_OUTPUT_HIGH bytes wait to be sent and goes on as
+ * the client reads, so a "FETCH 1:* BODY[]" costs bounded memory.
+ */
+#include "lib/common.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+#include "imap/imap_fetch.h"
+#include "imap/imapd_private.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+#include "mime/bodystructure.h"
+#include "mime/part.h"
+#include "mime/section.h"
+
+/* Rows read per store iteration before output is checked. */
+#define FETCH_BATCH 256
+
+struct imapd_fetch_job {
+	char *tag;
+	char what[16]; /* "FETCH", "UID FETCH" */
+	struct imap_fetch f;
+	uint32_t *uids;
+	size_t n, next;
+	uint32_t *seen; /* UIDs whose \Seen this FETCH set: FLAGS go along */
+	size_t nseen;
+	bool gone;	  /* some message vanished meanwhile */
+	bool unknown_cte; /* BINARY of an unknown encoding */
+};
+
+void
+imapd_fetch_job_free(struct imapd_fetch_job **jobp)
+{
+	struct imapd_fetch_job *job = *jobp;
+
+	if (job == NULL)
+		return;
+	imap_fetch_clear(&job->f);
+	free(job->tag);
+	free(job->uids);
+	free(job->seen);
+	free(job);
+	*jobp = NULL;
+}
+
+int
+imapd_load_message(struct imapd *s, uint32_t uid, struct buf *out, const char **error_r)
+{
+	struct store_content content;
+
+	if (store_message_open(s->view->box, uid, &content, error_r) < 0)
+		return -1;
+	int r = store_content_to_buf(&content, out, error_r);
+	close(content.fd);
+	return r;
+}
+
+static void
+put_date(struct evbuffer *out, time_t t)
+{
+	static const char months[][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	long off = tm.tm_gmtoff / 60;
+	char sign = off < 0 ? '-' : '+';
+	if (off < 0)
+		off = -off;
+	evbuffer_add_printf(out, "\"%2d-%s-%04d %02d:%02d:%02d %c%02ld%02ld\"", tm.tm_mday,
+			    months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			    sign, off / 60, off % 60);
+}
+
+/* The message loaded for this response, and its part tree. */
+struct loaded {
+	struct buf msg;
+	bool have, failed;
+	struct mime_message tree;
+	bool parsed;
+};
+
+static bool
+load(struct imapd *s, uint32_t uid, struct loaded *l)
+{
+	const char *error;
+
+	if (l->have || l->failed)
+		return l->have;
+	if (imapd_load_message(s, uid, &l->msg, &error) < 0) {
+		if (errno != ENOENT)
+			conn_log(s->conn, LOG_LVL_ERROR, "%s: message %u: %s", s->address, uid,
+				 error);
+		l->failed = true;
+		return false;
+	}
+	l->have = true;
+	return true;
+}
+
+static const struct mime_message *
+tree(struct loaded *l)
+{
+	if (!l->parsed) {
+		mime_message_parse(l->msg.data, l->msg.len, NULL, &l->tree);
+		l->parsed = true;
+	}
+	return &l->tree;
+}
+
+static void
+put_literal(struct evbuffer *out, const char *data, size_t len, bool binary)
+{
+	bool nul = binary && memchr(data, '\0', len) != NULL;
+
+	evbuffer_add_printf(out, "%s{%zu}\r\n", nul ? "~" : "", len);
+	evbuffer_add(out, data, len);
+}
+
+/* The ENVELOPE/BODY/BODYSTRUCTURE text: from the row's cache, else built
+ * (and the cache stored). */
+static bool
+structure(struct imapd *s, const struct store_message *m, struct loaded *l,
+	  enum mime_cache_item item, struct buf *cache, const char **p_r, size_t *len_r)
+{
+	if (m->cache != NULL && mime_cache_get(m->cache, item, p_r, len_r) == 0)
+		return true;
+	if (cache->len == 0) {
+		const char *error;
+		if (!load(s, m->uid, l))
+			return false;
+		if (mime_cache_build(l->msg.data, l->msg.len, cache) < 0) {
+			buf_reset(cache);
+			return false;
+		}
+		if (!s->view->readonly || true) {
+			if (store_message_set_cache(s->view->box, m->uid, buf_cstr(cache), &error) <
+			    0)
+				conn_log(s->conn, LOG_LVL_WARNING, "%s: cache %u: %s", s->address,
+					 m->uid, error);
+		}
+	}
+	return mime_cache_get(buf_cstr(cache), item, p_r, len_r) == 0;
+}
+
+static void
+slice(const char **p, size_t *len, const struct imap_fetch_section *sec)
+{
+	if (!sec->partial)
+		return;
+	size_t off = sec->offset < *len ? sec->offset : *len;
+	size_t n = *len - off;
+	if (sec->length != UINT32_MAX && sec->length < n)
+		n = sec->length;
+	*p += off;
+	*len = n;
+}
+
+/* One section item; false when the whole FETCH must fail (UNKNOWN-CTE). */
+static bool
+put_section(struct imapd_fetch_job *job, struct evbuffer *out, const struct imap_fetch_section *sec,
+	    struct loaded *l)
+{
+	struct buf b;
+	const char *p;
+	size_t len;
+
+	buf_init(&b, BUF_UNLIMITED);
+	if (sec->kind == IMAP_SECTION_BODY) {
+		if (mime_section_get(l->msg.data, l->msg.len, tree(l), sec->part, sec->text,
+				     (const char *const *)sec->fields, sec->nfields, &b) < 0)
+			panic("imapd: section");
+		p = buf_cstr(&b), len = b.len;
+		slice(&p, &len, sec);
+		evbuffer_add_printf(out, "%s ", sec->reply_name);
+		put_literal(out, p, len, false);
+	} else {
+		enum mime_binary_result r =
+		    mime_binary_get(l->msg.data, l->msg.len, tree(l), sec->part, &b);
+		if (r == MIME_BINARY_UNKNOWN_CTE) {
+			job->unknown_cte = true;
+			buf_release(&b);
+			return false;
+		}
+		if (r == MIME_BINARY_FULL)
+			panic("imapd: binary");
+		p = buf_cstr(&b), len = b.len;
+		if (sec->kind == IMAP_SECTION_BINARY_SIZE) {
+			evbuffer_add_printf(out, "%s %zu", sec->reply_name, len);
+		} else {
+			/* MIME_BINARY_NO_PART: an empty string, as for BODY[]. */
+			slice(&p, &len, sec);
+			evbuffer_add_printf(out, "%s ", sec->reply_name);
+			put_literal(out, p, len, true);
+		}
+	}
+	buf_release(&b);
+	return true;
+}
+
+static bool
+in_list(const uint32_t *v, size_t n, uint32_t x)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && v[lo] == x;
+}
+
+/* "* seq FETCH (...)" for one message; false when it could not be read. */
+static bool
+fetch_one(struct imapd *s, struct imapd_fetch_job *job, uint32_t seq, const struct store_message *m)
+{
+	const struct imap_fetch *f = &job->f;
+	struct evbuffer *msgout = evbuffer_new();
+	struct loaded l = {0};
+	struct buf cache;
+	const char *p;
+	size_t len;
+	bool ok = true, sp = false;
+
+	buf_init(&l.msg, BUF_UNLIMITED);
+	buf_init(&cache, BUF_UNLIMITED);
+	evbuffer_add_printf(msgout, "* %u FETCH (", seq);
+#define SEP() (sp ? evbuffer_add(msgout, " ", 1) : (sp = true, 0))
+	if (f->items & IMAP_FETCH_UID) {
+		SEP();
+		evbuffer_add_printf(msgout, "UID %u", m->uid);
+	}
+	if ((f->items & IMAP_FETCH_FLAGS) || in_list(job->seen, job->nseen, m->uid)) {
+		SEP();
+		evbuffer_add(msgout, "FLAGS ", 6);
+		imapd_put_flags(msgout, m->flags, m->keywords);
+		imapd_view_keywords(s, m->keywords);
+		imapd_view_told(s->view, seq, m->flags, m->keywords);
+	}
+	if (f->items & IMAP_FETCH_INTERNALDATE) {
+		SEP();
+		evbuffer_add(msgout, "INTERNALDATE ", 13);
+		put_date(msgout, m->internal_date);
+	}
+	if (f->items & IMAP_FETCH_RFC822_SIZE) {
+		SEP();
+		evbuffer_add_printf(msgout, "RFC822.SIZE %llu", (unsigned long long)m->crlf_size);
+	}
+	if ((f->items & IMAP_FETCH_MODSEQ) || f->changedsince > 0) {
+		SEP();
+		evbuffer_add_printf(msgout, "MODSEQ (%llu)", (unsigned long long)m->modseq);
+	}
+	if (f->items & IMAP_FETCH_SAVEDATE) {
+		SEP();
+		evbuffer_add(msgout, "SAVEDATE ", 9);
+		put_date(msgout, m->internal_date);
+	}
+	static const struct {
+		unsigned item;
+		enum mime_cache_item which;
+		const char *name;
+	} structs[] = {
+	    {IMAP_FETCH_ENVELOPE, MIME_CACHE_ENVELOPE, "ENVELOPE "},
+	    {IMAP_FETCH_BODY, MIME_CACHE_BODY, "BODY "},
+	    {IMAP_FETCH_BODYSTRUCTURE, MIME_CACHE_BODYSTRUCTURE, "BODYSTRUCTURE "},
+	};
+	for (size_t i = 0; i < N_ELEMENTS(structs) && ok; i++) {
+		if (!(f->items & structs[i].item))
+			continue;
+		if (!structure(s, m, &l, structs[i].which, &cache, &p, &len)) {
+			ok = false;
+			break;
+		}
+		SEP();
+		evbuffer_add(msgout, structs[i].name, strlen(structs[i].name));
+		evbuffer_add(msgout, p, len);
+	}
+	static const struct {
+		unsigned item;
+		enum mime_section_text text;
+		const char *name;
+	} rfc822[] = {
+	    {IMAP_FETCH_RFC822_HEADER, MIME_SECTION_HEADER, "RFC822.HEADER "},
+	    {IMAP_FETCH_RFC822_TEXT, MIME_SECTION_TEXT, "RFC822.TEXT "},
+	    {IMAP_FETCH_RFC822, MIME_SECTION_ALL, "RFC822 "},
+	};
+	for (size_t i = 0; i < N_ELEMENTS(rfc822) && ok; i++) {
+		struct buf b;
+		if (!(f->items & rfc822[i].item))
+			continue;
+		if (!load(s, m->uid, &l)) {
+			ok = false;
+			break;
+		}
+		buf_init(&b, BUF_UNLIMITED);
+		if (mime_section_get(l.msg.data, l.msg.len, tree(&l), "", rfc822[i].text, NULL, 0,
+				     &b) < 0)
+			panic("imapd: rfc822");
+		SEP();
+		evbuffer_add(msgout, rfc822[i].name, strlen(rfc822[i].name));
+		put_literal(msgout, b.data != NULL ? b.data : "", b.len, false);
+		buf_release(&b);
+	}
+	for (size_t i = 0; i < f->nsections && ok; i++) {
+		if (!load(s, m->uid, &l)) {
+			ok = false;
+			break;
+		}
+		SEP();
+		if (!put_section(job, msgout, &f->sections[i], &l))
+			ok = false;
+	}
+#undef SEP
+	if (ok) {
+		evbuffer_add(msgout, ")\r\n", 3);
+		evbuffer_add_buffer(imapd_out(s), msgout);
+	} else if (l.failed) {
+		job->gone = true;
+	}
+	evbuffer_free(msgout);
+	if (l.parsed)
+		mime_message_clear(&l.tree);
+	buf_release(&l.msg);
+	buf_release(&cache);
+	return ok || !job->unknown_cte;
+}
+
+/* Produce until done (true) or the output is full (false: paused). */
+static bool
+fetch_run(struct imapd *s, struct imapd_fetch_job *job)
+{
+	const char *error;
+
+	while (job->next < job->n && !job->unknown_cte) {
+		if (evbuffer_get_length(imapd_out(s)) > IMAPD_OUTPUT_HIGH)
+			return false;
+		struct store_iter *it;
+		const struct store_message *m;
+		size_t end = job->next + FETCH_BATCH < job->n ? job->next + FETCH_BATCH : job->n;
+		if (store_iter_init(s->view->box, job->uids[job->next], job->uids[end - 1],
+				    job->f.changedsince, &it, &error) < 0) {
+			conn_log(s->conn, LOG_LVL_ERROR, "%s: fetch: %s", s->address, error);
+			job->gone = true;
+			job->next = end;
+			continue;
+		}
+		int r;
+		size_t j = job->next;
+		while ((r = store_iter_next(it, &m, &error)) > 0) {
+			while (j < end && job->uids[j] < m->uid)
+				j++;
+			if (j == end)
+				break;
+			if (job->uids[j] != m->uid)
+				continue;
+			uint32_t seq = imapd_view_seq(s->view, m->uid);
+			if (seq != 0 && !fetch_one(s, job, seq, m))
+				break;
+		}
+		store_iter_free(&it);
+		if (r < 0)
+			conn_log(s->conn, LOG_LVL_ERROR, "%s: fetch: %s", s->address, error);
+		job->next = end;
+	}
+	return true;
+}
+
+static void
+fetch_finish(struct imapd *s)
+{
+	struct imapd_fetch_job *job = s->job;
+
+	if (job->unknown_cte)
+		imapd_tagged(s, job->tag, "NO", "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
+	else if (job->gone)
+		imapd_tagged(s, job->tag, "OK",
+			     "[EXPUNGEISSUED] %s completed; some messages were expunged meanwhile",
+			     job->what);
+	else
+		imapd_tagged(s, job->tag, "OK", "%s completed", job->what);
+	imapd_fetch_job_free(&s->job);
+}
+
+void
+imapd_fetch_continue(struct imapd *s)
+{
+	s->wait = IMAPD_WAIT_NONE;
+	if (s->job == NULL)
+		return;
+	if (!fetch_run(s, s->job)) {
+		s->wait = IMAPD_WAIT_OUTPUT;
+		return;
+	}
+	fetch_finish(s);
+}
+
+/* FETCH that sets \Seen: set it first, so the responses show it. */
+static int
+fetch_set_seen(struct imapd *s, struct imapd_fetch_job *job, const char **error_r)
+{
+	struct imapd_view *v = s->view;
+
+	job->seen = xcalloc(job->n + 1, sizeof(*job->seen));
+	for (size_t i = 0; i < job->n; i++) {
+		uint32_t seq = imapd_view_seq(v, job->uids[i]);
+		if (seq != 0 && !(v->msgs[seq - 1].flags & STORE_FLAG_SEEN))
+			job->seen[job->nseen++] = job->uids[i];
+	}
+	if (job->nseen == 0)
+		return 0;
+	return store_flags_update(v->box, job->seen, job->nseen, STORE_FLAGS_ADD, STORE_FLAG_SEEN,
+				  NULL, 0, NULL, NULL, error_r) < 0
+		   ? -1
+		   : 0;
+}
+
+static void
+fetch_start(struct imapd *s, const char *tag, struct imapd_fetch_job *job)
+{
+	const char *error;
+
+	job->tag = xstrdup(tag);
+	if (job->f.sets_seen && !s->view->readonly && fetch_set_seen(s, job, &error) < 0) {
+		imapd_store_failed(s, tag, job->what, error);
+		imapd_fetch_job_free(&job);
+		return;
+	}
+	s->job = job;
+	imapd_fetch_continue(s);
+}
+
+void
+imapd_cmd_fetch(struct imapd *s, const struct imap_command *cmd, bool uid)
+{
+	struct imapd_fetch_job *job;
+	const char *error;
+
+	if (cmd->count < 2) {
+		imapd_bad(s, cmd->tag, "Usage: %sFETCH set items", uid ? "UID " : "");
+		return;
+	}
+	job = xcalloc(1, sizeof(*job));
+	str_copy(job->what, sizeof(job->what), uid ? "UID FETCH" : "FETCH");
+	if (imap_fetch_parse(&cmd->args[1], cmd->count - 1, &job->f, &error) < 0) {
+		imapd_bad(s, cmd->tag, "%s", error);
+		imapd_fetch_job_free(&job);
+		return;
+	}
+	if (job->f.vanished && (!uid || !s->qresync || job->f.changedsince == 0)) {
+		imapd_bad(s, cmd->tag, "VANISHED needs UID FETCH, QRESYNC and CHANGEDSINCE");
+		imapd_fetch_job_free(&job);
+		return;
+	}
+	if (imapd_view_set(s, cmd->tag, &cmd->args[0], uid, &job->uids, &job->n) < 0) {
+		imapd_fetch_job_free(&job);
+		return;
+	}
+	if (uid)
+		job->f.items |= IMAP_FETCH_UID;
+	/* RFC 7162 3.1: fetching MODSEQ or CHANGEDSINCE enables CONDSTORE. */
+	if ((job->f.items & IMAP_FETCH_MODSEQ) || job->f.changedsince > 0)
+		s->condstore = true;
+	if (job->f.vanished &&
+	    imapd_view_vanished_since(s, job->f.changedsince, &cmd->args[0], &error) < 0) {
+		imapd_store_failed(s, cmd->tag, job->what, error);
+		imapd_fetch_job_free(&job);
+		return;
+	}
+	fetch_start(s, cmd->tag, job);
+}
+
+/* PARTIAL msg item start length (RFC 1730 6.4.6), answered as
+ * BODY[...]<start> with the sequence number. */
+void
+imapd_cmd_partial(struct imapd *s, const struct imap_command *cmd)
+{
+	struct imapd_fetch_job *job;
+	uint32_t start, length;
+	const char *error;
+
+	if (cmd->count != 4 || !imap_arg_number(&cmd->args[2], &start) ||
+	    !imap_arg_number(&cmd->args[3], &length)) {
+		imapd_bad(s, cmd->tag, "Usage: PARTIAL message item start length");
+		return;
+	}
+	job = xcalloc(1, sizeof(*job));
+	str_copy(job->what, sizeof(job->what), "PARTIAL");
+	if (imap_fetch_parse_partial(&cmd->args[1], start, length, &job->f, &error) < 0) {
+		imapd_bad(s, cmd->tag, "%s", error);
+		imapd_fetch_job_free(&job);
+		return;
+	}
+	if (imapd_view_set(s, cmd->tag, &cmd->args[0], false, &job->uids, &job->n) < 0) {
+		imapd_fetch_job_free(&job);
+		return;
+	}
+	fetch_start(s, cmd->tag, job);
+}

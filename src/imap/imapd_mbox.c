@@ -1,0 +1,711 @@
+/* imapd_mbox.c - mailbox names and the commands on mailboxes as a whole:
+ * LIST (RFC 5258 LIST-EXTENDED, RFC 5819 LIST-STATUS, RFC 6154
+ * SPECIAL-USE, RFC 3348 CHILDREN), LSUB, NAMESPACE, STATUS, CREATE,
+ * DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE.
+ *
+ * Names travel in modified UTF-7 (RFC 3501 5.1.3), or UTF-8 once the
+ * client enabled UTF8=ACCEPT or IMAP4rev2; the store knows them in UTF-8
+ * with '.' as the hierarchy separator and refuses every name that could
+ * not be one safe directory (store_mailbox_name_check).
+ */
+#include "lib/common.h"
+
+#include <errno.h>
+
+#include "imap/imapd_private.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+#include "store/names.h"
+
+#define SEP "."
+
+int
+imapd_mailbox_arg(struct imapd *s, const char *tag, const struct imap_arg *arg, struct buf *name)
+{
+	const char *raw = imap_arg_astring(arg), *error;
+
+	if (raw == NULL) {
+		imapd_bad(s, tag, "Mailbox name expected");
+		return -1;
+	}
+	if (arg->len > STORE_MAILBOX_NAME_MAX * 4 || memchr(raw, '\0', arg->len) != NULL) {
+		imapd_tagged(s, tag, "NO", "[CANNOT] Invalid mailbox name");
+		return -1;
+	}
+	buf_reset(name);
+	if (s->utf8 || s->rev2) {
+		/* UTF-8 names (RFC 6855 3): '&' is an ordinary character. */
+		if (!utf8_valid(raw, arg->len) || buf_add(name, raw, arg->len) < 0) {
+			imapd_tagged(s, tag, "NO", "[CANNOT] Invalid mailbox name");
+			return -1;
+		}
+	} else if (mutf7_decode(raw, arg->len, name) < 0) {
+		imapd_tagged(s, tag, "NO",
+			     "[CANNOT] Invalid mailbox name (modified UTF-7 expected)");
+		return -1;
+	}
+	/* The store's own check (and INBOX in any case made "INBOX"). */
+	if (store_mailbox_name_check(buf_cstr(name), &error) < 0) {
+		imapd_tagged(s, tag, "NO", "[CANNOT] Invalid mailbox name: %s", error);
+		return -1;
+	}
+	if (strncasecmp(name->data, "INBOX", 5) == 0 &&
+	    (name->data[5] == '\0' || name->data[5] == STORE_SEPARATOR))
+		memcpy(name->data, "INBOX", 5);
+	return 0;
+}
+
+/* ASTRING-CHAR (RFC 9051 9): ATOM-CHAR or ']'. */
+static bool
+astring_char(unsigned char c)
+{
+	return c > 0x20 && c < 0x7f && strchr("(){%*\\\"", c) == NULL;
+}
+
+/* A name goes out as an atom when it can (as clients are used to:
+ * INBOX, Sent), else quoted or as a literal. */
+static void
+put_astring(struct imapd *s, struct evbuffer *out, const char *str, size_t len)
+{
+	bool atom = len > 0 && !(len == 3 && strncasecmp(str, "NIL", 3) == 0);
+
+	for (size_t i = 0; i < len && atom; i++)
+		atom = astring_char((unsigned char)str[i]);
+	if (atom)
+		evbuffer_add(out, str, len);
+	else
+		imapd_put_string(s, out, str, len);
+}
+
+void
+imapd_put_mailbox(struct imapd *s, struct evbuffer *out, const char *name)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	if (!s->utf8 && !s->rev2) {
+		if (mutf7_encode(name, strlen(name), &b) < 0)
+			buf_reset(&b);
+		put_astring(s, out, buf_cstr(&b), b.len);
+	} else {
+		put_astring(s, out, name, strlen(name));
+	}
+	buf_release(&b);
+}
+
+/* ---- LIST ---- */
+
+/* Does name match pattern ('*' anything, '%' anything but the separator)?
+ * Iterative, with one backtracking point per star as in glob matching:
+ * O(len(name) * len(pattern)) at worst. */
+static bool
+pattern_match(const char *pat, const char *name)
+{
+	const char *star_p = NULL, *star_n = NULL;
+
+	while (*name != '\0') {
+		if (*pat == '*' || *pat == '%') {
+			star_p = pat++;
+			star_n = name;
+			continue;
+		}
+		if (*pat == *name) {
+			pat++, name++;
+			continue;
+		}
+		if (star_p != NULL && (*star_p == '*' || *star_n != SEP[0])) {
+			pat = star_p + 1;
+			name = ++star_n;
+			continue;
+		}
+		return false;
+	}
+	while (*pat == '*' || *pat == '%')
+		pat++;
+	return *pat == '\0';
+}
+
+/* INBOX is matched case-insensitively: compare with the pattern's own
+ * spelling of a leading "inbox". */
+static bool
+list_match(const char *pat, const char *name)
+{
+	if (strncmp(name, "INBOX", 5) == 0 && (name[5] == '\0' || name[5] == SEP[0]) &&
+	    strncasecmp(pat, "INBOX", 5) == 0) {
+		char *p = xstrdup(pat);
+		memcpy(p, "INBOX", 5);
+		bool r = pattern_match(p, name);
+		free(p);
+		return r;
+	}
+	return pattern_match(pat, name);
+}
+
+enum list_opt {
+	LIST_SEL_SUBSCRIBED = 1 << 0,
+	LIST_SEL_RECURSIVE = 1 << 1,
+	LIST_SEL_SPECIAL = 1 << 2,
+	LIST_RET_SUBSCRIBED = 1 << 3,
+	LIST_RET_CHILDREN = 1 << 4,
+	LIST_RET_SPECIAL = 1 << 5,
+	LIST_RET_STATUS = 1 << 6,
+	LIST_EXTENDED = 1 << 7, /* some extended syntax was used */
+	LIST_LSUB = 1 << 8,
+};
+
+static int status_items(struct imapd *s, const char *tag, const struct imap_arg *list,
+			unsigned *items_r);
+static void status_send(struct imapd *s, const char *name, unsigned items, bool quiet_missing);
+
+static void
+list_reply(struct imapd *s, const char *name, const char *attrs, bool child_info, unsigned opts)
+{
+	struct evbuffer *out = imapd_out(s);
+
+	evbuffer_add_printf(out, "* %s (%s) \"" SEP "\" ", opts & LIST_LSUB ? "LSUB" : "LIST",
+			    attrs);
+	imapd_put_mailbox(s, out, name);
+	if (child_info)
+		evbuffer_add_printf(out, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+	evbuffer_add(out, "\r\n", 2);
+}
+
+static bool
+has_subscribed_child(const struct store_mailbox_info *list, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i].subscribed && mailbox_name_is_below(list[i].name, name))
+			return true;
+	return false;
+}
+
+/* A parent that does not exist as a mailbox but whose children do is
+ * listed (\NonExistent or \Noselect) when '%' stops at its level. */
+static void
+list_missing_parents(struct imapd *s, const char *pat, const struct store_mailbox_info *list,
+		     size_t n, unsigned opts, char ***seen, size_t *nseen)
+{
+	for (size_t i = 0; i < n; i++) {
+		if ((opts & LIST_SEL_SUBSCRIBED) && !list[i].subscribed)
+			continue;
+		char *name = xstrdup(list[i].name);
+		for (char *dot = strrchr(name, SEP[0]); dot != NULL; dot = strrchr(name, SEP[0])) {
+			*dot = '\0';
+			bool exists = false, done = false;
+			for (size_t j = 0; j < n && !exists; j++)
+				exists = strcmp(list[j].name, name) == 0;
+			for (size_t j = 0; j < *nseen && !done; j++)
+				done = strcmp((*seen)[j], name) == 0;
+			if (exists || done || !list_match(pat, name))
+				continue;
+			*seen = xreallocarray(*seen, *nseen + 1, sizeof(**seen));
+			(*seen)[(*nseen)++] = xstrdup(name);
+			if (opts & LIST_SEL_SUBSCRIBED)
+				list_reply(s, name, "\\NonExistent", true, opts);
+			else
+				list_reply(s, name, "\\Noselect \\HasChildren", false, opts);
+		}
+		free(name);
+	}
+}
+
+static void
+list_one_pattern(struct imapd *s, const char *pat, const struct store_mailbox_info *list, size_t n,
+		 unsigned opts, unsigned status, char ***seen, size_t *nseen)
+{
+	struct buf attrs;
+
+	buf_init(&attrs, 256);
+	for (size_t i = 0; i < n; i++) {
+		const struct store_mailbox_info *m = &list[i];
+		bool child_info = false;
+		if (!list_match(pat, m->name))
+			continue;
+		if ((opts & LIST_SEL_SPECIAL) && m->special == STORE_SPECIAL_NONE)
+			continue;
+		if ((opts & LIST_SEL_SUBSCRIBED) && !m->subscribed) {
+			if (!(opts & LIST_SEL_RECURSIVE) || !has_subscribed_child(list, n, m->name))
+				continue;
+			child_info = true;
+		}
+		bool dup = false;
+		for (size_t j = 0; j < *nseen && !dup; j++)
+			dup = strcmp((*seen)[j], m->name) == 0;
+		if (dup)
+			continue;
+		*seen = xreallocarray(*seen, *nseen + 1, sizeof(**seen));
+		(*seen)[(*nseen)++] = xstrdup(m->name);
+		buf_reset(&attrs);
+		bool ok =
+		    buf_add_str(&attrs, m->has_children ? "\\HasChildren" : "\\HasNoChildren") == 0;
+		if (m->special != STORE_SPECIAL_NONE && !(opts & LIST_LSUB))
+			ok = ok && buf_printf(&attrs, " %s", store_special_name(m->special)) == 0;
+		if ((opts & (LIST_RET_SUBSCRIBED | LIST_SEL_SUBSCRIBED)) && m->subscribed &&
+		    !(opts & LIST_LSUB))
+			ok = ok && buf_add_str(&attrs, " \\Subscribed") == 0;
+		if (!ok)
+			panic("imapd: list attributes");
+		list_reply(s, m->name, buf_cstr(&attrs), child_info, opts);
+		if ((opts & LIST_RET_STATUS) && !child_info)
+			status_send(s, m->name, status, true);
+	}
+	buf_release(&attrs);
+	if (strchr(pat, '%') != NULL)
+		list_missing_parents(s, pat, list, n, opts, seen, nseen);
+}
+
+/* Reference and pattern make one pattern (RFC 3501 6.3.8): the reference
+ * is a prefix. */
+static char *
+list_pattern(const struct buf *ref, const struct buf *pat)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	if (buf_add(&b, ref->data, ref->len) < 0 || buf_add(&b, pat->data, pat->len) < 0)
+		panic("imapd: list pattern");
+	return buf_steal(&b);
+}
+
+/* A pattern argument to UTF-8 (wildcards pass through mUTF-7 decoding). */
+static int
+pattern_arg(struct imapd *s, const struct imap_arg *a, struct buf *out)
+{
+	const char *raw = imap_arg_astring(a);
+
+	buf_reset(out);
+	if (raw == NULL || memchr(raw, '\0', a->len) != NULL || a->len > 4096)
+		return -1;
+	if (s->utf8 || s->rev2)
+		return utf8_valid(raw, a->len) ? buf_add(out, raw, a->len) : -1;
+	return mutf7_decode(raw, a->len, out);
+}
+
+static int
+list_options(struct imapd *s, const char *tag, const struct imap_arg *a, bool ret, unsigned *opts,
+	     unsigned *status)
+{
+	for (size_t i = 0; i < a->count; i++) {
+		const char *o = imap_arg_atom(&a->list[i]);
+		if (o == NULL) {
+			imapd_bad(s, tag, "Invalid LIST option");
+			return -1;
+		}
+		if (!ret && strcasecmp(o, "SUBSCRIBED") == 0)
+			*opts |= LIST_SEL_SUBSCRIBED | LIST_RET_SUBSCRIBED;
+		else if (!ret && strcasecmp(o, "RECURSIVEMATCH") == 0)
+			*opts |= LIST_SEL_RECURSIVE;
+		else if (!ret && strcasecmp(o, "SPECIAL-USE") == 0)
+			*opts |= LIST_SEL_SPECIAL;
+		else if (!ret && strcasecmp(o, "REMOTE") == 0)
+			;
+		else if (ret && strcasecmp(o, "SUBSCRIBED") == 0)
+			*opts |= LIST_RET_SUBSCRIBED;
+		else if (ret && strcasecmp(o, "CHILDREN") == 0)
+			*opts |= LIST_RET_CHILDREN;
+		else if (ret && strcasecmp(o, "SPECIAL-USE") == 0)
+			*opts |= LIST_RET_SPECIAL;
+		else if (ret && strcasecmp(o, "STATUS") == 0 && i + 1 < a->count &&
+			 a->list[i + 1].type == IMAP_ARG_LIST) {
+			if (status_items(s, tag, &a->list[++i], status) < 0)
+				return -1;
+			*opts |= LIST_RET_STATUS;
+		} else {
+			imapd_bad(s, tag, "Unknown LIST option %.40s", o);
+			return -1;
+		}
+	}
+	if ((*opts & LIST_SEL_RECURSIVE) && !(*opts & (LIST_SEL_SUBSCRIBED | LIST_SEL_SPECIAL))) {
+		imapd_bad(s, tag, "RECURSIVEMATCH needs another selection option");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+list_common(struct imapd *s, const struct imap_command *cmd, bool lsub)
+{
+	const struct imap_arg *a = cmd->args;
+	size_t n = cmd->count, i = 0;
+	unsigned opts = lsub ? LIST_LSUB | LIST_SEL_SUBSCRIBED : 0, status = 0;
+	struct buf ref, pat;
+	struct store_mailbox_info *list = NULL;
+	size_t count = 0, nseen = 0;
+	char **seen = NULL;
+	const char *error;
+
+	if (!lsub && n > 0 && a[0].type == IMAP_ARG_LIST) {
+		if (list_options(s, cmd->tag, &a[0], false, &opts, &status) < 0)
+			return;
+		opts |= LIST_EXTENDED;
+		i++;
+	}
+	if (n < i + 2) {
+		imapd_bad(s, cmd->tag, "Usage: %s reference mailbox", lsub ? "LSUB" : "LIST");
+		return;
+	}
+	const struct imap_arg *ref_arg = &a[i], *pats = &a[i + 1];
+	size_t npats = 1;
+	if (!lsub && pats->type == IMAP_ARG_LIST) {
+		npats = pats->count;
+		pats = pats->list;
+		opts |= LIST_EXTENDED;
+	}
+	i += 2;
+	if (!lsub && i < n) {
+		if (i + 2 != n || !imap_arg_atom_is(&a[i], "RETURN") ||
+		    a[i + 1].type != IMAP_ARG_LIST) {
+			imapd_bad(s, cmd->tag, "Invalid LIST arguments");
+			return;
+		}
+		if (list_options(s, cmd->tag, &a[i + 1], true, &opts, &status) < 0)
+			return;
+	} else if (i != n) {
+		imapd_bad(s, cmd->tag, "Invalid %s arguments", lsub ? "LSUB" : "LIST");
+		return;
+	}
+	buf_init(&ref, BUF_UNLIMITED);
+	buf_init(&pat, BUF_UNLIMITED);
+	if (pattern_arg(s, ref_arg, &ref) < 0) {
+		imapd_bad(s, cmd->tag, "Invalid reference name");
+		goto out;
+	}
+	/* LIST "" "": the hierarchy delimiter and root. */
+	if (npats == 1 && pattern_arg(s, pats, &pat) == 0 && pat.len == 0 && !lsub) {
+		imapd_untagged(s, "LIST (\\Noselect) \"" SEP "\" \"\"");
+		imapd_tagged(s, cmd->tag, "OK", "LIST completed");
+		goto out;
+	}
+	if (store_mailbox_list(s->su, &list, &count, &error) < 0) {
+		imapd_store_failed(s, cmd->tag, lsub ? "LSUB" : "LIST", error);
+		goto out;
+	}
+	for (size_t p = 0; p < npats; p++) {
+		if (pattern_arg(s, &pats[p], &pat) < 0) {
+			imapd_bad(s, cmd->tag, "Invalid mailbox pattern");
+			goto out;
+		}
+		char *full = list_pattern(&ref, &pat);
+		list_one_pattern(s, full, list, count, opts, status, &seen, &nseen);
+		free(full);
+	}
+	imapd_tagged(s, cmd->tag, "OK", "%s completed", lsub ? "LSUB" : "LIST");
+out:
+	for (size_t j = 0; j < nseen; j++)
+		free(seen[j]);
+	free(seen);
+	store_mailbox_list_free(&list, count);
+	buf_release(&ref);
+	buf_release(&pat);
+}
+
+void
+imapd_cmd_list(struct imapd *s, const struct imap_command *cmd)
+{
+	list_common(s, cmd, false);
+}
+
+void
+imapd_cmd_lsub(struct imapd *s, const struct imap_command *cmd)
+{
+	list_common(s, cmd, true);
+}
+
+void
+imapd_cmd_namespace(struct imapd *s, const struct imap_command *cmd)
+{
+	imapd_untagged(s, "NAMESPACE ((\"\" \"" SEP "\")) NIL NIL");
+	imapd_tagged(s, cmd->tag, "OK", "NAMESPACE completed");
+}
+
+/* ---- STATUS ---- */
+
+enum status_item {
+	ST_MESSAGES = 1 << 0,
+	ST_RECENT = 1 << 1,
+	ST_UIDNEXT = 1 << 2,
+	ST_UIDVALIDITY = 1 << 3,
+	ST_UNSEEN = 1 << 4,
+	ST_HIGHESTMODSEQ = 1 << 5,
+	ST_SIZE = 1 << 6,
+	ST_DELETED = 1 << 7,
+};
+
+static int
+status_items(struct imapd *s, const char *tag, const struct imap_arg *list, unsigned *items_r)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} names[] = {
+	    {"MESSAGES", ST_MESSAGES}, {"RECENT", ST_RECENT},
+	    {"UIDNEXT", ST_UIDNEXT},   {"UIDVALIDITY", ST_UIDVALIDITY},
+	    {"UNSEEN", ST_UNSEEN},     {"HIGHESTMODSEQ", ST_HIGHESTMODSEQ},
+	    {"SIZE", ST_SIZE},	       {"DELETED", ST_DELETED},
+	};
+
+	*items_r = 0;
+	if (list->type != IMAP_ARG_LIST || list->count == 0) {
+		imapd_bad(s, tag, "STATUS needs a list of items");
+		return -1;
+	}
+	for (size_t i = 0; i < list->count; i++) {
+		size_t k;
+		for (k = 0; k < N_ELEMENTS(names); k++)
+			if (imap_arg_atom_is(&list->list[i], names[k].name))
+				break;
+		if (k == N_ELEMENTS(names)) {
+			imapd_bad(s, tag, "Unknown STATUS item");
+			return -1;
+		}
+		*items_r |= names[k].bit;
+	}
+	return 0;
+}
+
+/* Messages flagged \Deleted: counted by reading the mailbox's rows. */
+static int
+count_deleted(struct imapd *s, const char *name, uint32_t *n_r, const char **error_r)
+{
+	struct store_mailbox *box;
+	struct store_iter *it;
+	const struct store_message *m;
+	int r;
+
+	*n_r = 0;
+	if (store_mailbox_open(s->su, name, true, &box, error_r) < 0)
+		return -1;
+	if (store_iter_init(box, 1, UINT32_MAX, 0, &it, error_r) < 0) {
+		store_mailbox_close(&box);
+		return -1;
+	}
+	while ((r = store_iter_next(it, &m, error_r)) > 0)
+		if (m->flags & STORE_FLAG_DELETED)
+			(*n_r)++;
+	store_iter_free(&it);
+	store_mailbox_close(&box);
+	return r;
+}
+
+/* "* STATUS name (...)"; false when the mailbox is missing or fails. */
+static bool
+status_reply(struct imapd *s, const char *name, unsigned items, const char **error_r, int *errno_r)
+{
+	struct store_mailbox_info info;
+	uint32_t deleted = 0;
+	struct buf b;
+
+	if (store_mailbox_info(s->su, name, &info, error_r) < 0) {
+		*errno_r = errno;
+		return false;
+	}
+	/* The selected mailbox: what this session has been told. */
+	if (s->view != NULL && strcmp(s->view->name, info.name) == 0 && (items & ST_MESSAGES))
+		info.messages = (uint32_t)s->view->count;
+	if ((items & ST_DELETED) && count_deleted(s, info.name, &deleted, error_r) < 0) {
+		*errno_r = errno;
+		store_mailbox_info_release(&info);
+		return false;
+	}
+	buf_init(&b, 1024);
+	bool ok = true;
+#define ITEM(bit, fmt, v)                                                                          \
+	if (items & (bit))                                                                         \
+	ok = ok && buf_printf(&b, "%s" fmt, b.len ? " " : "", (v)) == 0
+	ITEM(ST_MESSAGES, "MESSAGES %u", info.messages);
+	ITEM(ST_RECENT, "RECENT %u", 0u);
+	ITEM(ST_UIDNEXT, "UIDNEXT %u", info.uidnext);
+	ITEM(ST_UIDVALIDITY, "UIDVALIDITY %u", info.uidvalidity);
+	ITEM(ST_UNSEEN, "UNSEEN %u", info.unseen);
+	ITEM(ST_HIGHESTMODSEQ, "HIGHESTMODSEQ %llu", (unsigned long long)info.highestmodseq);
+	ITEM(ST_SIZE, "SIZE %llu", (unsigned long long)info.bytes);
+	ITEM(ST_DELETED, "DELETED %u", deleted);
+#undef ITEM
+	if (!ok)
+		panic("imapd: status");
+	struct evbuffer *out = imapd_out(s);
+	evbuffer_add(out, "* STATUS ", 9);
+	imapd_put_mailbox(s, out, info.name);
+	evbuffer_add_printf(out, " (%s)\r\n", buf_cstr(&b));
+	buf_release(&b);
+	store_mailbox_info_release(&info);
+	return true;
+}
+
+static void
+status_send(struct imapd *s, const char *name, unsigned items, bool quiet_missing)
+{
+	const char *error;
+	int err;
+
+	if (!status_reply(s, name, items, &error, &err) && !(quiet_missing && err == ENOENT))
+		conn_log(s->conn, LOG_LVL_WARNING, "%s: status %s: %s", s->address, name, error);
+}
+
+void
+imapd_cmd_status(struct imapd *s, const struct imap_command *cmd)
+{
+	struct buf name;
+	unsigned items;
+	const char *error;
+	int err;
+
+	if (cmd->count != 2) {
+		imapd_bad(s, cmd->tag, "Usage: STATUS mailbox (items)");
+		return;
+	}
+	buf_init(&name, BUF_UNLIMITED);
+	if (imapd_mailbox_arg(s, cmd->tag, &cmd->args[0], &name) < 0 ||
+	    status_items(s, cmd->tag, &cmd->args[1], &items) < 0)
+		goto out;
+	if (!status_reply(s, buf_cstr(&name), items, &error, &err)) {
+		if (err == ENOENT)
+			imapd_tagged(s, cmd->tag, "NO", "[NONEXISTENT] Mailbox does not exist");
+		else
+			imapd_store_failed(s, cmd->tag, "STATUS", error);
+		goto out;
+	}
+	imapd_tagged(s, cmd->tag, "OK", "STATUS completed");
+out:
+	buf_release(&name);
+}
+
+/* ---- CREATE, DELETE, RENAME, SUBSCRIBE ---- */
+
+/* The mailbox argument of a one-name command; a trailing separator (the
+ * client's "this will have children") is dropped (RFC 9051 6.3.4). */
+static int
+one_name(struct imapd *s, const struct imap_command *cmd, struct buf *name, bool strip)
+{
+	if (cmd->count != 1) {
+		imapd_bad(s, cmd->tag, "Usage: %s mailbox", cmd->name);
+		return -1;
+	}
+	if (strip && cmd->args[0].len > 1 && cmd->args[0].str != NULL &&
+	    cmd->args[0].str[cmd->args[0].len - 1] == SEP[0]) {
+		struct imap_arg a = cmd->args[0];
+		a.len--;
+		char *copy = xstrndup(a.str, a.len);
+		a.str = copy;
+		int r = imapd_mailbox_arg(s, cmd->tag, &a, name);
+		free(copy);
+		return r;
+	}
+	return imapd_mailbox_arg(s, cmd->tag, &cmd->args[0], name);
+}
+
+static void
+store_no(struct imapd *s, const char *tag, const char *what, const char *error)
+{
+	if (errno == EEXIST)
+		imapd_tagged(s, tag, "NO", "[ALREADYEXISTS] Mailbox already exists");
+	else if (errno == ENOENT)
+		imapd_tagged(s, tag, "NO", "[NONEXISTENT] Mailbox does not exist");
+	else if (errno == EDQUOT)
+		imapd_tagged(s, tag, "NO", "[LIMIT] Too many mailboxes");
+	else
+		imapd_store_failed(s, tag, what, error);
+}
+
+static bool
+is_inbox(const char *name)
+{
+	return strcmp(name, "INBOX") == 0;
+}
+
+void
+imapd_cmd_create(struct imapd *s, const struct imap_command *cmd)
+{
+	struct buf name;
+	const char *error;
+
+	buf_init(&name, BUF_UNLIMITED);
+	if (one_name(s, cmd, &name, true) == 0) {
+		if (is_inbox(buf_cstr(&name)))
+			imapd_tagged(s, cmd->tag, "NO", "[ALREADYEXISTS] INBOX always exists");
+		else if (store_mailbox_create(s->su, buf_cstr(&name), STORE_SPECIAL_NONE, &error) <
+			 0)
+			store_no(s, cmd->tag, "CREATE", error);
+		else
+			imapd_tagged(s, cmd->tag, "OK", "CREATE completed");
+	}
+	buf_release(&name);
+}
+
+void
+imapd_cmd_delete(struct imapd *s, const struct imap_command *cmd)
+{
+	struct buf name;
+	const char *error;
+
+	buf_init(&name, BUF_UNLIMITED);
+	if (one_name(s, cmd, &name, false) == 0) {
+		if (is_inbox(buf_cstr(&name)))
+			imapd_tagged(s, cmd->tag, "NO", "[CANNOT] INBOX cannot be deleted");
+		else if (s->view != NULL && strcmp(s->view->name, buf_cstr(&name)) == 0)
+			imapd_tagged(s, cmd->tag, "NO",
+				     "[INUSE] Mailbox is selected; close it first");
+		else if (store_mailbox_delete(s->su, buf_cstr(&name), &error) < 0)
+			store_no(s, cmd->tag, "DELETE", error);
+		else
+			imapd_tagged(s, cmd->tag, "OK", "DELETE completed");
+	}
+	buf_release(&name);
+}
+
+void
+imapd_cmd_rename(struct imapd *s, const struct imap_command *cmd)
+{
+	struct buf from, to;
+	const char *error;
+
+	if (cmd->count != 2) {
+		imapd_bad(s, cmd->tag, "Usage: RENAME from to");
+		return;
+	}
+	buf_init(&from, BUF_UNLIMITED);
+	buf_init(&to, BUF_UNLIMITED);
+	if (imapd_mailbox_arg(s, cmd->tag, &cmd->args[0], &from) == 0 &&
+	    imapd_mailbox_arg(s, cmd->tag, &cmd->args[1], &to) == 0) {
+		if (is_inbox(buf_cstr(&to)))
+			imapd_tagged(s, cmd->tag, "NO", "[ALREADYEXISTS] INBOX always exists");
+		else if (s->view != NULL && strcmp(s->view->name, buf_cstr(&from)) == 0)
+			imapd_tagged(s, cmd->tag, "NO",
+				     "[INUSE] Mailbox is selected; close it first");
+		else if (store_mailbox_rename(s->su, buf_cstr(&from), buf_cstr(&to), &error) < 0)
+			store_no(s, cmd->tag, "RENAME", error);
+		else
+			imapd_tagged(s, cmd->tag, "OK", "RENAME completed");
+	}
+	buf_release(&from);
+	buf_release(&to);
+}
+
+static void
+subscribe(struct imapd *s, const struct imap_command *cmd, bool on)
+{
+	struct buf name;
+	const char *error;
+
+	buf_init(&name, BUF_UNLIMITED);
+	if (one_name(s, cmd, &name, false) == 0) {
+		if (store_mailbox_subscribe(s->su, buf_cstr(&name), on, &error) < 0)
+			store_no(s, cmd->tag, on ? "SUBSCRIBE" : "UNSUBSCRIBE", error);
+		else
+			imapd_tagged(s, cmd->tag, "OK", "%s completed",
+				     on ? "SUBSCRIBE" : "UNSUBSCRIBE");
+	}
+	buf_release(&name);
+}
+
+void
+imapd_cmd_subscribe(struct imapd *s, const struct imap_command *cmd)
+{
+	subscribe(s, cmd, true);
+}
+
+void
+imapd_cmd_unsubscribe(struct imapd *s, const struct imap_command *cmd)
+{
+	subscribe(s, cmd, false);
+}

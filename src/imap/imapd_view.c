@@ -1,0 +1,460 @@
+/* imapd_view.c - the selected mailbox as one session sees it.
+ *
+ * A session numbers the messages it has been told of (sequence numbers,
+ * RFC 9051 2.3.1.2) and remembers the flags it told for each. Changes by
+ * others (SMTP deliveries, other sessions, the session's own COPY into the
+ * same mailbox) reach it through the index: new UIDs at or above the
+ * view's UIDNEXT become EXISTS, UIDs in the store's expunge log with a
+ * MODSEQ above what the view has told become EXPUNGE (or VANISHED under
+ * QRESYNC), and rows whose MODSEQ passed the view's and whose flags differ
+ * from what was told become FETCH (FLAGS ...). Expunges wait while a
+ * command that uses sequence numbers runs, so numbers stay what the client
+ * believes (RFC 9051 7.5.1).
+ */
+#include "lib/common.h"
+
+#include "imap/imapd_private.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+
+uint32_t
+imapd_keywords_hash(const char *keywords)
+{
+	uint32_t h = 2166136261u;
+
+	if (keywords == NULL || *keywords == '\0')
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)keywords; *p != '\0'; p++)
+		h = (h ^ *p) * 16777619u;
+	return h == 0 ? 1 : h;
+}
+
+void
+imapd_put_flags(struct evbuffer *out, unsigned flags, const char *keywords)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {
+	    {STORE_FLAG_ANSWERED, "\\Answered"}, {STORE_FLAG_FLAGGED, "\\Flagged"},
+	    {STORE_FLAG_DELETED, "\\Deleted"},	 {STORE_FLAG_SEEN, "\\Seen"},
+	    {STORE_FLAG_DRAFT, "\\Draft"},
+	};
+	bool first = true;
+
+	evbuffer_add(out, "(", 1);
+	for (size_t i = 0; i < N_ELEMENTS(names); i++) {
+		if (!(flags & names[i].bit))
+			continue;
+		evbuffer_add_printf(out, "%s%s", first ? "" : " ", names[i].name);
+		first = false;
+	}
+	if (keywords != NULL && *keywords != '\0')
+		evbuffer_add_printf(out, "%s%s", first ? "" : " ", keywords);
+	evbuffer_add(out, ")", 1);
+}
+
+void
+imapd_view_send_flags(struct imapd *s)
+{
+	struct imapd_view *v = s->view;
+	const char *kw = v->keywords != NULL ? v->keywords : "";
+	const char *sp = *kw != '\0' ? " " : "";
+
+	imapd_untagged(s, "FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft%s%s)", sp, kw);
+	if (v->readonly)
+		imapd_untagged(s, "OK [PERMANENTFLAGS ()] Read-only mailbox");
+	else
+		imapd_untagged(
+		    s,
+		    "OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft%s%s "
+		    "\\*)] Flags permitted",
+		    sp, kw);
+}
+
+static bool
+keyword_known(const char *list, const char *kw, size_t len)
+{
+	for (const char *p = list; p != NULL && *p != '\0';) {
+		const char *e = strchr(p, ' ');
+		size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
+		if (n == len && strncasecmp(p, kw, len) == 0)
+			return true;
+		p = e != NULL ? e + 1 : NULL;
+	}
+	return false;
+}
+
+/* Add the keywords of a message to the mailbox's list; true when one was
+ * new. */
+static bool
+keywords_merge(struct imapd_view *v, const char *keywords)
+{
+	bool added = false;
+
+	for (const char *p = keywords; p != NULL && *p != '\0';) {
+		const char *e = strchr(p, ' ');
+		size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
+		if (n > 0 && !keyword_known(v->keywords, p, n)) {
+			size_t old = v->keywords != NULL ? strlen(v->keywords) : 0;
+			v->keywords = xreallocarray(v->keywords, old + n + 2, 1);
+			if (old > 0)
+				v->keywords[old++] = ' ';
+			memcpy(v->keywords + old, p, n);
+			v->keywords[old + n] = '\0';
+			added = true;
+		}
+		p = e != NULL ? e + 1 : NULL;
+	}
+	return added;
+}
+
+void
+imapd_view_keywords(struct imapd *s, const char *keywords)
+{
+	if (s->view != NULL && keywords_merge(s->view, keywords))
+		imapd_view_send_flags(s);
+}
+
+void
+imapd_view_told(struct imapd_view *v, uint32_t seq, unsigned flags, const char *keywords)
+{
+	struct imapd_msg *m = &v->msgs[seq - 1];
+
+	m->flags = (uint8_t)flags;
+	m->kwhash = imapd_keywords_hash(keywords);
+}
+
+static void
+view_add(struct imapd_view *v, const struct store_message *m)
+{
+	if (v->count == v->alloc) {
+		v->alloc = v->alloc < 16 ? 16 : v->alloc * 2;
+		v->msgs = xreallocarray(v->msgs, v->alloc, sizeof(*v->msgs));
+	}
+	v->msgs[v->count++] = (struct imapd_msg){
+	    .uid = m->uid,
+	    .kwhash = imapd_keywords_hash(m->keywords),
+	    .flags = (uint8_t)m->flags,
+	};
+	keywords_merge(v, m->keywords);
+	if (m->uid >= v->uidnext)
+		v->uidnext = m->uid + 1;
+}
+
+int
+imapd_view_open(struct imapd *s, const char *name, bool readonly, const char **error_r)
+{
+	struct imapd_view *v = xcalloc(1, sizeof(*v));
+	struct store_status_info st;
+	struct store_iter *it;
+	const struct store_message *m;
+	int r;
+
+	if (store_mailbox_open(s->su, name, readonly, &v->box, error_r) < 0) {
+		free(v);
+		return -1;
+	}
+	store_mailbox_status(v->box, &st);
+	v->name = xstrdup(name);
+	v->readonly = readonly;
+	v->uidvalidity = st.uidvalidity;
+	v->uidnext = st.uidnext;
+	v->modseq = st.highestmodseq;
+	v->expunge_modseq = st.highestmodseq;
+	if (store_iter_init(v->box, 1, UINT32_MAX, 0, &it, error_r) < 0) {
+		r = -1;
+	} else {
+		while ((r = store_iter_next(it, &m, error_r)) > 0)
+			view_add(v, m);
+		store_iter_free(&it);
+	}
+	s->view = v;
+	if (r < 0) {
+		imapd_view_close(s);
+		return -1;
+	}
+	return 0;
+}
+
+void
+imapd_view_close(struct imapd *s)
+{
+	struct imapd_view *v = s->view;
+
+	if (v == NULL)
+		return;
+	store_mailbox_close(&v->box);
+	free(v->name);
+	free(v->msgs);
+	free(v->keywords);
+	free(v->saved);
+	free(v);
+	s->view = NULL;
+}
+
+uint32_t
+imapd_view_seq(const struct imapd_view *v, uint32_t uid)
+{
+	size_t lo = 0, hi = v->count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v->msgs[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < v->count && v->msgs[lo].uid == uid ? (uint32_t)(lo + 1) : 0;
+}
+
+void
+imapd_view_expunged(struct imapd *s, const uint32_t *uids, size_t n)
+{
+	struct imapd_view *v = s->view;
+	size_t *idx = NULL, k = 0;
+
+	if (n == 0 || v == NULL)
+		return;
+	idx = xcalloc(n, sizeof(*idx));
+	for (size_t i = 0; i < n; i++) {
+		uint32_t seq = imapd_view_seq(v, uids[i]);
+		if (seq != 0)
+			idx[k++] = seq - 1;
+	}
+	if (k == 0) {
+		free(idx);
+		return;
+	}
+	/* uids ascend, so idx does: tell from the highest down, where each
+	 * number is still the one the client knows. */
+	if (s->qresync) {
+		uint32_t *gone = xcalloc(k, sizeof(*gone));
+		for (size_t i = 0; i < k; i++)
+			gone[i] = v->msgs[idx[i]].uid;
+		imapd_untagged_set(s, "VANISHED ", gone, k);
+		free(gone);
+	} else {
+		for (size_t i = k; i-- > 0;)
+			imapd_untagged(s, "%zu EXPUNGE", idx[i] + 1);
+	}
+	size_t w = 0, j = 0;
+	for (size_t r = 0; r < v->count; r++) {
+		if (j < k && idx[j] == r) {
+			j++;
+			continue;
+		}
+		v->msgs[w++] = v->msgs[r];
+	}
+	v->count = w;
+	free(idx);
+}
+
+static void
+fetch_flags_reply(struct imapd *s, uint32_t seq, const struct store_message *m)
+{
+	struct evbuffer *out = imapd_out(s);
+
+	evbuffer_add_printf(out, "* %u FETCH (", seq);
+	if (s->qresync)
+		evbuffer_add_printf(out, "UID %u ", m->uid);
+	evbuffer_add(out, "FLAGS ", 6);
+	imapd_put_flags(out, m->flags, m->keywords);
+	if (s->condstore)
+		evbuffer_add_printf(out, " MODSEQ (%llu)", (unsigned long long)m->modseq);
+	evbuffer_add(out, ")\r\n", 3);
+}
+
+static int
+sync_new(struct imapd *s, const char **error_r)
+{
+	struct imapd_view *v = s->view;
+	struct store_iter *it;
+	const struct store_message *m;
+	size_t before = v->count;
+	bool new_keywords = false;
+	int r;
+
+	if (store_iter_init(v->box, v->uidnext, UINT32_MAX, 0, &it, error_r) < 0)
+		return -1;
+	while ((r = store_iter_next(it, &m, error_r)) > 0) {
+		if (m->uid < v->uidnext)
+			continue;
+		if (m->keywords[0] != '\0' && !new_keywords) {
+			char *old = v->keywords != NULL ? xstrdup(v->keywords) : NULL;
+			view_add(v, m);
+			new_keywords =
+			    old == NULL ? v->keywords != NULL : strcmp(old, v->keywords) != 0;
+			free(old);
+		} else {
+			view_add(v, m);
+		}
+	}
+	store_iter_free(&it);
+	if (new_keywords)
+		imapd_view_send_flags(s);
+	if (v->count != before)
+		imapd_untagged(s, "%zu EXISTS", v->count);
+	return r;
+}
+
+static int
+sync_flags(struct imapd *s, uint32_t below_uid, const char **error_r)
+{
+	struct imapd_view *v = s->view;
+	struct store_iter *it;
+	const struct store_message *m;
+	int r;
+
+	if (below_uid <= 1)
+		return 0;
+	if (store_iter_init(v->box, 1, below_uid - 1, v->modseq, &it, error_r) < 0)
+		return -1;
+	while ((r = store_iter_next(it, &m, error_r)) > 0) {
+		uint32_t seq = imapd_view_seq(v, m->uid);
+		if (seq == 0)
+			continue;
+		const struct imapd_msg *vm = &v->msgs[seq - 1];
+		if (vm->flags == m->flags && vm->kwhash == imapd_keywords_hash(m->keywords))
+			continue;
+		imapd_view_keywords(s, m->keywords);
+		fetch_flags_reply(s, seq, m);
+		imapd_view_told(v, seq, m->flags, m->keywords);
+	}
+	store_iter_free(&it);
+	return r;
+}
+
+int
+imapd_view_sync(struct imapd *s, bool allow_expunge)
+{
+	struct imapd_view *v = s->view;
+	struct store_status_info st;
+	const char *error;
+
+	if (v == NULL)
+		return 0;
+	if (store_mailbox_sync(v->box, &error) < 0)
+		goto fail;
+	store_mailbox_status(v->box, &st);
+	if (st.uidvalidity != v->uidvalidity) {
+		/* Deleted and made again by someone else: nothing the client
+		 * knows holds any more. */
+		imapd_untagged(s, "BYE [UIDVALIDITY] Mailbox was recreated");
+		imapd_set_state(s, IMAPD_LOGOUT);
+		conn_close_after_flush(s->conn);
+		return -1;
+	}
+	if (allow_expunge && st.highestmodseq > v->expunge_modseq) {
+		uint32_t *uids;
+		size_t n;
+		if (store_expunged_since(v->box, v->expunge_modseq, &uids, &n, &error) < 0)
+			goto fail;
+		imapd_view_expunged(s, uids, n);
+		free(uids);
+		v->expunge_modseq = st.highestmodseq;
+	}
+	uint32_t old_next = v->uidnext;
+	if (st.uidnext > v->uidnext && sync_new(s, &error) < 0)
+		goto fail;
+	if (st.highestmodseq > v->modseq) {
+		if (sync_flags(s, old_next, &error) < 0)
+			goto fail;
+		v->modseq = st.highestmodseq;
+	}
+	return 0;
+fail:
+	conn_log(s->conn, LOG_LVL_ERROR, "%s: mailbox %s: %s", s->address, v->name, error);
+	return -1;
+}
+
+int
+imapd_view_set(struct imapd *s, const char *tag, const struct imap_arg *arg, bool uid,
+	       uint32_t **uids_r, size_t *n_r)
+{
+	struct imapd_view *v = s->view;
+	struct imap_seqset set;
+	const char *atom = imap_arg_atom(arg), *error;
+	uint32_t *uids = NULL;
+	size_t n = 0;
+
+	*uids_r = NULL;
+	*n_r = 0;
+	if (atom == NULL || imap_seqset_parse(atom, arg->len, &set, &error) < 0) {
+		imapd_bad(s, tag, "Invalid %s set", uid ? "UID" : "sequence");
+		return -1;
+	}
+	if (set.saved) {
+		/* "$": the last SEARCH SAVE result, UIDs (RFC 5182 2.1). */
+		uids = xcalloc(v->nsaved + 1, sizeof(*uids));
+		for (size_t i = 0; i < v->nsaved; i++)
+			if (imapd_view_seq(v, v->saved[i]) != 0)
+				uids[n++] = v->saved[i];
+		imap_seqset_clear(&set);
+		*uids_r = uids;
+		*n_r = n;
+		return 0;
+	}
+	uint32_t star = uid ? (v->count > 0 ? v->msgs[v->count - 1].uid : 0) : (uint32_t)v->count;
+	if (!uid) {
+		for (size_t i = 0; i < set.count; i++) {
+			uint32_t hi = set.ranges[i].hi == IMAP_SEQ_STAR ? star : set.ranges[i].hi;
+			uint32_t lo = set.ranges[i].lo == IMAP_SEQ_STAR ? star : set.ranges[i].lo;
+			if (hi > v->count || lo > v->count || hi == 0 || lo == 0) {
+				imap_seqset_clear(&set);
+				imapd_bad(s, tag, "Invalid message sequence number");
+				return -1;
+			}
+		}
+	}
+	imap_seqset_resolve(&set, star);
+	uids = xcalloc(v->count + 1, sizeof(*uids));
+	for (size_t i = 0; i < v->count; i++)
+		if (imap_seqset_contains(&set, uid ? v->msgs[i].uid : (uint32_t)(i + 1)))
+			uids[n++] = v->msgs[i].uid;
+	imap_seqset_clear(&set);
+	*uids_r = uids;
+	*n_r = n;
+	return 0;
+}
+
+void
+imapd_untagged_set(struct imapd *s, const char *prefix, const uint32_t *uids, size_t n)
+{
+	struct buf set;
+
+	if (n == 0)
+		return;
+	buf_init(&set, BUF_UNLIMITED);
+	if (imap_seqset_write(&set, uids, n) < 0)
+		panic("imapd: set");
+	imapd_untagged(s, "%s%s", prefix, buf_cstr(&set));
+	buf_release(&set);
+}
+
+int
+imapd_view_vanished_since(struct imapd *s, uint64_t since, const struct imap_arg *within,
+			  const char **error_r)
+{
+	struct imapd_view *v = s->view;
+	struct imap_seqset set = {0};
+	uint32_t *uids;
+	size_t n, k = 0;
+	const char *perr;
+	bool filter = within != NULL && imap_arg_atom(within) != NULL &&
+		      imap_seqset_parse(within->str, within->len, &set, &perr) == 0 && !set.saved;
+
+	if (filter)
+		imap_seqset_resolve(&set, v->uidnext > 0 ? v->uidnext - 1 : 0);
+	if (store_expunged_since(v->box, since, &uids, &n, error_r) < 0) {
+		imap_seqset_clear(&set);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!filter || imap_seqset_contains(&set, uids[i]))
+			uids[k++] = uids[i];
+	imapd_untagged_set(s, "VANISHED (EARLIER) ", uids, k);
+	free(uids);
+	imap_seqset_clear(&set);
+	return 0;
+}
