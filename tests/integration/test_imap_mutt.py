@@ -11,7 +11,7 @@ import pytest
 
 from imap_helpers import deliver, imap_server
 from smtp_helpers import PASSWORD
-from test_imap_clients import TLS_ONLY, cert, inbox, render
+from test_imap_clients import TLS_ONLY, cert, on_server, render
 
 pytestmark = pytest.mark.skipif(not (shutil.which("mutt") and shutil.which("tmux")),
                                 reason="mutt and tmux needed")
@@ -37,10 +37,10 @@ def wait_screen(session, pred, timeout=10):
 
 def wait_server(pred, box="INBOX", p=None, timeout=10):
     deadline = time.monotonic() + timeout
-    state = inbox(p, box)
+    state = on_server(p, box)
     while not pred(state) and time.monotonic() < deadline:
         time.sleep(0.3)
-        state = inbox(p, box)
+        state = on_server(p, box)
     return state
 
 
