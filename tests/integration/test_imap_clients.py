@@ -299,6 +299,71 @@ def test_mbsync_two_way(imap, tmp_path, tls):
         assert "BODY" not in command, out
 
 
+def big_message(size):
+    """A message with a base64 attachment of about size bytes."""
+    msg = simple_message(subject="big one", body="see the attachment\n")
+    msg.add_attachment(os.urandom(size * 3 // 4), maintype="application",
+                       subtype="octet-stream", filename="blob.bin")
+    return msg.as_bytes(policy=SMTP_POLICY)
+
+
+def crlf_to_lf(data):
+    return data.replace(b"\r\n", b"\n")
+
+
+@need("mbsync")
+def test_mbsync_many_large_and_nested(imap, tmp_path):
+    """Pulling 81 messages, one of 3 MB, and folders with a nested and a
+    non-ASCII name: the local copies are byte for byte the server's; a
+    2 MB message written locally reaches the server byte for byte."""
+    deliver(imap, subject="bulk", count=77)
+    c = client(imap)
+    try:
+        assert c.append("INBOX", None, None, big_message(3 << 20))[0] == "OK"
+        for box in ("Work", "Work.2026", "Entw&APw-rfe"):  # "Entwürfe" in mUTF-7
+            assert c.create(box)[0] == "OK", box
+            msg = simple_message(subject=f"in {box}").as_bytes(policy=SMTP_POLICY)
+            assert c.append(box, None, None, msg)[0] == "OK"
+        c.select("INBOX", readonly=True)
+        typ, data = c.uid("FETCH", "1:*", "(BODY.PEEK[])")
+        assert typ == "OK"
+        server = sorted(crlf_to_lf(item[1]) for item in data if isinstance(item, tuple))
+    finally:
+        c.logout()
+    assert len(server) == 81
+    maildir = tmp_path / "Mail"
+    maildir.mkdir()
+    rc = render("mbsyncrc", tmp_path, port=imap.ports["imaps"], ssltype="IMAPS",
+                password=PASSWORD, cert=cert(imap), maildir=maildir)
+    mbsync(rc, tmp_path)
+    # mbsync marks each copy with an X-TUID header line of its own.
+    local = sorted(re.sub(rb"(?m)^X-TUID: .*\n", b"", f.read_bytes(), count=1)
+                   for sub in ("new", "cur") for f in (maildir / "INBOX" / sub).iterdir())
+    assert len(local) == 81
+    assert local == server
+    # Nested folders are directories below their parent; mbsync 1.4 keeps
+    # the mUTF-7 name as it is.
+    assert set(local_box(maildir / "Work" / "2026")) == {"in Work.2026"}
+    assert set(local_box(maildir / "Work")) == {"in Work"}
+    assert set(local_box(maildir / "Entw&APw-rfe")) == {"in Entw&APw-rfe"}
+
+    # A large message written locally goes up whole (APPEND of a 2 MB
+    # literal).
+    upload = big_message(2 << 20).replace(b"big one", b"big upload", 1)
+    (maildir / "INBOX" / "new" / f"{time.time_ns()}.1_1.localhost").write_bytes(upload)
+    mbsync(rc, tmp_path)
+    c = client(imap)
+    try:
+        c.select("INBOX", readonly=True)
+        typ, data = c.uid("SEARCH", None, "SUBJECT", '"big upload"')
+        assert typ == "OK" and len(data[0].split()) == 1, data
+        typ, data = c.uid("FETCH", data[0].decode(), "(BODY.PEEK[])")
+        got = re.sub(rb"(?m)^X-TUID: .*\r\n", b"", data[0][1], count=1)
+    finally:
+        c.logout()
+    assert got == upload
+
+
 # ---- offlineimap --------------------------------------------------------------
 
 def offlineimap(rc, home):
