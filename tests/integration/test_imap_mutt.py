@@ -1,6 +1,7 @@
 """mutt works on alice's INBOX over IMAPS in a terminal driven through
 tmux: the message list, one message's body, a deletion synced to the
-server, new mail showing up, and a message saved to another folder."""
+server, new mail showing up, a message saved to another folder, and a
+reopening with a header cache that asks for changes only (QRESYNC)."""
 import contextlib
 import shutil
 import subprocess
@@ -11,7 +12,7 @@ import pytest
 
 from imap_helpers import deliver, imap_server
 from smtp_helpers import PASSWORD
-from test_imap_clients import TLS_ONLY, cert, on_server, render
+from test_imap_clients import TLS_ONLY, cert, client, on_server, render
 
 pytestmark = pytest.mark.skipif(not (shutil.which("mutt") and shutil.which("tmux")),
                                 reason="mutt and tmux needed")
@@ -45,19 +46,21 @@ def wait_server(pred, box="INBOX", p=None, timeout=10):
 
 
 @contextlib.contextmanager
-def mutt(p, tmp_path, check=600):
-    """mutt on alice's INBOX in a tmux session; yields the session name
-    once the index lists "msg 0" to "msg 2"."""
+def mutt(p, tmp_path, check=600, hcache="", expect=("msg 0", "msg 1", "msg 2")):
+    """mutt on alice's INBOX in a tmux session (its debug log, with the
+    IMAP exchange, in tmp_path/.muttdebug0); yields the session name once
+    the index lists the subjects expected. With a header cache, QRESYNC
+    is on."""
     rc = render("muttrc", tmp_path, port=p.ports["imaps"], password=PASSWORD, cert=cert(p),
-                check=check)
+                check=check, hcache=hcache, qresync="yes" if hcache else "no")
     session = "postern-" + uuid.uuid4().hex[:8]
     url = f"imaps://localhost:{p.ports['imaps']}/INBOX"
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "30",
-                    f"HOME={tmp_path} TERM=xterm mutt -n -F {rc} -f {url}"],
+                    f"HOME={tmp_path} TERM=xterm mutt -d 2 -n -F {rc} -f {url}"],
                    check=True, timeout=5)
     try:
-        text = wait_screen(session, lambda t: all(f"msg {i}" in t for i in range(3)))
-        assert all(f"msg {i}" in text for i in range(3)), text
+        text = wait_screen(session, lambda t: all(x in t for x in expect))
+        assert all(x in text for x in expect), text
         yield session
         keys(session, "q")
         time.sleep(0.5)
@@ -102,3 +105,32 @@ def test_mutt_new_mail_and_save_to_folder(imap, tmp_path):
         keys(session, "$")
         left = wait_server(lambda s: "msg 0" not in s, p=imap)
         assert set(left) == {"msg 1", "msg 2", "late arrival"}, (left, screen(session))
+
+
+def index_line(text, subject):
+    return next(line for line in text.splitlines() if line.rstrip().endswith(subject))
+
+
+def test_mutt_reopens_with_header_cache_and_qresync(imap, tmp_path):
+    hcache = tmp_path / "hcache"
+    hcache.mkdir()
+    with mutt(imap, tmp_path, hcache=hcache):
+        pass
+    # While mutt is away: one message expunged, one flagged, one new.
+    c = client(imap)
+    try:
+        c.select("INBOX")
+        c.uid("STORE", "1", "+FLAGS", "(\\Deleted)")
+        c.uid("STORE", "2", "+FLAGS", "(\\Flagged)")
+        assert c.expunge()[0] == "OK"
+    finally:
+        c.logout()
+    deliver(imap, subject="fresh")
+    with mutt(imap, tmp_path, hcache=hcache, expect=("msg 1", "msg 2", "fresh")) as session:
+        text = screen(session)
+        assert "msg 0" not in text, text
+        assert "!" in index_line(text, "msg 1") and "!" not in index_line(text, "msg 2"), text
+    # The second session asked only for what changed since its cache.
+    log = (tmp_path / ".muttdebug0").read_text(errors="replace")
+    assert "ENABLE QRESYNC" in log and "(CHANGEDSINCE " in log, log
+    assert "< * VANISHED (EARLIER) 1" in log, log
