@@ -29,7 +29,7 @@ class Postern(servers.Server):
     """postern serve on loopback ports with its own --data directory.
 
     Interface it relies on (see docs/benchmarks.md): `postern --data DIR
-    domain add D`, `postern --data DIR user add U --password-stdin`, and
+    domain add D`, `postern --data DIR user add U --password-hash H`, and
     `postern serve --data DIR -o smtp.listen=127.0.0.1:P -o imap.listen=...
     -o pop3.listen=... [-o delivery.relayhost=127.0.0.1:P]`; mail is stored in
     DIR/mail/DOMAIN/USER (Maildir++).
@@ -73,8 +73,8 @@ class Postern(servers.Server):
         os.makedirs(self.data, exist_ok=True)
         self._admin(["domain", "add", servers.DOMAIN])
         for i in range(self.nusers):
-            self._admin(["user", "add", servers.user_address(i), "--password-stdin"],
-                        stdin=servers.user_password(i))
+            self._admin(["user", "add", servers.user_address(i), "--password-hash",
+                         servers.user_hash(i)])
         cmd = [self.binary, "serve", "--data", self.data]
         for proto, port in self.ports.items():
             # Every load generator connects from 127.0.0.1: no per-address

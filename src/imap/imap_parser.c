@@ -829,7 +829,14 @@ void
 imap_parser_reset(struct imap_parser *p)
 {
 	command_forget(p);
-	buf_reset(&p->line);
+	/* Give back what the last commands grew: an idle session keeps
+	 * nothing but the parser itself. */
+	for (unsigned i = 0; i < p->nlevels; i++) {
+		free(p->levels[i].v);
+		p->levels[i] = (struct argvec){0};
+	}
+	buf_release(&p->line);
+	buf_init(&p->line, p->limits.max_line);
 	p->mk = (struct marker){.st = MK_NONE};
 	p->skip_left = 0;
 	p->reset_pending = false;

@@ -124,7 +124,9 @@ void imap_parser_error(const struct imap_parser *p, const char **tag_r, const ch
 
 /* Forget any partial command (after STARTTLS, or when the caller takes
  * over the input for IDLE's DONE or AUTHENTICATE responses between
- * commands: the parser only ever consumes up to the end of a command). */
+ * commands: the parser only ever consumes up to the end of a command),
+ * and free the memory earlier commands made it keep. The last command's
+ * arguments are gone afterwards. */
 void imap_parser_reset(struct imap_parser *p);
 
 /* Helpers for command handlers. */

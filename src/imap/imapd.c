@@ -237,6 +237,8 @@ imapd_cmd_idle(struct imapd *s, const struct imap_command *cmd)
 	}
 	free(s->tag);
 	s->tag = xstrdup(cmd->tag);
+	/* An idling session holds as little memory as it can (cmd is gone). */
+	imap_parser_reset(s->parser);
 	s->wait = IMAPD_WAIT_IDLE;
 	s->idle_timer = event_new(s->conn->srv->base, -1, EV_PERSIST, idle_tick, s);
 	struct timeval tv = {0, 500 * 1000};

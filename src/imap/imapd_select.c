@@ -215,7 +215,7 @@ expunge(struct imapd *s, const char *tag, const uint32_t *uids, size_t n, const 
 	free(gone);
 	if (s->condstore) {
 		struct store_status_info st;
-		if (store_mailbox_sync(s->view->box, &error) == 0) {
+		if (store_mailbox_refresh(s->view->box, &error) == 0) {
 			store_mailbox_status(s->view->box, &st);
 			imapd_tagged(s, tag, "OK", "[HIGHESTMODSEQ %llu] %s completed",
 				     (unsigned long long)st.highestmodseq, what);

@@ -334,7 +334,7 @@ imapd_view_sync(struct imapd *s, bool allow_expunge)
 
 	if (v == NULL)
 		return 0;
-	if (store_mailbox_sync(v->box, &error) < 0)
+	if (store_mailbox_refresh(v->box, &error) < 0)
 		goto fail;
 	store_mailbox_status(v->box, &st);
 	if (st.uidvalidity != v->uidvalidity) {

@@ -70,6 +70,9 @@ static const char *const migrations[] = {
     "CREATE TRIGGER usage_upd AFTER UPDATE OF disk_size ON messages BEGIN"
     " UPDATE state SET usage_bytes = usage_bytes - OLD.disk_size + NEW.disk_size"
     " WHERE id = 1; END;",
+    /* 2: expunges since a MODSEQ (every IMAP session asks before each
+     * command) without reading the whole expunge log. */
+    "CREATE INDEX expunged_modseq ON expunged (mailbox, modseq);",
 };
 #define SCHEMA_VERSION ((int)N_ELEMENTS(migrations))
 
@@ -380,8 +383,7 @@ idx_msg_add(struct store_user *user, int64_t box, const struct msg_add *m, uint3
 				       " cache = coalesce(?, cache) WHERE mailbox = ? AND uid = ?",
 				       -1, &up, NULL) != SQLITE_OK)
 			return user_db_fail(user, error_r, "message update");
-		sqlite3_bind_text(up, 1, m->keywords != NULL ? m->keywords : "", -1,
-				  SQLITE_STATIC);
+		sqlite3_bind_text(up, 1, m->keywords != NULL ? m->keywords : "", -1, SQLITE_STATIC);
 		sqlite3_bind_int64(up, 2, m->internal_date);
 		if (m->cache != NULL)
 			sqlite3_bind_text(up, 3, m->cache, -1, SQLITE_STATIC);

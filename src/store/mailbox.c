@@ -2,6 +2,8 @@
  * flags, expunge, and the records other sessions use to notice changes. */
 #include "lib/common.h"
 
+#include <time.h>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <strings.h>
@@ -75,17 +77,30 @@ refresh_status(struct store_mailbox *box, const char **error_r)
 	return 0;
 }
 
-int
-store_mailbox_sync(struct store_mailbox *box, const char **error_r)
+static int64_t
+monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int
+mailbox_sync(struct store_mailbox *box, bool rate_limited, const char **error_r)
 {
 	struct store_user *user = box->user;
 	struct sync_stats stats = {0};
 
 	if (mailbox_reload(box, error_r) < 0)
 		return -1;
+	int64_t now = monotonic_ns();
+	bool may_scan = !rate_limited || box->scanned_at == 0 ||
+			now - box->scanned_at >= (int64_t)STORE_REFRESH_SCAN_MS * 1000000;
 	/* Nothing changed on disk since the last full scan: no lock needed. */
-	if (box->row.new_mtime == 0 || box->row.new_mtime != dir_mtime(box->new_fd) ||
-	    box->row.cur_mtime == 0 || box->row.cur_mtime != dir_mtime(box->cur_fd)) {
+	if (may_scan && (box->row.new_mtime == 0 || box->row.new_mtime != dir_mtime(box->new_fd) ||
+			 box->row.cur_mtime == 0 || box->row.cur_mtime != dir_mtime(box->cur_fd))) {
+		box->scanned_at = now;
 		if (idx_begin(user, error_r) < 0)
 			return -1;
 		if (mailbox_reload(box, error_r) < 0 ||
@@ -96,6 +111,18 @@ store_mailbox_sync(struct store_mailbox *box, const char **error_r)
 		}
 	}
 	return refresh_status(box, error_r);
+}
+
+int
+store_mailbox_sync(struct store_mailbox *box, const char **error_r)
+{
+	return mailbox_sync(box, false, error_r);
+}
+
+int
+store_mailbox_refresh(struct store_mailbox *box, const char **error_r)
+{
+	return mailbox_sync(box, true, error_r);
 }
 
 void
@@ -119,11 +146,18 @@ store_iter_init(struct store_mailbox *box, uint32_t uid_first, uint32_t uid_last
 	struct store_user *user = box->user;
 	sqlite3_stmt *st;
 
-	if (sqlite3_prepare_v2(user->db,
-			       "SELECT uid, modseq, flags, keywords, internal_date, disk_size,"
-			       " crlf_size, cache FROM messages WHERE mailbox = ? AND uid >= ?"
-			       " AND uid <= ? AND modseq > ? ORDER BY uid",
-			       -1, &st, NULL) != SQLITE_OK)
+	/* Changes since a MODSEQ are few: found through the modseq index
+	 * rather than by reading every row of the range. */
+	static const char all[] = "SELECT uid, modseq, flags, keywords, internal_date, disk_size,"
+				  " crlf_size, cache FROM messages WHERE mailbox = ? AND uid >= ?"
+				  " AND uid <= ? AND modseq > ? ORDER BY uid";
+	static const char changed[] = "SELECT uid, modseq, flags, keywords, internal_date,"
+				      " disk_size, crlf_size, cache FROM messages"
+				      " INDEXED BY messages_modseq WHERE mailbox = ? AND uid >= ?"
+				      " AND uid <= ? AND modseq > ? ORDER BY uid";
+
+	if (sqlite3_prepare_v2(user->db, changed_since > 0 ? changed : all, -1, &st, NULL) !=
+	    SQLITE_OK)
 		return user_db_fail(user, error_r, "message list");
 	sqlite3_bind_int64(st, 1, box->row.id);
 	sqlite3_bind_int64(st, 2, uid_first);
@@ -314,7 +348,8 @@ store_message_open(struct store_mailbox *box, uint32_t uid, struct store_content
 				 (unsigned long)uid);
 	if (found < 0)
 		return -1;
-	int fd = openat(maildir_file_dir(box, m.file), m.file + 4, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd =
+	    openat(maildir_file_dir(box, m.file), m.file + 4, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT) {
 		char *moved = maildir_find_base(box, m.base);
 		if (moved != NULL)
@@ -494,7 +529,8 @@ flags_one(struct store_mailbox *box, uint32_t uid, const struct msg_row *m, unsi
 		char *moved = NULL;
 		int rc = renameat(maildir_file_dir(box, from), from + 4, box->cur_fd, file + 4);
 		if (rc < 0 && errno == ENOENT && (moved = maildir_find_base(box, m->base)) != NULL)
-			rc = renameat(maildir_file_dir(box, moved), moved + 4, box->cur_fd, file + 4);
+			rc = renameat(maildir_file_dir(box, moved), moved + 4, box->cur_fd,
+				      file + 4);
 		free(moved);
 		if (rc < 0) {
 			int err = errno;

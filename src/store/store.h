@@ -291,8 +291,14 @@ struct store_status_info {
 int store_mailbox_open(struct store_user *user, const char *name, bool readonly,
 		       struct store_mailbox **box_r, const char **error_r);
 void store_mailbox_close(struct store_mailbox **box);
-/* Synchronise again (NOOP, IDLE polling) and refresh the status. */
+/* Synchronise again and refresh the status. */
 int store_mailbox_sync(struct store_mailbox *box, const char **error_r);
+/* The same for a session that asks often (IMAP, before each command and in
+ * IDLE): what postern's own processes change is always seen (it is in the
+ * index), but the directories are scanned for other programs' changes at
+ * most once a second per handle, since under steady activity their mtimes
+ * stay too recent to be trusted and every look would be a full scan. */
+int store_mailbox_refresh(struct store_mailbox *box, const char **error_r);
 /* The status as of the last open or sync. */
 void store_mailbox_status(const struct store_mailbox *box, struct store_status_info *status_r);
 

@@ -18,6 +18,9 @@
 /* A directory whose mtime is this recent may change again within the same
  * timestamp tick: it is not remembered as scanned (Dovecot does the same). */
 #define STORE_DIRTY_SECS 2
+/* store_mailbox_refresh scans the directories at most this often per
+ * handle (ms). */
+#define STORE_REFRESH_SCAN_MS 1000
 
 /* Index connections kept open by a process between deliveries: opening a
  * WAL database that no other connection has open rebuilds its shared
@@ -94,6 +97,7 @@ struct store_mailbox {
 	int cur_fd;
 	bool readonly;
 	struct store_status_info status;
+	int64_t scanned_at; /* CLOCK_MONOTONIC ns of this handle's last disk scan */
 };
 
 /* --- CRLF (crlf.c) --- */

@@ -186,6 +186,38 @@ test_foreign_changes(void **state)
 	close_box(&box, &u);
 }
 
+/* store_mailbox_refresh: postern's own changes at once (they are in the
+ * index), another program's files within STORE_REFRESH_SCAN_MS. */
+static void
+test_refresh_rate_limited(void **state)
+{
+	struct fixture *f = *state;
+	char path[512];
+	struct store_user *u;
+	struct seen v[4];
+	const char *error = NULL;
+
+	deliver_one(f->store, A, "Subject: a\n\n1\n");
+	struct store_mailbox *box = open_box(f, &u, "INBOX", false);
+	assert_int_equal(messages(box, v, 4), 1);
+	/* A first refresh may scan (the open's scan found recent mtimes)... */
+	assert_int_equal(store_mailbox_refresh(box, &error), 0);
+	/* ...then a file dropped by hand is not looked for at once, */
+	user_path(f, "new/1600000009.P9Q9.other", path, sizeof(path));
+	write_file(path, "Subject: by hand\n\n\n");
+	assert_int_equal(store_mailbox_refresh(box, &error), 0);
+	assert_int_equal(messages(box, v, 4), 1);
+	/* while a delivery is seen at once, */
+	assert_int_equal(deliver_one(f->store, A, "Subject: b\n\n2\n"), 2);
+	assert_int_equal(store_mailbox_refresh(box, &error), 0);
+	assert_int_equal(messages(box, v, 4), 2);
+	/* and the file after the interval (or by store_mailbox_sync). */
+	usleep((STORE_REFRESH_SCAN_MS + 100) * 1000);
+	assert_int_equal(store_mailbox_refresh(box, &error), 0);
+	assert_int_equal(messages(box, v, 4), 3);
+	close_box(&box, &u);
+}
+
 /* --- crashes --- */
 
 static const char *crash_point;
@@ -502,6 +534,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_pickup_by_hand, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_foreign_changes, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_refresh_rate_limited, fixture_setup,
+					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_crash_after_link, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_crash_picked_up_after_delivery, fixture_setup,
 					    fixture_teardown),
