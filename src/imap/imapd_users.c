@@ -6,7 +6,9 @@
  * webmail tab open has three sessions, and 50,000 idle sessions must fit
  * in a few hundred MiB. The worker runs one thread, and every store call
  * is done before the event loop goes on, so sessions can take turns on
- * one handle. Handles are counted and closed with their last session.
+ * one handle. Handles are counted; with its last session a handle goes
+ * back to the store's cache of recent handles (store_user_put), where the
+ * user's next login finds it open.
  */
 #include "lib/common.h"
 
@@ -15,6 +17,7 @@
 
 struct shared_user {
 	struct shared_user *next;
+	struct store *store;
 	struct store_user *su;
 	char *address;
 	unsigned refs;
@@ -36,9 +39,10 @@ imapd_user_acquire(struct store *store, const char *address, struct store_user *
 		}
 	}
 	struct store_user *su;
-	if (store_user_open(store, address, true, &su, error_r) < 0)
+	if (store_user_get(store, address, &su, error_r) < 0)
 		return -1;
 	struct shared_user *u = xcalloc(1, sizeof(*u));
+	u->store = store;
 	u->su = su;
 	u->address = xstrdup(address);
 	u->refs = 1;
@@ -63,7 +67,7 @@ imapd_user_release(struct store_user **sup)
 		if (--u->refs > 0)
 			return;
 		*pp = u->next;
-		store_user_close(&u->su);
+		store_user_put(u->store, &u->su);
 		free(u->address);
 		free(u);
 		return;

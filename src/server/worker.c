@@ -9,10 +9,10 @@
 #include "auth/verify.h"
 #include "lib/log.h"
 #include "lib/workpool.h"
-#include "smtp/smtpd_deliver.h"
 #include "queue/queue.h"
 #include "server/conn.h"
 #include "server/server.h"
+#include "smtp/smtpd_deliver.h"
 #include "store/accounts.h"
 #include "store/store.h"
 
@@ -47,9 +47,9 @@ worker_resources(struct server *srv)
 	if (srv->delivery == NULL)
 		srv->delivery = smtpd_delivery_pool_new(srv);
 	if (srv->auth == NULL)
-		srv->auth = auth_verifier_new(srv->base, srv->cfg->auth_threads,
-					      srv->cfg->auth_cache_ttl,
-					      srv->cfg->auth_failure_delay);
+		srv->auth =
+		    auth_verifier_new(srv->base, srv->cfg->auth_threads, srv->cfg->auth_cache_ttl,
+				      srv->cfg->auth_failure_delay);
 	return 0;
 }
 
@@ -153,6 +153,20 @@ accept_error(struct evconnlistener *evl, void *arg)
 	}
 }
 
+/* Store handles kept for the next session or delivery of a user are
+ * closed after this long unused. */
+#define HOUSEKEEPING_SECS 60
+#define STORE_HANDLE_IDLE_SECS 300
+
+static void
+housekeeping(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	if (srv->store != NULL)
+		store_cache_trim(srv->store, STORE_HANDLE_IDLE_SECS);
+}
+
 int
 worker_run(struct server *srv)
 {
@@ -174,15 +188,19 @@ worker_run(struct server *srv)
 	for (size_t i = 0; i < srv->listener_count; i++) {
 		struct listener *l = &srv->listeners[i];
 		l->srv = srv;
-		l->evl = evconnlistener_new(srv->base, conn_accept, l, LEV_OPT_CLOSE_ON_FREE, -1,
-					    l->fd);
+		l->evl =
+		    evconnlistener_new(srv->base, conn_accept, l, LEV_OPT_CLOSE_ON_FREE, -1, l->fd);
 		if (l->evl == NULL)
 			fatal("%s: cannot listen: %s", l->name, strerror(errno));
 		evconnlistener_set_error_cb(l->evl, accept_error);
 	}
 	log_debug("serving %zu listeners", srv->listener_count);
 	(void)worker_resources(srv);
+	struct event *hk = event_new(srv->base, -1, EV_PERSIST, housekeeping, srv);
+	struct timeval every = {.tv_sec = HOUSEKEEPING_SECS};
+	event_add(hk, &every);
 	event_base_dispatch(srv->base);
+	event_free(hk);
 	resources_close(srv);
 	for (size_t i = 0; i < N_ELEMENTS(signals); i++)
 		event_free(sigs[i]);

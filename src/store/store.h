@@ -220,6 +220,14 @@ int store_deliver_batch(const struct store_delivery *msgs, size_t n);
 int store_user_open(struct store *store, const char *address, bool create,
 		    struct store_user **user_r, const char **error_r);
 void store_user_close(struct store_user **user);
+/* The same through the process's cache of recently used handles (the one
+ * deliveries use): store_user_get gives a cached handle when it still
+ * names the user's store (not deleted, moved or rebuilt meanwhile), else
+ * opens one (creating the store); store_user_put keeps it for the next
+ * get (at most 32, the least recently used closed). */
+int store_user_get(struct store *store, const char *address, struct store_user **user_r,
+		   const char **error_r);
+void store_user_put(struct store *store, struct store_user **user);
 
 /* A counter that grows with every change the index records for this user
  * (messages added, flags, expunges, mailboxes created, renamed, deleted).

@@ -537,3 +537,16 @@ store_mailbox_open(struct store_user *user, const char *name, bool readonly,
 	}
 	return 0;
 }
+
+int
+store_user_get(struct store *store, const char *address, struct store_user **user_r,
+	       const char **error_r)
+{
+	return user_cache_get(store, address, user_r, error_r);
+}
+
+void
+store_user_put(struct store *store, struct store_user **user)
+{
+	user_cache_put(store, user);
+}
