@@ -474,7 +474,8 @@ imapd_input(struct conn *c)
 	struct imapd *s = c->session;
 
 	while (!c->closing && !c->starttls_pending && s->state != IMAPD_LOGOUT) {
-		if (s->wait == IMAPD_WAIT_AUTH || s->wait == IMAPD_WAIT_OUTPUT)
+		if (s->wait == IMAPD_WAIT_AUTH || s->wait == IMAPD_WAIT_OUTPUT ||
+		    s->wait == IMAPD_WAIT_APPEND)
 			return;
 		if (s->wait == IMAPD_WAIT_IDLE || s->wait == IMAPD_WAIT_SASL) {
 			if (!raw_line(s))
@@ -556,8 +557,8 @@ imapd_shutdown(struct conn *c)
 {
 	struct imapd *s = c->session;
 
-	if (s->wait == IMAPD_WAIT_AUTH)
-		return;
+	if (s->wait == IMAPD_WAIT_AUTH || s->wait == IMAPD_WAIT_APPEND)
+		return; /* answered first; the client is told at its next command */
 	conn_printf(c, "* BYE [UNAVAILABLE] Server shutting down\r\n");
 	imapd_set_state(s, IMAPD_LOGOUT);
 	conn_close_after_flush(c);
@@ -582,6 +583,7 @@ imapd_free(struct conn *c)
 	if (s == NULL)
 		return;
 	auth_request_cancel(&s->auth_req);
+	imapd_append_cancel(s);
 	sasl_free(&s->sasl);
 	idle_stop_timer(s);
 	imapd_fetch_job_free(&s->job);

@@ -55,6 +55,7 @@ enum imapd_wait {
 	IMAPD_WAIT_SASL,   /* a line: the client's SASL response */
 	IMAPD_WAIT_IDLE,   /* a line: DONE */
 	IMAPD_WAIT_OUTPUT, /* a FETCH goes on once output drains */
+	IMAPD_WAIT_APPEND, /* APPEND's job on the delivery pool */
 };
 
 /* A run of messages with consecutive UIDs: uid..uid+n-1 are numbered
@@ -84,6 +85,7 @@ struct imapd_view {
 };
 
 struct imapd_fetch_job;
+struct imapd_append;
 
 struct imapd {
 	struct conn *conn;
@@ -117,6 +119,7 @@ struct imapd {
 		struct timespec mtime;
 	} idle_probe; /* the index's -wal file as last seen */
 	struct imapd_fetch_job *job;
+	struct imapd_append *append;
 };
 
 /* --- imapd.c ------------------------------------------------------------- */
@@ -237,6 +240,9 @@ void imapd_cmd_store(struct imapd *s, const struct imap_command *cmd, bool uid);
 void imapd_cmd_copy(struct imapd *s, const struct imap_command *cmd, bool uid, bool move);
 void imapd_cmd_search(struct imapd *s, const struct imap_command *cmd, bool uid);
 void imapd_cmd_append(struct imapd *s, const struct imap_command *cmd);
+/* The session goes away: its APPEND job is cancelled (or, running,
+ * finishes unanswered). */
+void imapd_append_cancel(struct imapd *s);
 /* Parse a flag list argument into system flags and keywords. -1: BAD sent. */
 int imapd_flags_arg(struct imapd *s, const char *tag, const struct imap_arg *arg, unsigned *flags_r,
 		    struct buf *keywords);

@@ -9,9 +9,11 @@
 #include "imap/imap_search.h"
 #include "imap/imapd_private.h"
 #include "lib/log.h"
+#include "lib/workpool.h"
 #include "lib/xalloc.h"
 #include "mime/bodystructure.h"
 #include "server/server.h"
+#include "smtp/smtpd_deliver.h"
 
 /* ---- flags ---- */
 
@@ -531,17 +533,138 @@ fail_quiet:
 	return -1;
 }
 
+/* APPEND's disk work (fsync of each message, link, directory fsync,
+ * index commit) runs on the worker's delivery pool, so that the event
+ * loop keeps serving the other sessions meanwhile; the session waits
+ * (IMAPD_WAIT_APPEND) and answers when it is done. */
+struct imapd_append {
+	struct imapd *s; /* NULL once the session is gone */
+	struct workpool_job *job;
+	char *tag;
+	char *address;
+	char *mailbox;
+	uint64_t quota;
+	struct store_append_msg *msgs;
+	char **keywords;
+	size_t n;
+	/* results */
+	int rc, err;
+	char error[256];
+	uint32_t uidvalidity;
+	uint32_t *uids;
+};
+
+static void
+append_free(struct imapd_append *ap)
+{
+	for (size_t i = 0; i < ap->n; i++) {
+		store_spool_free(&ap->msgs[i].spool);
+		free(ap->keywords[i]);
+	}
+	free(ap->msgs);
+	free(ap->keywords);
+	free(ap->uids);
+	free(ap->tag);
+	free(ap->address);
+	free(ap->mailbox);
+	free(ap);
+}
+
+static void
+append_run(void *thread_ctx, void *arg)
+{
+	struct imapd_append *ap = arg;
+	struct store *store = smtpd_delivery_thread_store(thread_ctx);
+	struct store_user *user = NULL;
+	const char *error = "mail store unavailable";
+
+	ap->rc = -1;
+	ap->err = EIO;
+	if (store == NULL)
+		goto out;
+	for (size_t i = 0; i < ap->n; i++) {
+		store_spool_rebind(ap->msgs[i].spool, store);
+		if (store_spool_finish(ap->msgs[i].spool, &ap->err, &error) < 0)
+			goto out;
+	}
+	if (store_user_get(store, ap->address, &user, &error) < 0) {
+		ap->err = errno;
+		goto out;
+	}
+	ap->rc = store_append(user, ap->mailbox, ap->msgs, ap->n, ap->quota, &ap->uidvalidity,
+			      ap->uids, &error);
+	ap->err = errno;
+	store_user_put(store, &user);
+out:
+	if (ap->rc < 0)
+		str_copy(ap->error, sizeof(ap->error), error);
+}
+
+static void
+append_done(void *arg, bool cancelled)
+{
+	struct imapd_append *ap = arg;
+	struct imapd *s = ap->s;
+
+	if (s == NULL || cancelled) {
+		append_free(ap);
+		return;
+	}
+	s->append = NULL;
+	s->wait = IMAPD_WAIT_NONE;
+	if (ap->rc < 0) {
+		if (ap->err == ENOENT)
+			imapd_tagged(s, ap->tag, "NO", "[TRYCREATE] Mailbox does not exist");
+		else if (ap->err == EDQUOT)
+			imapd_tagged(s, ap->tag, "NO", "[OVERQUOTA] Quota exceeded");
+		else if (ap->err == ENOSPC)
+			imapd_tagged(s, ap->tag, "NO", "[UNAVAILABLE] Mail store full, try later");
+		else
+			imapd_store_failed(s, ap->tag, "APPEND", ap->error);
+	} else {
+		if (s->view != NULL)
+			imapd_view_sync(s, true);
+		struct buf set;
+		buf_init(&set, BUF_UNLIMITED);
+		if (imap_seqset_write(&set, ap->uids, ap->n) < 0)
+			panic("imapd: appenduid");
+		imapd_tagged(s, ap->tag, "OK", "[APPENDUID %u %s] APPEND completed",
+			     ap->uidvalidity, buf_cstr(&set));
+		buf_release(&set);
+	}
+	append_free(ap);
+	imapd_resume(s);
+}
+
+void
+imapd_append_cancel(struct imapd *s)
+{
+	if (s->append == NULL)
+		return;
+	s->append->s = NULL;
+	workpool_cancel(s->append->job);
+	s->append = NULL;
+}
+
+static uint64_t
+address_key(const char *address)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (const unsigned char *p = (const unsigned char *)address; *p != '\0'; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return h;
+}
+
 void
 imapd_cmd_append(struct imapd *s, const struct imap_command *cmd)
 {
 	struct server *srv = s->conn->srv;
 	struct append_one *v = NULL;
-	struct store_append_msg *msgs = NULL;
-	uint32_t *uids = NULL, uidvalidity = 0;
+	struct imapd_append *ap = NULL;
 	size_t n = 0;
 	struct buf name, cache;
 	const char *error;
-	int err;
 
 	if (cmd->count < 2) {
 		imapd_bad(s, cmd->tag, "Usage: APPEND mailbox [(flags)] [date-time] literal");
@@ -552,59 +675,51 @@ imapd_cmd_append(struct imapd *s, const struct imap_command *cmd)
 	if (imapd_mailbox_arg(s, cmd->tag, &cmd->args[0], &name) < 0 ||
 	    append_args(s, cmd, &v, &n) < 0)
 		goto out;
-	msgs = xcalloc(n, sizeof(*msgs));
-	uids = xcalloc(n, sizeof(*uids));
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].msg->len == 0) {
 			imapd_tagged(s, cmd->tag, "NO", "Cannot append an empty message");
 			goto out;
 		}
-		if (store_spool_open(srv->store, &v[i].spool, &error) < 0 ||
-		    spool_crlf_to_lf(v[i].spool, v[i].msg->str, v[i].msg->len, &error) < 0 ||
-		    store_spool_finish(v[i].spool, &err, &error) < 0) {
+	}
+	if (srv->delivery == NULL) {
+		imapd_tagged(s, cmd->tag, "NO", "[UNAVAILABLE] Mail store unavailable");
+		goto out;
+	}
+	ap = xcalloc(1, sizeof(*ap));
+	ap->s = s;
+	ap->tag = xstrdup(cmd->tag);
+	ap->address = xstrdup(s->address);
+	ap->mailbox = buf_steal(&name);
+	ap->quota = s->quota;
+	ap->n = n;
+	ap->msgs = xcalloc(n, sizeof(*ap->msgs));
+	ap->keywords = xcalloc(n, sizeof(*ap->keywords));
+	ap->uids = xcalloc(n, sizeof(*ap->uids));
+	for (size_t i = 0; i < n; i++) {
+		struct store_spool *spool;
+		if (store_spool_open(srv->store, &spool, &error) < 0 ||
+		    (ap->msgs[i].spool = spool,
+		     spool_crlf_to_lf(spool, v[i].msg->str, v[i].msg->len, &error) < 0)) {
 			imapd_store_failed(s, cmd->tag, "APPEND", error);
+			append_free(ap);
 			goto out;
 		}
 		buf_reset(&cache);
 		if (mime_cache_build(v[i].msg->str, v[i].msg->len, &cache) == 0)
-			store_spool_set_cache(v[i].spool, buf_cstr(&cache));
-		msgs[i] = (struct store_append_msg){
-		    .spool = v[i].spool,
-		    .flags = v[i].flags,
-		    .keywords = v[i].keywords.len > 0 ? buf_cstr(&v[i].keywords) : NULL,
-		    .internal_date = v[i].date,
-		};
+			store_spool_set_cache(spool, buf_cstr(&cache));
+		ap->keywords[i] = v[i].keywords.len > 0 ? buf_steal(&v[i].keywords) : NULL;
+		ap->msgs[i].flags = v[i].flags;
+		ap->msgs[i].keywords = ap->keywords[i];
+		ap->msgs[i].internal_date = v[i].date;
 	}
-	if (store_append(s->su, buf_cstr(&name), msgs, n, s->quota, &uidvalidity, uids, &error) <
-	    0) {
-		if (errno == ENOENT)
-			imapd_tagged(s, cmd->tag, "NO", "[TRYCREATE] Mailbox does not exist");
-		else if (errno == EDQUOT)
-			imapd_tagged(s, cmd->tag, "NO", "[OVERQUOTA] Quota exceeded");
-		else if (errno == ENOSPC)
-			imapd_tagged(s, cmd->tag, "NO", "[UNAVAILABLE] Mail store full, try later");
-		else
-			imapd_store_failed(s, cmd->tag, "APPEND", error);
-		goto out;
-	}
-	if (s->view != NULL)
-		imapd_view_sync(s, true);
-	struct buf set;
-	buf_init(&set, BUF_UNLIMITED);
-	if (imap_seqset_write(&set, uids, n) < 0)
-		panic("imapd: appenduid");
-	imapd_tagged(s, cmd->tag, "OK", "[APPENDUID %u %s] APPEND completed", uidvalidity,
-		     buf_cstr(&set));
-	buf_release(&set);
+	s->append = ap;
+	s->wait = IMAPD_WAIT_APPEND;
+	ap->job = workpool_submit_keyed(srv->delivery, address_key(s->address), append_run,
+					append_done, ap);
 out:
-	for (size_t i = 0; i < n; i++) {
-		if (v[i].spool != NULL)
-			store_spool_free(&v[i].spool);
+	for (size_t i = 0; i < n; i++)
 		buf_release(&v[i].keywords);
-	}
 	free(v);
-	free(msgs);
-	free(uids);
 	buf_release(&name);
 	buf_release(&cache);
 }

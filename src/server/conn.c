@@ -67,6 +67,31 @@ refuse(const struct protocol *proto, int fd, const char *reason)
 		(void)send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
+static void
+accept_again(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+
+	if (l->evl != NULL && !l->srv->stopping && !l->srv->retiring)
+		evconnlistener_enable(l->evl);
+}
+
+/* Workers share each listening socket, and a woken worker would accept
+ * every connection waiting (a burst of 20 clients landing on one worker
+ * while the other idles). Taking one per turn of the event loop lets the
+ * other workers, woken too, take theirs. */
+static void
+accept_yield(struct listener *l)
+{
+	static const struct timeval now = {0, 0};
+
+	if (l->evl == NULL)
+		return;
+	evconnlistener_disable(l->evl);
+	if (event_base_once(l->srv->base, -1, EV_TIMEOUT, accept_again, l, &now) < 0)
+		evconnlistener_enable(l->evl);
+}
+
 void
 conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, int socklen,
 	    void *arg)
@@ -85,6 +110,7 @@ conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 		close(fd);
 		return;
 	}
+	accept_yield(l);
 	enum limit_verdict v = limits_admit(srv->limits, srv->limits_row, l->svc, sa,
 					    scfg->max_connections, scfg->max_per_ip, &ticket);
 	if (v != LIMIT_OK) {
@@ -242,7 +268,8 @@ conn_close_after_flush(struct conn *c)
 	bufferevent_disable(c->bev, EV_READ);
 	/* The write callback fires (deferred) once the output is empty. */
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	bufferevent_trigger(c->bev, EV_WRITE, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+	bufferevent_trigger(c->bev, EV_WRITE,
+			    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 }
 
 static void
@@ -326,7 +353,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			c->proto->timeout(c);
 			return;
 		}
-		conn_log(c, LOG_LVL_INFO, "%s timeout", what & BEV_EVENT_READING ? "read" : "write");
+		conn_log(c, LOG_LVL_INFO, "%s timeout",
+			 what & BEV_EVENT_READING ? "read" : "write");
 	} else if (what & BEV_EVENT_ERROR) {
 		if (EVUTIL_SOCKET_ERROR() != 0 && EVUTIL_SOCKET_ERROR() != ECONNRESET)
 			conn_log(c, LOG_LVL_INFO, "connection error: %s",

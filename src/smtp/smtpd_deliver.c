@@ -119,6 +119,12 @@ thread_fini(void *ctx)
 	free(t);
 }
 
+struct store *
+smtpd_delivery_thread_store(void *thread_ctx)
+{
+	return ((struct delivery_thread *)thread_ctx)->store;
+}
+
 struct workpool *
 smtpd_delivery_pool_new(struct server *srv)
 {

@@ -49,4 +49,9 @@ void smtpd_deliver(struct smtpd *s);
 /* The session is going away: forget it (see above). */
 void smtpd_deliver_cancel(struct smtpd *s);
 
+/* The mail store handle of a thread of the delivery pool (the thread_ctx
+ * its jobs are given), for other protocols' jobs on that pool (IMAP
+ * APPEND); NULL when the thread could not open the store. */
+struct store *smtpd_delivery_thread_store(void *thread_ctx);
+
 #endif
