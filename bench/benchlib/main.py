@@ -173,7 +173,19 @@ class Run:
         name = sc["name"]
         root = self._dir(name, "postern")
         sink_port = self.sink.port if name == "smtp_relay" else None
-        ps = scenarios.Postern(root, self.a.clients, self.a.postern, sc["need"], sink_port)
+        options = []
+        if name == "idle":
+            # The k idle sessions plus the probe login (imap.max_connections
+            # is 50,000 by default).
+            options.append("imap.max_connections=%d" % (self.a.idle_postern + 100))
+            # Each worker holds its share of the connections, one descriptor
+            # each: enough workers that no share passes this machine's
+            # per-process limit (the same rule as the load generators).
+            shares = len(scenarios.idle_split(self.a.idle_postern))
+            if shares > 1:
+                options.append("server.workers=%d" % (shares + 1))
+        ps = scenarios.Postern(root, self.a.clients, self.a.postern, sc["need"], sink_port,
+                               options)
         if name in ("imap_session", "imap_long", "pop3", "idle"):
             real_start = ps.start
 

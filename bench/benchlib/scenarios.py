@@ -37,8 +37,9 @@ class Postern(servers.Server):
 
     name = "postern"
 
-    def __init__(self, root, nusers, binary, need, sink_port=None):
+    def __init__(self, root, nusers, binary, need, sink_port=None, options=()):
         super().__init__()
+        self.options = list(options)
         self.base = os.path.join(root, "postern")
         self.data = os.path.join(self.base, "data")
         p = netutil.free_ports(3)
@@ -86,6 +87,8 @@ class Postern(servers.Server):
             cmd += ["-o", "%s.listen=" % proto]
         if self.sink_port:
             cmd += ["-o", "delivery.relayhost=127.0.0.1:%d" % self.sink_port]
+        for opt in self.options:
+            cmd += ["-o", opt]
         log = open(os.path.join(self.base, "serve.log"), "w")
         p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                              preexec_fn=servers._raise_nofile)
@@ -219,37 +222,63 @@ def pop3_run(system, p, tools):
             "latency": res.get("cmds", {})}
 
 
+def nofile_limit():
+    """Descriptors one process may open here (the hard limit may be below
+    what a run wants: a sandbox that cannot raise it)."""
+    import resource
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def idle_split(k, limit=None):
+    """Connections per load-generator process: each process holds at most
+    limit - 1000 sockets (and stays below the 28,000 ephemeral ports of
+    its own source address)."""
+    limit = nofile_limit() if limit is None else limit
+    per = max(1, min(limit - 1000, 25000))
+    n = (k + per - 1) // per
+    return [k // n + (1 if i < k % n else 0) for i in range(n)]
+
+
 def idle_run(system, p, k, tools):
-    """Open k idling IMAP connections; memory per connection and a probe login."""
+    """Open k idling IMAP connections; memory per connection and a probe login.
+    Several load generators share k when one process may not hold them all
+    (idle_split), each from its own 127.0.0.x source address."""
     base = procstat.snapshot(system.roots())
-    cmd = [tools["imapload"], "--port", str(system.ports["imap"]), "--manifest",
-           tools["manifest"], "--mode", "idle", "--idle", str(k), "--clients",
-           str(p["clients"]), "--timeout", str(p["timeout"])]
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    procs = []
     try:
-        line = proc.stdout.readline()
-        ready = json.loads(line) if line.strip().startswith("{") else {}
-        if ready.get("ready") != k:
-            proc.kill()
-            out, err = proc.communicate(timeout=30)
-            raise VerifyError("only %s of %d connections idle: %s" % (
-                ready.get("ready"), k, (out + err).strip()[-300:]))
+        for i, ki in enumerate(idle_split(k)):
+            cmd = [tools["imapload"], "--port", str(system.ports["imap"]), "--manifest",
+                   tools["manifest"], "--mode", "idle", "--idle", str(ki), "--clients",
+                   str(p["clients"]), "--timeout", str(p["timeout"]),
+                   "--src-base", str(i + 1), "--src-per", str(ki + 1)]
+            procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, text=True))
+            line = procs[-1].stdout.readline()
+            ready = json.loads(line) if line.strip().startswith("{") else {}
+            if ready.get("ready") != ki:
+                procs[-1].kill()
+                out, err = procs[-1].communicate(timeout=30)
+                raise VerifyError("only %s of %d connections idle: %s" % (
+                    ready.get("ready"), ki, (out + err).strip()[-300:]))
         time.sleep(1.0)
         full = procstat.snapshot(system.roots())
-        proc.stdin.write("probe\n")
-        proc.stdin.flush()
-        out, err = proc.communicate(timeout=p["timeout"])
+        results = []
+        for proc in procs:
+            proc.stdin.write("probe\n")
+            proc.stdin.flush()
+            out, err = proc.communicate(timeout=p["timeout"])
+            res = loadgen_json(out)
+            check_loadgen(res, proc.returncode, err)
+            if res.get("dropped") or not res.get("probe_ok"):
+                raise VerifyError("idle connections dropped or probe failed: %s" % res)
+            results.append(res)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    res = loadgen_json(out)
-    check_loadgen(res, proc.returncode, err)
-    if res.get("dropped") or not res.get("probe_ok"):
-        raise VerifyError("idle connections dropped or probe failed: %s" % res)
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     per = (full["pss_kb"] - base["pss_kb"]) / float(k)
-    return {"metrics": {"kib_per_conn": per, "probe_login_ms": res["probe_login_ms"],
+    return {"metrics": {"kib_per_conn": per, "probe_login_ms": results[0]["probe_login_ms"],
                         "connections": float(k), "total_pss_mib": full["pss_kb"] / 1024.0}}
 
 

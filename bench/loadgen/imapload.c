@@ -62,7 +62,7 @@ struct client {
 static struct {
 	int port, epfd;
 	enum mode mode;
-	unsigned nclients, cycles, idle, src_per;
+	unsigned nclients, cycles, idle, src_per, src_base;
 	uint64_t seed;
 	const char *domain;
 	struct lg_manifest man;
@@ -512,7 +512,7 @@ static void
 client_start(struct client *c)
 {
 	const char *err;
-	unsigned src = g.src_per ? c->idx / g.src_per : 0;
+	unsigned src = g.src_base + (g.src_per ? c->idx / g.src_per : 0);
 
 	c->step = ST_GREETING;
 	c->tagn = 0;
@@ -575,7 +575,7 @@ usage(void)
 	fprintf(stderr,
 		"usage: imapload --port P --manifest FILE [--mode session|long|idle]\n"
 		"       [--clients N] [--cycles C] [--idle K] [--seed S] [--timeout SEC]\n"
-		"       [--domain D] [--src-per N]\n"
+		"       [--domain D] [--src-per N] [--src-base N]\n"
 		"       imapload --self-test\n");
 	exit(2);
 }
@@ -640,6 +640,7 @@ main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "domain", required_argument, NULL, 'u' },
 		{ "src-per", required_argument, NULL, 'S' },
+		{ "src-base", required_argument, NULL, 'B' },
 		{ "self-test", no_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -676,6 +677,7 @@ main(int argc, char **argv)
 		case 't': timeout = (unsigned)atoi(optarg); break;
 		case 'u': g.domain = optarg; break;
 		case 'S': g.src_per = (unsigned)atoi(optarg); break;
+		case 'B': g.src_base = (unsigned)atoi(optarg); break;
 		case 'T': return imapload_self_test();
 		default: usage();
 		}

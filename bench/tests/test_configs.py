@@ -68,3 +68,14 @@ def test_status_and_greetings():
 
 def test_probe_refused_port_is_false():
     assert netutil.probe("smtp", netutil.free_port(), timeout=0.5) is False
+
+
+def test_idle_split_respects_the_descriptor_limit():
+    from benchlib import scenarios
+    # One process holds them all when the limit allows.
+    assert scenarios.idle_split(2000, limit=1 << 20) == [2000]
+    # 50,000 under a 20,000 limit: no share above 19,000, all counted.
+    shares = scenarios.idle_split(50000, limit=20000)
+    assert sum(shares) == 50000 and max(shares) <= 19000 and len(shares) == 3
+    # Never more than the ephemeral ports of one source address.
+    assert max(scenarios.idle_split(60000, limit=1 << 20)) <= 25000

@@ -148,6 +148,11 @@ void imapd_store_failed(struct imapd *s, const char *tag, const char *what, cons
 int imapd_user_acquire(struct store *store, const char *address, struct store_user **su_r,
 		       const char **error_r);
 void imapd_user_release(struct store_user **su);
+/* The same for a mailbox of a shared user handle (opened, or synchronised
+ * again as an open would, for each session that selects it). */
+int imapd_box_acquire(struct store_user *su, const char *name, bool readonly,
+		      struct store_mailbox **box_r, const char **error_r);
+void imapd_box_release(struct store_mailbox **box);
 
 /* --- imapd_auth.c ---------------------------------------------------------- */
 

@@ -1,5 +1,5 @@
-/* imapd_users.c - one store handle per user per worker, shared by the
- * user's sessions.
+/* imapd_users.c - one store handle per user, and one per selected
+ * mailbox, per worker, shared by the user's sessions.
  *
  * A store_user holds an SQLite connection, whose page cache and schema
  * cost far more than a session: a client with a phone, a laptop and a
@@ -8,7 +8,10 @@
  * is done before the event loop goes on, so sessions can take turns on
  * one handle. Handles are counted; with its last session a handle goes
  * back to the store's cache of recent handles (store_user_put), where the
- * user's next login finds it open.
+ * user's next login finds it open. A mailbox handle holds three directory
+ * descriptors: sessions that select the same mailbox (read-write, or
+ * read-only) share one, so that an idle session costs one descriptor, its
+ * socket.
  */
 #include "lib/common.h"
 
@@ -73,4 +76,67 @@ imapd_user_release(struct store_user **sup)
 		return;
 	}
 	panic("imapd: releasing a store handle that is not shared");
+}
+
+struct shared_box {
+	struct shared_box *next;
+	struct store_user *su;
+	struct store_mailbox *box;
+	char *name;
+	bool readonly;
+	unsigned refs;
+};
+
+static struct shared_box *boxes;
+
+int
+imapd_box_acquire(struct store_user *su, const char *name, bool readonly,
+		  struct store_mailbox **box_r, const char **error_r)
+{
+	for (struct shared_box *b = boxes; b != NULL; b = b->next) {
+		if (b->su != su || b->readonly != readonly || strcmp(b->name, name) != 0)
+			continue;
+		/* What opening would do: look at the Maildir again. */
+		if (store_mailbox_sync(b->box, error_r) < 0)
+			return -1;
+		b->refs++;
+		*box_r = b->box;
+		return 0;
+	}
+	struct store_mailbox *box;
+	if (store_mailbox_open(su, name, readonly, &box, error_r) < 0)
+		return -1;
+	struct shared_box *b = xcalloc(1, sizeof(*b));
+	b->su = su;
+	b->box = box;
+	b->name = xstrdup(name);
+	b->readonly = readonly;
+	b->refs = 1;
+	b->next = boxes;
+	boxes = b;
+	*box_r = box;
+	return 0;
+}
+
+void
+imapd_box_release(struct store_mailbox **boxp)
+{
+	struct store_mailbox *box = *boxp;
+
+	if (box == NULL)
+		return;
+	*boxp = NULL;
+	for (struct shared_box **pp = &boxes; *pp != NULL; pp = &(*pp)->next) {
+		struct shared_box *b = *pp;
+		if (b->box != box)
+			continue;
+		if (--b->refs > 0)
+			return;
+		*pp = b->next;
+		store_mailbox_close(&b->box);
+		free(b->name);
+		free(b);
+		return;
+	}
+	panic("imapd: releasing a mailbox handle that is not shared");
 }

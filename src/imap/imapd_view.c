@@ -137,7 +137,7 @@ imapd_view_open(struct imapd *s, const char *name, bool readonly, const char **e
 	const struct store_message *m;
 	int r;
 
-	if (store_mailbox_open(s->su, name, readonly, &v->box, error_r) < 0) {
+	if (imapd_box_acquire(s->su, name, readonly, &v->box, error_r) < 0) {
 		free(v);
 		return -1;
 	}
@@ -173,7 +173,7 @@ imapd_view_close(struct imapd *s)
 
 	if (v == NULL)
 		return;
-	store_mailbox_close(&v->box);
+	imapd_box_release(&v->box);
 	free(v->name);
 	free(v->ranges);
 	free(v->keywords);
