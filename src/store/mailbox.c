@@ -61,6 +61,12 @@ refresh_status(struct store_mailbox *box, const char **error_r)
 
 	if (mailbox_reload(box, error_r) < 0)
 		return -1;
+	/* Every change of the message count moves UIDNEXT (an addition) or
+	 * HIGHESTMODSEQ (an expunge): when neither moved, the count holds. */
+	if (box->status_known && box->status.uidvalidity == box->row.uidvalidity &&
+	    box->status.uidnext == box->row.uidnext &&
+	    box->status.highestmodseq == box->row.highestmodseq)
+		return 0;
 	if (sqlite3_prepare_v2(user->db, "SELECT count(*) FROM messages WHERE mailbox = ?", -1, &st,
 			       NULL) != SQLITE_OK)
 		return user_db_fail(user, error_r, "message count");
@@ -74,6 +80,7 @@ refresh_status(struct store_mailbox *box, const char **error_r)
 	box->status.uidvalidity = box->row.uidvalidity;
 	box->status.uidnext = box->row.uidnext;
 	box->status.highestmodseq = box->row.highestmodseq;
+	box->status_known = true;
 	return 0;
 }
 

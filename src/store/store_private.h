@@ -97,6 +97,7 @@ struct store_mailbox {
 	int cur_fd;
 	bool readonly;
 	struct store_status_info status;
+	bool status_known; /* status.messages counted for status's UIDNEXT/MODSEQ */
 	int64_t scanned_at; /* CLOCK_MONOTONIC ns of this handle's last disk scan */
 };
 
