@@ -552,6 +552,11 @@ index_close(struct store_user *user)
 		sqlite3_finalize(user->stmts[i]);
 		user->stmts[i] = NULL;
 	}
+	for (size_t i = 0; i < N_ELEMENTS(user->iter_stmts); i++) {
+		sqlite3_finalize(user->iter_stmts[i]);
+		user->iter_stmts[i] = NULL;
+		user->iter_busy[i] = false;
+	}
 	if (user->db != NULL)
 		sqlite3_close(user->db);
 	user->db = NULL;

@@ -143,6 +143,7 @@ store_mailbox_status(const struct store_mailbox *box, struct store_status_info *
 struct store_iter {
 	struct store_mailbox *box;
 	sqlite3_stmt *st;
+	int cached; /* index into the user's iter_stmts, or -1: st is its own */
 	struct store_message msg;
 };
 
@@ -163,9 +164,19 @@ store_iter_init(struct store_mailbox *box, uint32_t uid_first, uint32_t uid_last
 				      " INDEXED BY messages_modseq WHERE mailbox = ? AND uid >= ?"
 				      " AND uid <= ? AND modseq > ? ORDER BY uid";
 
-	if (sqlite3_prepare_v2(user->db, changed_since > 0 ? changed : all, -1, &st, NULL) !=
-	    SQLITE_OK)
+	int which = changed_since > 0 ? 1 : 0, cached = -1;
+	if (!user->iter_busy[which]) {
+		if (user->iter_stmts[which] == NULL &&
+		    sqlite3_prepare_v2(user->db, which ? changed : all, -1,
+				       &user->iter_stmts[which], NULL) != SQLITE_OK)
+			return user_db_fail(user, error_r, "message list");
+		st = user->iter_stmts[which];
+		user->iter_busy[which] = true;
+		cached = which;
+	} else if (sqlite3_prepare_v2(user->db, which ? changed : all, -1, &st, NULL) !=
+		   SQLITE_OK) {
 		return user_db_fail(user, error_r, "message list");
+	}
 	sqlite3_bind_int64(st, 1, box->row.id);
 	sqlite3_bind_int64(st, 2, uid_first);
 	sqlite3_bind_int64(st, 3, uid_last);
@@ -173,6 +184,7 @@ store_iter_init(struct store_mailbox *box, uint32_t uid_first, uint32_t uid_last
 	struct store_iter *it = xcalloc(1, sizeof(*it));
 	it->box = box;
 	it->st = st;
+	it->cached = cached;
 	*iter_r = it;
 	return 0;
 }
@@ -205,8 +217,16 @@ store_iter_free(struct store_iter **itp)
 {
 	if (*itp == NULL)
 		return;
-	sqlite3_finalize((*itp)->st);
-	free(*itp);
+	struct store_iter *it = *itp;
+	if (it->cached >= 0) {
+		struct store_user *user = it->box->user;
+		sqlite3_reset(it->st);
+		sqlite3_clear_bindings(it->st);
+		user->iter_busy[it->cached] = false;
+	} else {
+		sqlite3_finalize(it->st);
+	}
+	free(it);
 	*itp = NULL;
 }
 

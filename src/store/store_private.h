@@ -64,6 +64,10 @@ struct store_user {
 	int dir_fd;	 /* the user's Maildir (INBOX) */
 	sqlite3 *db;
 	sqlite3_stmt *stmts[ST_COUNT];
+	/* store_iter's two queries (all rows, rows changed since a MODSEQ),
+	 * kept prepared while no iterator uses them. */
+	sqlite3_stmt *iter_stmts[2];
+	bool iter_busy[2];
 	int depth;	 /* nested idx_begin */
 	bool failed;	 /* an inner step failed: the outermost commit rolls back */
 	int last_errno;	 /* errno of the last failure (ENOSPC for a full disk) */
@@ -97,7 +101,7 @@ struct store_mailbox {
 	int cur_fd;
 	bool readonly;
 	struct store_status_info status;
-	bool status_known; /* status.messages counted for status's UIDNEXT/MODSEQ */
+	bool status_known;  /* status.messages counted for status's UIDNEXT/MODSEQ */
 	int64_t scanned_at; /* CLOCK_MONOTONIC ns of this handle's last disk scan */
 };
 
