@@ -46,6 +46,9 @@ imapd_untagged(struct imapd *s, const char *fmt, ...)
 	evbuffer_add(out, "\r\n", 2);
 }
 
+static void tagged_v(struct imapd *s, const char *tag, const char *status, const char *fmt,
+		     va_list ap) ATTR_PRINTF(4, 0);
+
 static void
 tagged_v(struct imapd *s, const char *tag, const char *status, const char *fmt, va_list ap)
 {

@@ -461,7 +461,8 @@ def test_other_sessions_changes_are_told(imap):
     b.cmd("STORE 3 +FLAGS (\\Deleted)")
     b.cmd("EXPUNGE")
     deliver(imap)
-    untagged, _ = a.cmd("NOOP")
+    untagged, ok = a.cmd("CHECK")  # CHECK tells what changed, like NOOP
+    assert ok.endswith(b"OK CHECK completed\r\n")
     text = b"".join(untagged)
     assert b"* 3 EXPUNGE\r\n" in text
     assert b"* 2 FETCH (FLAGS (\\Seen))\r\n" in text
