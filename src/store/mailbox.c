@@ -53,13 +53,15 @@ mailbox_reload(struct store_mailbox *box, const char **error_r)
 	return 0;
 }
 
+/* The status from the mailbox row; reload: read the row again first (it
+ * may have changed since box->row was read). */
 static int
-refresh_status(struct store_mailbox *box, const char **error_r)
+refresh_status(struct store_mailbox *box, bool reload, const char **error_r)
 {
 	struct store_user *user = box->user;
 	sqlite3_stmt *st;
 
-	if (mailbox_reload(box, error_r) < 0)
+	if (reload && mailbox_reload(box, error_r) < 0)
 		return -1;
 	/* Every change of the message count moves UIDNEXT (an addition) or
 	 * HIGHESTMODSEQ (an expunge): when neither moved, the count holds. */
@@ -104,9 +106,11 @@ mailbox_sync(struct store_mailbox *box, bool rate_limited, const char **error_r)
 	int64_t now = monotonic_ns();
 	bool may_scan = !rate_limited || box->scanned_at == 0 ||
 			now - box->scanned_at >= (int64_t)STORE_REFRESH_SCAN_MS * 1000000;
+	bool scanned = false;
 	/* Nothing changed on disk since the last full scan: no lock needed. */
 	if (may_scan && (box->row.new_mtime == 0 || box->row.new_mtime != dir_mtime(box->new_fd) ||
 			 box->row.cur_mtime == 0 || box->row.cur_mtime != dir_mtime(box->cur_fd))) {
+		scanned = true;
 		box->scanned_at = now;
 		if (idx_begin(user, error_r) < 0)
 			return -1;
@@ -117,7 +121,7 @@ mailbox_sync(struct store_mailbox *box, bool rate_limited, const char **error_r)
 			return -1;
 		}
 	}
-	return refresh_status(box, error_r);
+	return refresh_status(box, scanned, error_r);
 }
 
 int
