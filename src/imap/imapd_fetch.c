@@ -163,6 +163,26 @@ slice(const char **p, size_t *len, const struct imap_fetch_section *sec)
 	*len = n;
 }
 
+/* The bytes of a BODY section: the whole message as loaded (no parse, no
+ * copy: what BODY[] and RFC822 ask, most of all), or the section copied
+ * into tmp. */
+static void
+section_bytes(struct loaded *l, const char *part, enum mime_section_text text,
+	      const char *const *fields, size_t nfields, struct buf *tmp, const char **p_r,
+	      size_t *len_r)
+{
+	if (part[0] == '\0' && text == MIME_SECTION_ALL) {
+		*p_r = buf_cstr(&l->msg);
+		*len_r = l->msg.len;
+		return;
+	}
+	if (mime_section_get(l->msg.data, l->msg.len, tree(l), part, text, fields, nfields, tmp) <
+	    0)
+		panic("imapd: section");
+	*p_r = buf_cstr(tmp);
+	*len_r = tmp->len;
+}
+
 /* One section item; false when the whole FETCH must fail (UNKNOWN-CTE). */
 static bool
 put_section(struct imapd_fetch_job *job, struct evbuffer *out, const struct imap_fetch_section *sec,
@@ -174,10 +194,8 @@ put_section(struct imapd_fetch_job *job, struct evbuffer *out, const struct imap
 
 	buf_init(&b, BUF_UNLIMITED);
 	if (sec->kind == IMAP_SECTION_BODY) {
-		if (mime_section_get(l->msg.data, l->msg.len, tree(l), sec->part, sec->text,
-				     (const char *const *)sec->fields, sec->nfields, &b) < 0)
-			panic("imapd: section");
-		p = buf_cstr(&b), len = b.len;
+		section_bytes(l, sec->part, sec->text, (const char *const *)sec->fields,
+			      sec->nfields, &b, &p, &len);
 		slice(&p, &len, sec);
 		evbuffer_add_printf(out, "%s ", sec->reply_name);
 		put_literal(out, p, len, false);
@@ -302,12 +320,10 @@ fetch_one(struct imapd *s, struct imapd_fetch_job *job, uint32_t seq, const stru
 			break;
 		}
 		buf_init(&b, BUF_UNLIMITED);
-		if (mime_section_get(l.msg.data, l.msg.len, tree(&l), "", rfc822[i].text, NULL, 0,
-				     &b) < 0)
-			panic("imapd: rfc822");
+		section_bytes(&l, "", rfc822[i].text, NULL, 0, &b, &p, &len);
 		SEP();
 		evbuffer_add(msgout, rfc822[i].name, strlen(rfc822[i].name));
-		put_literal(msgout, b.data != NULL ? b.data : "", b.len, false);
+		put_literal(msgout, p, len, false);
 		buf_release(&b);
 	}
 	for (size_t i = 0; i < f->nsections && ok; i++) {

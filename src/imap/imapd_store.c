@@ -546,6 +546,8 @@ struct imapd_append {
 	uint64_t quota;
 	struct store_append_msg *msgs;
 	char **keywords;
+	char **data; /* the messages as sent (CRLF), written to spools by the job */
+	size_t *len;
 	size_t n;
 	/* results */
 	int rc, err;
@@ -560,9 +562,12 @@ append_free(struct imapd_append *ap)
 	for (size_t i = 0; i < ap->n; i++) {
 		store_spool_free(&ap->msgs[i].spool);
 		free(ap->keywords[i]);
+		free(ap->data[i]);
 	}
 	free(ap->msgs);
 	free(ap->keywords);
+	free(ap->data);
+	free(ap->len);
 	free(ap->uids);
 	free(ap->tag);
 	free(ap->address);
@@ -583,9 +588,22 @@ append_run(void *thread_ctx, void *arg)
 	if (store == NULL)
 		goto out;
 	for (size_t i = 0; i < ap->n; i++) {
-		store_spool_rebind(ap->msgs[i].spool, store);
-		if (store_spool_finish(ap->msgs[i].spool, &ap->err, &error) < 0)
+		struct store_spool *spool;
+		struct buf cache;
+		if (store_spool_open(store, &spool, &error) < 0) {
+			ap->err = errno;
 			goto out;
+		}
+		ap->msgs[i].spool = spool;
+		if (spool_crlf_to_lf(spool, ap->data[i], ap->len[i], &error) < 0 ||
+		    store_spool_finish(spool, &ap->err, &error) < 0)
+			goto out;
+		buf_init(&cache, BUF_UNLIMITED);
+		if (mime_cache_build(ap->data[i], ap->len[i], &cache) == 0)
+			store_spool_set_cache(spool, buf_cstr(&cache));
+		buf_release(&cache);
+		free(ap->data[i]);
+		ap->data[i] = NULL;
 	}
 	if (store_user_get(store, ap->address, &user, &error) < 0) {
 		ap->err = errno;
@@ -663,15 +681,13 @@ imapd_cmd_append(struct imapd *s, const struct imap_command *cmd)
 	struct append_one *v = NULL;
 	struct imapd_append *ap = NULL;
 	size_t n = 0;
-	struct buf name, cache;
-	const char *error;
+	struct buf name;
 
 	if (cmd->count < 2) {
 		imapd_bad(s, cmd->tag, "Usage: APPEND mailbox [(flags)] [date-time] literal");
 		return;
 	}
 	buf_init(&name, BUF_UNLIMITED);
-	buf_init(&cache, BUF_UNLIMITED);
 	if (imapd_mailbox_arg(s, cmd->tag, &cmd->args[0], &name) < 0 ||
 	    append_args(s, cmd, &v, &n) < 0)
 		goto out;
@@ -694,19 +710,13 @@ imapd_cmd_append(struct imapd *s, const struct imap_command *cmd)
 	ap->n = n;
 	ap->msgs = xcalloc(n, sizeof(*ap->msgs));
 	ap->keywords = xcalloc(n, sizeof(*ap->keywords));
+	ap->data = xcalloc(n, sizeof(*ap->data));
+	ap->len = xcalloc(n, sizeof(*ap->len));
 	ap->uids = xcalloc(n, sizeof(*ap->uids));
 	for (size_t i = 0; i < n; i++) {
-		struct store_spool *spool;
-		if (store_spool_open(srv->store, &spool, &error) < 0 ||
-		    (ap->msgs[i].spool = spool,
-		     spool_crlf_to_lf(spool, v[i].msg->str, v[i].msg->len, &error) < 0)) {
-			imapd_store_failed(s, cmd->tag, "APPEND", error);
-			append_free(ap);
-			goto out;
-		}
-		buf_reset(&cache);
-		if (mime_cache_build(v[i].msg->str, v[i].msg->len, &cache) == 0)
-			store_spool_set_cache(spool, buf_cstr(&cache));
+		ap->data[i] = xmalloc(v[i].msg->len);
+		memcpy(ap->data[i], v[i].msg->str, v[i].msg->len);
+		ap->len[i] = v[i].msg->len;
 		ap->keywords[i] = v[i].keywords.len > 0 ? buf_steal(&v[i].keywords) : NULL;
 		ap->msgs[i].flags = v[i].flags;
 		ap->msgs[i].keywords = ap->keywords[i];
@@ -721,5 +731,4 @@ out:
 		buf_release(&v[i].keywords);
 	free(v);
 	buf_release(&name);
-	buf_release(&cache);
 }
