@@ -13,23 +13,23 @@ static const struct {
 	const char *name;
 	unsigned items;
 } simple_items[] = {
-	{"ALL", IMAP_FETCH_FLAGS | IMAP_FETCH_INTERNALDATE | IMAP_FETCH_RFC822_SIZE |
-			IMAP_FETCH_ENVELOPE},
-	{"FAST", IMAP_FETCH_FLAGS | IMAP_FETCH_INTERNALDATE | IMAP_FETCH_RFC822_SIZE},
-	{"FULL", IMAP_FETCH_FLAGS | IMAP_FETCH_INTERNALDATE | IMAP_FETCH_RFC822_SIZE |
-			 IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY},
-	{"UID", IMAP_FETCH_UID},
-	{"FLAGS", IMAP_FETCH_FLAGS},
-	{"INTERNALDATE", IMAP_FETCH_INTERNALDATE},
-	{"RFC822.SIZE", IMAP_FETCH_RFC822_SIZE},
-	{"ENVELOPE", IMAP_FETCH_ENVELOPE},
-	{"BODY", IMAP_FETCH_BODY},
-	{"BODYSTRUCTURE", IMAP_FETCH_BODYSTRUCTURE},
-	{"MODSEQ", IMAP_FETCH_MODSEQ},
-	{"RFC822", IMAP_FETCH_RFC822},
-	{"RFC822.HEADER", IMAP_FETCH_RFC822_HEADER},
-	{"RFC822.TEXT", IMAP_FETCH_RFC822_TEXT},
-	{"SAVEDATE", IMAP_FETCH_SAVEDATE},
+    {"ALL",
+     IMAP_FETCH_FLAGS | IMAP_FETCH_INTERNALDATE | IMAP_FETCH_RFC822_SIZE | IMAP_FETCH_ENVELOPE},
+    {"FAST", IMAP_FETCH_FLAGS | IMAP_FETCH_INTERNALDATE | IMAP_FETCH_RFC822_SIZE},
+    {"FULL", IMAP_FETCH_FLAGS | IMAP_FETCH_INTERNALDATE | IMAP_FETCH_RFC822_SIZE |
+		 IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY},
+    {"UID", IMAP_FETCH_UID},
+    {"FLAGS", IMAP_FETCH_FLAGS},
+    {"INTERNALDATE", IMAP_FETCH_INTERNALDATE},
+    {"RFC822.SIZE", IMAP_FETCH_RFC822_SIZE},
+    {"ENVELOPE", IMAP_FETCH_ENVELOPE},
+    {"BODY", IMAP_FETCH_BODY},
+    {"BODYSTRUCTURE", IMAP_FETCH_BODYSTRUCTURE},
+    {"MODSEQ", IMAP_FETCH_MODSEQ},
+    {"RFC822", IMAP_FETCH_RFC822},
+    {"RFC822.HEADER", IMAP_FETCH_RFC822_HEADER},
+    {"RFC822.TEXT", IMAP_FETCH_RFC822_TEXT},
+    {"SAVEDATE", IMAP_FETCH_SAVEDATE},
 };
 /* The macros: only alone, never inside a list. */
 #define N_MACROS 3
@@ -39,22 +39,22 @@ static const struct {
 	enum imap_section_kind kind;
 	bool peek;
 } section_items[] = {
-	{"BODY", IMAP_SECTION_BODY, false},
-	{"BODY.PEEK", IMAP_SECTION_BODY, true},
-	{"BINARY", IMAP_SECTION_BINARY, false},
-	{"BINARY.PEEK", IMAP_SECTION_BINARY, true},
-	{"BINARY.SIZE", IMAP_SECTION_BINARY_SIZE, false},
+    {"BODY", IMAP_SECTION_BODY, false},
+    {"BODY.PEEK", IMAP_SECTION_BODY, true},
+    {"BINARY", IMAP_SECTION_BINARY, false},
+    {"BINARY.PEEK", IMAP_SECTION_BINARY, true},
+    {"BINARY.SIZE", IMAP_SECTION_BINARY_SIZE, false},
 };
 
 static const struct {
 	const char *name;
 	enum mime_section_text text;
 } section_texts[] = {
-	{"HEADER", MIME_SECTION_HEADER},
-	{"HEADER.FIELDS", MIME_SECTION_HEADER_FIELDS},
-	{"HEADER.FIELDS.NOT", MIME_SECTION_HEADER_FIELDS_NOT},
-	{"TEXT", MIME_SECTION_TEXT},
-	{"MIME", MIME_SECTION_MIME},
+    {"HEADER", MIME_SECTION_HEADER},
+    {"HEADER.FIELDS", MIME_SECTION_HEADER_FIELDS},
+    {"HEADER.FIELDS.NOT", MIME_SECTION_HEADER_FIELDS_NOT},
+    {"TEXT", MIME_SECTION_TEXT},
+    {"MIME", MIME_SECTION_MIME},
 };
 
 /* Reading an item's text. */
@@ -266,8 +266,8 @@ read_partial(struct cursor *c, struct imap_fetch_section *sec, struct buf *reply
  * '[', added to f->sections. allow_partial: "<...>" may follow the ']';
  * with_origin: the reply name ends in the partial's "<origin>". */
 static const char *
-read_section_item(struct imap_fetch *f, const char *s, size_t len, size_t open,
-		  bool allow_partial, bool with_origin)
+read_section_item(struct imap_fetch *f, const char *s, size_t len, size_t open, bool allow_partial,
+		  bool with_origin)
 {
 	size_t k;
 
@@ -286,8 +286,8 @@ read_section_item(struct imap_fetch *f, const char *s, size_t len, size_t open,
 	sec->peek = section_items[k].peek;
 	/* PEEK is never echoed: BODY.PEEK[...] is answered as BODY[...]. */
 	const char *name = sec->kind == IMAP_SECTION_BINARY_SIZE ? "BINARY.SIZE["
-			   : sec->kind == IMAP_SECTION_BINARY	    ? "BINARY["
-								    : "BODY[";
+			   : sec->kind == IMAP_SECTION_BINARY	 ? "BINARY["
+								 : "BODY[";
 	buf_init(&reply, BUF_UNLIMITED);
 	put(&reply, name, strlen(name));
 	error = read_section_spec(&c, sec, &reply);
@@ -340,7 +340,8 @@ read_modifiers(struct imap_fetch *f, const struct imap_arg *a)
 		if (imap_arg_atom_is(m, "CHANGEDSINCE")) {
 			if (changedsince)
 				return "CHANGEDSINCE given twice";
-			if (i + 1 >= a->count || !imap_arg_number64(&a->list[i + 1], &f->changedsince))
+			if (i + 1 >= a->count ||
+			    !imap_arg_number64(&a->list[i + 1], &f->changedsince))
 				return "CHANGEDSINCE needs a mod-sequence";
 			changedsince = true;
 			f->items |= IMAP_FETCH_MODSEQ;
@@ -410,9 +411,9 @@ imap_fetch_parse_partial(const struct imap_arg *item, uint32_t start, uint32_t l
 		const char *name;
 		const char *section;
 	} rfc822[] = {
-		{"RFC822", "BODY[]"},
-		{"RFC822.HEADER", "BODY.PEEK[HEADER]"},
-		{"RFC822.TEXT", "BODY[TEXT]"},
+	    {"RFC822", "BODY[]"},
+	    {"RFC822.HEADER", "BODY.PEEK[HEADER]"},
+	    {"RFC822.TEXT", "BODY[TEXT]"},
 	};
 	const char *error = NULL;
 

@@ -46,7 +46,8 @@ load(struct match *m)
 		if (m->msg->load != NULL && m->msg->load(m->msg->ctx, &m->data, &m->len) == 0) {
 			m->loaded = 1;
 			/* Charset conversion may take a byte to three. */
-			m->cap = m->len > (DECODED_MAX - 4096) / 3 ? DECODED_MAX : m->len * 3 + 4096;
+			m->cap =
+			    m->len > (DECODED_MAX - 4096) / 3 ? DECODED_MAX : m->len * 3 + 4096;
 			buf_init(&m->htext, m->cap);
 			buf_init(&m->btext, m->cap);
 			buf_init(&m->scratch, m->cap);
@@ -69,8 +70,7 @@ header(struct match *m)
 static bool
 contains(const struct buf *hay, const struct imap_search_key *key)
 {
-	return key->str_len == 0 ||
-	       memmem(buf_cstr(hay), hay->len, key->str, key->str_len) != NULL;
+	return key->str_len == 0 || memmem(buf_cstr(hay), hay->len, key->str, key->str_len) != NULL;
 }
 
 /* Append src[n] (UTF-8) folded to dst, as much as fits. */

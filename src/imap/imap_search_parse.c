@@ -207,8 +207,8 @@ set_date(struct parser *p, struct imap_search_key *key, const struct imap_arg *a
 }
 
 static int
-set_modseq(struct parser *p, struct imap_search_key *key, const struct imap_arg *args,
-	   size_t count, size_t *i)
+set_modseq(struct parser *p, struct imap_search_key *key, const struct imap_arg *args, size_t count,
+	   size_t *i)
 {
 	/* RFC 7162 3.1.5: MODSEQ [entry-name entry-type-req] valzer. The
 	 * entry is about per-flag modseqs, which postern does not keep:
@@ -459,8 +459,8 @@ parse_return(struct parser *p, const struct imap_arg *a)
 		const char *name;
 		unsigned bit;
 	} opts[] = {
-	    {"MIN", IMAP_SEARCH_RET_MIN},     {"MAX", IMAP_SEARCH_RET_MAX},
-	    {"ALL", IMAP_SEARCH_RET_ALL},     {"COUNT", IMAP_SEARCH_RET_COUNT},
+	    {"MIN", IMAP_SEARCH_RET_MIN},   {"MAX", IMAP_SEARCH_RET_MAX},
+	    {"ALL", IMAP_SEARCH_RET_ALL},   {"COUNT", IMAP_SEARCH_RET_COUNT},
 	    {"SAVE", IMAP_SEARCH_RET_SAVE},
 	};
 	size_t i, k;

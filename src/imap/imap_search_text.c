@@ -253,8 +253,7 @@ imap_search_date_parse(const char *s, size_t len, int *year_r, int *month_r, int
 	size_t i = 0;
 	int day, year, month;
 
-	if (read_digits(s, len, &i, 2, &day) < 0 || i + 5 > len || s[i] != '-' ||
-	    s[i + 4] != '-')
+	if (read_digits(s, len, &i, 2, &day) < 0 || i + 5 > len || s[i] != '-' || s[i + 4] != '-')
 		return -1;
 	month = month_of(s + i + 1);
 	i += 5;

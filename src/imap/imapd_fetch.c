@@ -448,7 +448,7 @@ fetch_set_seen(struct imapd *s, struct imapd_fetch_job *job, const char **error_
 		return -1;
 	if (job->nseen == 0)
 		return 0;
-	uint64_t before = imapd_view_highestmodseq(s);
+	uint64_t before = v->modseq;
 	if (store_flags_update(v->box, job->seen, job->nseen, STORE_FLAGS_ADD, STORE_FLAG_SEEN,
 			       NULL, 0, NULL, NULL, error_r) < 0)
 		return -1;

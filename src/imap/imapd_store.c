@@ -187,7 +187,9 @@ imapd_cmd_store(struct imapd *s, const struct imap_command *cmd, bool uid)
 	}
 	if (imapd_view_set(s, cmd->tag, &a[0], uid, &uids, &n) < 0)
 		goto out;
-	uint64_t before = imapd_view_highestmodseq(s);
+	/* The view has told every flag change up to its MODSEQ (the sync
+	 * before this command). */
+	uint64_t before = s->view->modseq;
 	if (n > 0 &&
 	    store_flags_update(s->view->box, uids, n, fop, flags, kw.len > 0 ? buf_cstr(&kw) : NULL,
 			       unchanged, &modified, &nmodified, &error) < 0) {

@@ -25,79 +25,79 @@
 /* Schema migrations: entry i takes the schema from version i to i + 1.
  * Append only; never edit a released entry. */
 static const char *const migrations[] = {
-	/* 1: domains, users, aliases */
-	"CREATE TABLE domains ("
-	" id INTEGER PRIMARY KEY,"
-	" name TEXT NOT NULL UNIQUE,"   /* canonical A-label form */
-	" created INTEGER NOT NULL"
-	") STRICT;"
-	"CREATE TABLE users ("
-	" id INTEGER PRIMARY KEY,"
-	" address TEXT NOT NULL UNIQUE," /* canonical */
-	" domain_id INTEGER NOT NULL REFERENCES domains(id),"
-	" password TEXT NOT NULL,"       /* {SCHEME}hash */
-	" quota INTEGER NOT NULL DEFAULT 0 CHECK (quota >= 0),"
-	" enabled INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),"
-	" created INTEGER NOT NULL"
-	") STRICT;"
-	"CREATE INDEX users_domain ON users(domain_id);"
-	"CREATE TABLE aliases ("
-	" id INTEGER PRIMARY KEY,"
-	" source TEXT NOT NULL,"         /* canonical address or @domain */
-	" domain_id INTEGER NOT NULL REFERENCES domains(id),"
-	" target TEXT NOT NULL,"         /* canonical address */
-	" created INTEGER NOT NULL,"
-	" UNIQUE (source, target)"
-	") STRICT;"
-	"CREATE INDEX aliases_domain ON aliases(domain_id);"
-	"CREATE INDEX aliases_target ON aliases(target);",
-	/* 2: the APOP secret, an explicit per-user opt-in (NULL: no APOP) */
-	"ALTER TABLE users ADD COLUMN apop_secret TEXT;",
+    /* 1: domains, users, aliases */
+    "CREATE TABLE domains ("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE," /* canonical A-label form */
+    " created INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE TABLE users ("
+    " id INTEGER PRIMARY KEY,"
+    " address TEXT NOT NULL UNIQUE," /* canonical */
+    " domain_id INTEGER NOT NULL REFERENCES domains(id),"
+    " password TEXT NOT NULL," /* {SCHEME}hash */
+    " quota INTEGER NOT NULL DEFAULT 0 CHECK (quota >= 0),"
+    " enabled INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),"
+    " created INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX users_domain ON users(domain_id);"
+    "CREATE TABLE aliases ("
+    " id INTEGER PRIMARY KEY,"
+    " source TEXT NOT NULL," /* canonical address or @domain */
+    " domain_id INTEGER NOT NULL REFERENCES domains(id),"
+    " target TEXT NOT NULL," /* canonical address */
+    " created INTEGER NOT NULL,"
+    " UNIQUE (source, target)"
+    ") STRICT;"
+    "CREATE INDEX aliases_domain ON aliases(domain_id);"
+    "CREATE INDEX aliases_target ON aliases(target);",
+    /* 2: the APOP secret, an explicit per-user opt-in (NULL: no APOP) */
+    "ALTER TABLE users ADD COLUMN apop_secret TEXT;",
 };
 
-#define USER_COLUMNS                                                                     \
-	"SELECT u.id, u.address, d.name, u.password, u.quota, u.enabled, u.created "      \
+#define USER_COLUMNS                                                                               \
+	"SELECT u.id, u.address, d.name, u.password, u.quota, u.enabled, u.created "               \
 	"FROM users u JOIN domains d ON d.id = u.domain_id"
 
 static const char *const stmt_sql[ST_COUNT] = {
-	[ST_BEGIN] = "BEGIN",
-	[ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
-	[ST_COMMIT] = "COMMIT",
-	[ST_ROLLBACK] = "ROLLBACK",
-	[ST_DOMAIN_ID] = "SELECT id FROM domains WHERE name = ?1",
-	[ST_DOMAIN_ADD] = "INSERT INTO domains (name, created) VALUES (?1, ?2)",
-	[ST_DOMAIN_DEL] = "DELETE FROM domains WHERE id = ?1",
-	[ST_DOMAIN_LIST] = "SELECT name FROM domains ORDER BY name",
-	[ST_DOMAIN_COUNT_USERS] = "SELECT count(*) FROM users WHERE domain_id = ?1",
-	/* ?2 is "@domain": a canonical target ends with it exactly when its
-	 * domain is that domain (domains never contain '@'). */
-	[ST_DOMAIN_COUNT_ALIASES] = "SELECT count(*) FROM aliases WHERE domain_id = ?1 "
-				    "OR substr(target, -length(?2)) = ?2",
-	[ST_DOMAIN_DEL_USERS] = "DELETE FROM users WHERE domain_id = ?1",
-	[ST_DOMAIN_DEL_ALIASES] = "DELETE FROM aliases WHERE domain_id = ?1 "
-				  "OR substr(target, -length(?2)) = ?2",
-	[ST_USER_ADD] = "INSERT INTO users (address, domain_id, password, quota, enabled, created) "
-			"VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[ST_USER_GET] = USER_COLUMNS " WHERE u.address = ?1",
-	[ST_USER_DEL] = "DELETE FROM users WHERE address = ?1",
-	[ST_USER_SET_PASSWORD] = "UPDATE users SET password = ?2 WHERE address = ?1",
-	[ST_USER_SET_QUOTA] = "UPDATE users SET quota = ?2 WHERE address = ?1",
-	[ST_USER_SET_ENABLED] = "UPDATE users SET enabled = ?2 WHERE address = ?1",
-	[ST_USER_SET_APOP] = "UPDATE users SET apop_secret = NULLIF(?2, '') WHERE address = ?1",
-	[ST_USER_GET_APOP] = "SELECT apop_secret FROM users WHERE address = ?1 AND enabled = 1",
-	[ST_USER_LIST_ALL] = USER_COLUMNS " ORDER BY d.name, u.address",
-	[ST_USER_LIST_DOMAIN] = USER_COLUMNS " WHERE u.domain_id = ?1 ORDER BY u.address",
-	[ST_ALIAS_ADD] = "INSERT INTO aliases (source, domain_id, target, created) "
-			 "VALUES (?1, ?2, ?3, ?4)",
-	[ST_ALIAS_EXISTS] = "SELECT 1 FROM aliases WHERE source = ?1 AND target = ?2",
-	[ST_ALIAS_TARGETS] = "SELECT target FROM aliases WHERE source = ?1 "
-			     "ORDER BY target LIMIT ?2",
-	[ST_ALIAS_DEL_ALL] = "DELETE FROM aliases WHERE source = ?1",
-	[ST_ALIAS_DEL_ONE] = "DELETE FROM aliases WHERE source = ?1 AND target = ?2",
-	[ST_ALIAS_LIST_ALL] = "SELECT source, target FROM aliases ORDER BY source, target",
-	[ST_ALIAS_LIST_DOMAIN] = "SELECT source, target FROM aliases WHERE domain_id = ?1 "
-				 "ORDER BY source, target",
-	[ST_ALIAS_COUNT_TARGET] = "SELECT count(*) FROM aliases WHERE target = ?1",
+    [ST_BEGIN] = "BEGIN",
+    [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_DOMAIN_ID] = "SELECT id FROM domains WHERE name = ?1",
+    [ST_DOMAIN_ADD] = "INSERT INTO domains (name, created) VALUES (?1, ?2)",
+    [ST_DOMAIN_DEL] = "DELETE FROM domains WHERE id = ?1",
+    [ST_DOMAIN_LIST] = "SELECT name FROM domains ORDER BY name",
+    [ST_DOMAIN_COUNT_USERS] = "SELECT count(*) FROM users WHERE domain_id = ?1",
+    /* ?2 is "@domain": a canonical target ends with it exactly when its
+     * domain is that domain (domains never contain '@'). */
+    [ST_DOMAIN_COUNT_ALIASES] = "SELECT count(*) FROM aliases WHERE domain_id = ?1 "
+				"OR substr(target, -length(?2)) = ?2",
+    [ST_DOMAIN_DEL_USERS] = "DELETE FROM users WHERE domain_id = ?1",
+    [ST_DOMAIN_DEL_ALIASES] = "DELETE FROM aliases WHERE domain_id = ?1 "
+			      "OR substr(target, -length(?2)) = ?2",
+    [ST_USER_ADD] = "INSERT INTO users (address, domain_id, password, quota, enabled, created) "
+		    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_USER_GET] = USER_COLUMNS " WHERE u.address = ?1",
+    [ST_USER_DEL] = "DELETE FROM users WHERE address = ?1",
+    [ST_USER_SET_PASSWORD] = "UPDATE users SET password = ?2 WHERE address = ?1",
+    [ST_USER_SET_QUOTA] = "UPDATE users SET quota = ?2 WHERE address = ?1",
+    [ST_USER_SET_ENABLED] = "UPDATE users SET enabled = ?2 WHERE address = ?1",
+    [ST_USER_SET_APOP] = "UPDATE users SET apop_secret = NULLIF(?2, '') WHERE address = ?1",
+    [ST_USER_GET_APOP] = "SELECT apop_secret FROM users WHERE address = ?1 AND enabled = 1",
+    [ST_USER_LIST_ALL] = USER_COLUMNS " ORDER BY d.name, u.address",
+    [ST_USER_LIST_DOMAIN] = USER_COLUMNS " WHERE u.domain_id = ?1 ORDER BY u.address",
+    [ST_ALIAS_ADD] = "INSERT INTO aliases (source, domain_id, target, created) "
+		     "VALUES (?1, ?2, ?3, ?4)",
+    [ST_ALIAS_EXISTS] = "SELECT 1 FROM aliases WHERE source = ?1 AND target = ?2",
+    [ST_ALIAS_TARGETS] = "SELECT target FROM aliases WHERE source = ?1 "
+			 "ORDER BY target LIMIT ?2",
+    [ST_ALIAS_DEL_ALL] = "DELETE FROM aliases WHERE source = ?1",
+    [ST_ALIAS_DEL_ONE] = "DELETE FROM aliases WHERE source = ?1 AND target = ?2",
+    [ST_ALIAS_LIST_ALL] = "SELECT source, target FROM aliases ORDER BY source, target",
+    [ST_ALIAS_LIST_DOMAIN] = "SELECT source, target FROM aliases WHERE domain_id = ?1 "
+			     "ORDER BY source, target",
+    [ST_ALIAS_COUNT_TARGET] = "SELECT count(*) FROM aliases WHERE target = ?1",
 };
 
 /* ---- internals shared by the accounts*.c files ---- */
@@ -230,8 +230,8 @@ acc_canon_addr(struct accounts *db, const char *in, const char *what, struct buf
 	const char *why;
 
 	if (addr_canon(in, out, &why) < 0)
-		return acc_error(db, ACCOUNTS_ERR_INVALID, error_r, "invalid %s '%.300s': %s",
-				 what, in, why);
+		return acc_error(db, ACCOUNTS_ERR_INVALID, error_r, "invalid %s '%.300s': %s", what,
+				 in, why);
 	return 0;
 }
 
@@ -331,8 +331,7 @@ acc_alias_targets(struct accounts *db, const char *source, size_t max, char ***t
 
 static _Thread_local char open_error[512];
 
-static int
-open_fail(int code, const char **error_r, const char *fmt, ...) ATTR_PRINTF(3, 4);
+static int open_fail(int code, const char **error_r, const char *fmt, ...) ATTR_PRINTF(3, 4);
 
 static int
 open_fail(int code, const char **error_r, const char *fmt, ...)
@@ -390,15 +389,18 @@ migrate(sqlite3 *sq, const char *path, const char **error_r)
 	char *msg = NULL;
 
 	if (schema_version_read(sq, &version) < 0)
-		return open_fail(ACCOUNTS_ERR_INTERNAL, error_r, "%s: cannot read the schema "
-				 "version: %s", path, sqlite3_errmsg(sq));
+		return open_fail(ACCOUNTS_ERR_INTERNAL, error_r,
+				 "%s: cannot read the schema "
+				 "version: %s",
+				 path, sqlite3_errmsg(sq));
 	if (version == latest)
 		return 0;
 	if (sqlite3_exec(sq, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
 		goto fail;
 	/* Another process may have migrated meanwhile. */
-	if (sqlite3_exec(sq, "CREATE TABLE IF NOT EXISTS schema_version "
-			     "(version INTEGER NOT NULL) STRICT",
+	if (sqlite3_exec(sq,
+			 "CREATE TABLE IF NOT EXISTS schema_version "
+			 "(version INTEGER NOT NULL) STRICT",
 			 NULL, NULL, &msg) != SQLITE_OK)
 		goto fail_rollback;
 	if (schema_version_read(sq, &version) < 0)
@@ -407,7 +409,8 @@ migrate(sqlite3 *sq, const char *path, const char **error_r)
 		sqlite3_exec(sq, "ROLLBACK", NULL, NULL, NULL);
 		return open_fail(ACCOUNTS_ERR_INTERNAL, error_r,
 				 "%s: schema version %d is newer than this postern understands "
-				 "(%d)", path, version, latest);
+				 "(%d)",
+				 path, version, latest);
 	}
 	for (int v = version; v < latest; v++)
 		if (sqlite3_exec(sq, migrations[v], NULL, NULL, &msg) != SQLITE_OK)

@@ -32,9 +32,9 @@
 #define ACCOUNTS_DB_NAME "postern.db"
 
 /* Alias expansion limits (accounts_resolve). */
-#define ACCOUNTS_ALIAS_DEPTH_MAX 16   /* nested aliases */
+#define ACCOUNTS_ALIAS_DEPTH_MAX 16    /* nested aliases */
 #define ACCOUNTS_ALIAS_FANOUT_MAX 1000 /* distinct final recipients */
-#define ACCOUNTS_ALIAS_STEPS_MAX 5000 /* addresses looked at in one expansion */
+#define ACCOUNTS_ALIAS_STEPS_MAX 5000  /* addresses looked at in one expansion */
 
 enum accounts_error {
 	ACCOUNTS_ERR_INTERNAL = -1,  /* database or system failure; may be temporary */
@@ -80,8 +80,8 @@ int accounts_domain_list(struct accounts *db, accounts_domain_cb *cb, void *ctx,
 
 struct accounts_user {
 	int64_t id;
-	char *address;  /* canonical */
-	char *domain;   /* canonical */
+	char *address;	/* canonical */
+	char *domain;	/* canonical */
 	char *password; /* stored hash, "{SCHEME}..." (auth/password.h) */
 	uint64_t quota; /* bytes; 0 = no quota */
 	bool enabled;
@@ -111,8 +111,8 @@ int accounts_user_del(struct accounts *db, const char *address, unsigned *aliase
 /* Fill *user_r (caller clears it) or fail with ACCOUNTS_ERR_NOT_FOUND. */
 int accounts_user_get(struct accounts *db, const char *address, struct accounts_user *user_r,
 		      const char **error_r);
-int accounts_user_set_password(struct accounts *db, const char *address,
-			       const char *password_hash, const char **error_r);
+int accounts_user_set_password(struct accounts *db, const char *address, const char *password_hash,
+			       const char **error_r);
 int accounts_user_set_quota(struct accounts *db, const char *address, uint64_t quota,
 			    const char **error_r);
 int accounts_user_set_enabled(struct accounts *db, const char *address, bool enabled,
@@ -142,12 +142,12 @@ int accounts_alias_del(struct accounts *db, const char *source, const char *targ
 /* Rows of domain (NULL: all), ordered by source then target. cb rules as
  * for accounts_user_list. */
 typedef int accounts_alias_cb(const char *source, const char *target, void *ctx);
-int accounts_alias_list(struct accounts *db, const char *domain, accounts_alias_cb *cb,
-			void *ctx, const char **error_r);
+int accounts_alias_list(struct accounts *db, const char *domain, accounts_alias_cb *cb, void *ctx,
+			const char **error_r);
 /* Targets of exactly source (no expansion), ordered. Returns the number of
  * targets (0 when source has no alias) or <0. */
-int accounts_alias_lookup(struct accounts *db, const char *source, accounts_alias_cb *cb,
-			  void *ctx, const char **error_r);
+int accounts_alias_lookup(struct accounts *db, const char *source, accounts_alias_cb *cb, void *ctx,
+			  const char **error_r);
 
 /* ---- delivery: where does mail for an address go ---- */
 
@@ -161,18 +161,18 @@ struct accounts_rcpt {
 	size_t local_count;
 	char **external; /* addresses in other domains to forward to, deduplicated */
 	size_t external_count;
-	char **unknown;  /* local addresses aliases name that exist no more */
+	char **unknown; /* local addresses aliases name that exist no more */
 	size_t unknown_count;
 };
 
 enum accounts_rcpt_status {
-	ACCOUNTS_RCPT_FOUND,     /* local and/or external filled: accept */
-	ACCOUNTS_RCPT_UNKNOWN,   /* local domain, nobody there: 550 5.1.1 */
+	ACCOUNTS_RCPT_FOUND,	 /* local and/or external filled: accept */
+	ACCOUNTS_RCPT_UNKNOWN,	 /* local domain, nobody there: 550 5.1.1 */
 	ACCOUNTS_RCPT_NOT_LOCAL, /* not a local domain: relaying decision;
 				  * external holds the address */
-	ACCOUNTS_RCPT_LOOP,      /* aliases loop or exceed a limit: 550 5.4.6;
+	ACCOUNTS_RCPT_LOOP,	 /* aliases loop or exceed a limit: 550 5.4.6;
 				  * *error_r says which */
-	ACCOUNTS_RCPT_INVALID,   /* not a valid address: 553 5.1.3 */
+	ACCOUNTS_RCPT_INVALID,	 /* not a valid address: 553 5.1.3 */
 };
 
 /* Resolve a recipient. Disabled users still receive mail (they only cannot

@@ -245,8 +245,8 @@ accounts_alias_lookup(struct accounts *db, const char *source, accounts_alias_cb
 
 	buf_init(&src, BUF_UNLIMITED);
 	if ((ret = canon_source(db, source, &src, error_r)) == 0 &&
-	    (ret = acc_alias_targets(db, src.data, ACCOUNTS_ALIAS_FANOUT_MAX, &targets,
-				     error_r)) >= 0) {
+	    (ret = acc_alias_targets(db, src.data, ACCOUNTS_ALIAS_FANOUT_MAX, &targets, error_r)) >=
+		0) {
 		for (int i = 0; i < ret; i++) {
 			int r = cb(src.data, targets[i], ctx);
 			if (r != 0) {

@@ -64,7 +64,7 @@ void acc_done(sqlite3_stmt *st);
 /* Format the handle's error message (control characters replaced), point
  * *error_r at it and return code. */
 int acc_error(struct accounts *db, int code, const char **error_r, const char *fmt, ...)
-	ATTR_PRINTF(4, 5);
+    ATTR_PRINTF(4, 5);
 /* ACCOUNTS_ERR_INTERNAL with SQLite's message for what failed. */
 int acc_db_error(struct accounts *db, const char **error_r, const char *what);
 
@@ -89,8 +89,7 @@ int acc_canon_domain(struct accounts *db, const char *in, struct buf *out, const
 int acc_domain_id(struct accounts *db, const char *domain, int64_t *id_r, const char **error_r);
 /* Resolve an optional domain filter (NULL: all, *id_r = 0) to its id;
  * ACCOUNTS_ERR_NOT_FOUND when the domain does not exist. */
-int acc_domain_filter(struct accounts *db, const char *domain, int64_t *id_r,
-		      const char **error_r);
+int acc_domain_filter(struct accounts *db, const char *domain, int64_t *id_r, const char **error_r);
 /* Is there a user with exactly this canonical address: 1, 0, <0. */
 int acc_user_exists(struct accounts *db, const char *address, const char **error_r);
 

@@ -11,9 +11,9 @@
 
 /* expand() results besides <0 (database failure). */
 enum {
-	EX_OK = 0,      /* resolved to at least one thing, or aliases ran out */
+	EX_OK = 0,	/* resolved to at least one thing, or aliases ran out */
 	EX_UNKNOWN = 1, /* nothing by this name */
-	EX_BROKEN = 2,  /* loop or limit; message in the handle's error */
+	EX_BROKEN = 2,	/* loop or limit; message in the handle's error */
 };
 
 struct expand {
@@ -120,8 +120,8 @@ static int
 expand_alias(struct expand *ex, const char *addr, const char *source)
 {
 	char **targets;
-	int n = acc_alias_targets(ex->db, source, ACCOUNTS_ALIAS_FANOUT_MAX + 1, &targets,
-				  ex->error_r);
+	int n =
+	    acc_alias_targets(ex->db, source, ACCOUNTS_ALIAS_FANOUT_MAX + 1, &targets, ex->error_r);
 	int ret = EX_OK;
 
 	if (n <= 0) {

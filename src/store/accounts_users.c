@@ -145,8 +145,7 @@ accounts_domain_exists(struct accounts *db, const char *domain, const char **err
 }
 
 int
-accounts_domain_list(struct accounts *db, accounts_domain_cb *cb, void *ctx,
-		     const char **error_r)
+accounts_domain_list(struct accounts *db, accounts_domain_cb *cb, void *ctx, const char **error_r)
 {
 	sqlite3_stmt *st = acc_stmt(db, ST_DOMAIN_LIST, error_r);
 	int rc, ret = 0;
@@ -189,8 +188,7 @@ user_from_row(sqlite3_stmt *st, struct accounts_user *u)
 }
 
 int
-accounts_user_canon(struct accounts *db, const char *address, struct buf *out,
-		    const char **error_r)
+accounts_user_canon(struct accounts *db, const char *address, struct buf *out, const char **error_r)
 {
 	int ret = acc_canon_addr(db, address, "address", out, error_r);
 
@@ -303,8 +301,8 @@ accounts_user_del(struct accounts *db, const char *address, unsigned *aliases_le
 	if (acc_run(db, st, "delete user", error_r) < 0)
 		goto rollback;
 	if (sqlite3_changes(db->db) == 0) {
-		ret = acc_error(db, ACCOUNTS_ERR_NOT_FOUND, error_r, "no such user '%s'",
-				canon.data);
+		ret =
+		    acc_error(db, ACCOUNTS_ERR_NOT_FOUND, error_r, "no such user '%s'", canon.data);
 		goto rollback;
 	}
 	if ((st = acc_stmt(db, ST_ALIAS_COUNT_TARGET, error_r)) == NULL)
@@ -350,8 +348,8 @@ accounts_user_get(struct accounts *db, const char *address, struct accounts_user
 		user_r->password = xstrdup(borrowed.password);
 		ret = 0;
 	} else if (rc == SQLITE_DONE) {
-		ret = acc_error(db, ACCOUNTS_ERR_NOT_FOUND, error_r, "no such user '%s'",
-				canon.data);
+		ret =
+		    acc_error(db, ACCOUNTS_ERR_NOT_FOUND, error_r, "no such user '%s'", canon.data);
 	} else {
 		ret = acc_db_error(db, error_r, "user lookup");
 	}
@@ -387,8 +385,8 @@ user_update(struct accounts *db, const char *address, enum acc_stmt id, const ch
 	if ((ret = acc_run(db, st, "update user", error_r)) < 0)
 		goto rollback;
 	if (sqlite3_changes(db->db) == 0) {
-		ret = acc_error(db, ACCOUNTS_ERR_NOT_FOUND, error_r, "no such user '%s'",
-				canon.data);
+		ret =
+		    acc_error(db, ACCOUNTS_ERR_NOT_FOUND, error_r, "no such user '%s'", canon.data);
 		goto rollback;
 	}
 	ret = acc_commit(db, error_r);

@@ -81,7 +81,8 @@ store_spool_open(struct store *store, struct store_spool **spool_r, const char *
 static int
 spool_flush(struct store_spool *spool)
 {
-	if (spool->wbuf.len > 0 && store_write_all(spool->fd, spool->wbuf.data, spool->wbuf.len) < 0) {
+	if (spool->wbuf.len > 0 &&
+	    store_write_all(spool->fd, spool->wbuf.data, spool->wbuf.len) < 0) {
 		spool->err = errno;
 		return -1;
 	}
@@ -311,9 +312,8 @@ link_in(struct store_spool *spool, struct target *t, const struct store_rcpt *rc
 {
 	unsigned flags = rcpt->flags & STORE_FLAGS_ALL;
 
-	if (link_new(spool->store, spool->store->tmp_fd, spool->name, spool->name,
-		     spool->disk_size, spool->crlf_size, flags, flags != 0, t->box, &t->base,
-		     &t->file) < 0)
+	if (link_new(spool->store, spool->store->tmp_fd, spool->name, spool->name, spool->disk_size,
+		     spool->crlf_size, flags, flags != 0, t->box, &t->base, &t->file) < 0)
 		return -1;
 	t->linked = true;
 	return 0;

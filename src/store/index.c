@@ -96,6 +96,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MSG_SET_FLAGS] = "UPDATE messages SET file = ?, flags = ?, keywords = ?, modseq = ?"
 			 " WHERE mailbox = ? AND uid = ?",
     [ST_MSG_DELETE] = "DELETE FROM messages WHERE mailbox = ? AND uid = ?",
+    [ST_EXPUNGED_SINCE] = "SELECT uid FROM expunged WHERE mailbox = ? AND modseq > ?"
+			  " ORDER BY uid",
     [ST_EXPUNGED_ADD] = "INSERT OR REPLACE INTO expunged (mailbox, uid, modseq)"
 			" VALUES (?, ?, ?)",
     [ST_MODSEQ_BUMP] = "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?"

@@ -235,8 +235,8 @@ store_iter_free(struct store_iter **itp)
 }
 
 static int
-collect_uids(struct store_user *user, sqlite3_stmt *st, uint32_t **uids_r, size_t *count_r,
-	     const char **error_r)
+collect_uids(struct store_user *user, sqlite3_stmt *st, bool cached, uint32_t **uids_r,
+	     size_t *count_r, const char **error_r)
 {
 	uint32_t *v = NULL;
 	size_t n = 0, cap = 0;
@@ -249,7 +249,10 @@ collect_uids(struct store_user *user, sqlite3_stmt *st, uint32_t **uids_r, size_
 		}
 		v[n++] = (uint32_t)sqlite3_column_int64(st, 0);
 	}
-	sqlite3_finalize(st);
+	if (cached)
+		sqlite3_reset(st);
+	else
+		sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		free(v);
 		return user_db_fail(user, error_r, "uid list");
@@ -263,16 +266,13 @@ int
 store_expunged_since(struct store_mailbox *box, uint64_t modseq, uint32_t **uids_r, size_t *count_r,
 		     const char **error_r)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = idx_stmt(box->user, ST_EXPUNGED_SINCE);
 
-	if (sqlite3_prepare_v2(box->user->db,
-			       "SELECT uid FROM expunged WHERE mailbox = ? AND modseq > ?"
-			       " ORDER BY uid",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (st == NULL)
 		return user_db_fail(box->user, error_r, "expunged list");
 	sqlite3_bind_int64(st, 1, box->row.id);
 	sqlite3_bind_int64(st, 2, (int64_t)MIN(modseq, (uint64_t)INT64_MAX));
-	return collect_uids(box->user, st, uids_r, count_r, error_r);
+	return collect_uids(box->user, st, true, uids_r, count_r, error_r);
 }
 
 int
@@ -764,7 +764,7 @@ store_expunge(struct store_mailbox *box, const uint32_t *uids, size_t n, uint32_
 		}
 		sqlite3_bind_int64(st, 1, box->row.id);
 		sqlite3_bind_int(st, 2, STORE_FLAG_DELETED);
-		if (collect_uids(user, st, &cand, &ncand, error_r) < 0)
+		if (collect_uids(user, st, false, &cand, &ncand, error_r) < 0)
 			goto fail;
 		uids = cand;
 		n = ncand;

@@ -399,7 +399,7 @@ struct store_copy_result {
 	uint32_t *src_uids;   /* pairs, ascending source UIDs: COPYUID */
 	uint32_t *dst_uids;
 	size_t count;
-	uint32_t *expunged;   /* move: the source UIDs expunged (= src_uids) */
+	uint32_t *expunged; /* move: the source UIDs expunged (= src_uids) */
 	size_t expunged_count;
 };
 void store_copy_result_free(struct store_copy_result *result);
@@ -418,8 +418,7 @@ void store_copy_result_free(struct store_copy_result *result);
  * when no UID exists) and zeroed on failure; free it with
  * store_copy_result_free. docs/store.md has the crash states. */
 int store_copy(struct store_mailbox *box, const uint32_t *uids, size_t n, const char *dest,
-	       bool move, uint64_t quota, struct store_copy_result *result_r,
-	       const char **error_r);
+	       bool move, uint64_t quota, struct store_copy_result *result_r, const char **error_r);
 
 struct store_append_msg {
 	struct store_spool *spool; /* finished (store_spool_finish) */
