@@ -25,8 +25,12 @@ class RawImap:
             ctx.verify_mode = ssl.CERT_NONE
             self.sock = ctx.wrap_socket(self.sock)
         self.buf = b""
-        self.greeting = self.line()
         self.n = 0
+        try:
+            self.greeting = self.line()
+        except (OSError, EOFError):
+            self.sock.close()
+            raise
 
     def send(self, data):
         self.sock.sendall(data)
@@ -75,7 +79,11 @@ class RawImap:
             untagged.append(l)
 
     def login(self, user="alice@example.test", password=PASSWORD):
-        _, ok = self.cmd(f'LOGIN "{user}" "{password}"')
+        try:
+            _, ok = self.cmd(f'LOGIN "{user}" "{password}"')
+        except (OSError, EOFError):
+            self.close()
+            raise
         assert b" OK " in ok, ok
         return self
 
