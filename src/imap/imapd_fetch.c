@@ -17,6 +17,8 @@
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "mime/bodystructure.h"
+#include "mime/envelope.h"
+#include "mime/header.h"
 #include "mime/part.h"
 #include "mime/section.h"
 
@@ -85,6 +87,7 @@ struct loaded {
 	bool have, failed;
 	struct mime_message tree;
 	bool parsed;
+	struct buf direct; /* a structure built without the cache */
 };
 
 static bool
@@ -130,24 +133,35 @@ static bool
 structure(struct imapd *s, const struct store_message *m, struct loaded *l,
 	  enum mime_cache_item item, struct buf *cache, const char **p_r, size_t *len_r)
 {
+	const char *error;
+
 	if (m->cache != NULL && mime_cache_get(m->cache, item, p_r, len_r) == 0)
 		return true;
-	if (cache->len == 0) {
-		const char *error;
-		if (!load(s, m->uid, l))
+	if (!load(s, m->uid, l))
+		return false;
+	if (cache->len == 0 && mime_cache_build(l->msg.data, l->msg.len, cache) == 0 &&
+	    store_message_set_cache(s->view->box, m->uid, buf_cstr(cache), &error) < 0)
+		conn_log(s->conn, LOG_LVL_WARNING, "%s: cache %u: %s", s->address, m->uid, error);
+	if (cache->len > 0 && mime_cache_get(buf_cstr(cache), item, p_r, len_r) == 0)
+		return true;
+	/* No cache for this message (an answer would hold a NUL byte, which the
+	 * index's text cannot): build the item itself. */
+	buf_reset(cache);
+	buf_reset(&l->direct);
+	if (item == MIME_CACHE_ENVELOPE) {
+		struct mime_header hdr;
+		mime_header_parse(l->msg.data, l->msg.len, NULL, &hdr);
+		int r = mime_envelope(&hdr, s->utf8, &l->direct);
+		mime_header_clear(&hdr);
+		if (r < 0)
 			return false;
-		if (mime_cache_build(l->msg.data, l->msg.len, cache) < 0) {
-			buf_reset(cache);
-			return false;
-		}
-		if (!s->view->readonly || true) {
-			if (store_message_set_cache(s->view->box, m->uid, buf_cstr(cache), &error) <
-			    0)
-				conn_log(s->conn, LOG_LVL_WARNING, "%s: cache %u: %s", s->address,
-					 m->uid, error);
-		}
+	} else if (mime_bodystructure(l->msg.data, l->msg.len, tree(l),
+				      item == MIME_CACHE_BODYSTRUCTURE, s->utf8, &l->direct) < 0) {
+		return false;
 	}
-	return mime_cache_get(buf_cstr(cache), item, p_r, len_r) == 0;
+	*p_r = buf_cstr(&l->direct);
+	*len_r = l->direct.len;
+	return true;
 }
 
 static void
@@ -251,6 +265,7 @@ fetch_one(struct imapd *s, struct imapd_fetch_job *job, uint32_t seq, const stru
 	bool ok = true, sp = false;
 
 	buf_init(&l.msg, BUF_UNLIMITED);
+	buf_init(&l.direct, BUF_UNLIMITED);
 	buf_init(&cache, BUF_UNLIMITED);
 	evbuffer_add_printf(msgout, "* %u FETCH (", seq);
 #define SEP() (sp ? evbuffer_add(msgout, " ", 1) : (sp = true, 0))
@@ -346,6 +361,7 @@ fetch_one(struct imapd *s, struct imapd_fetch_job *job, uint32_t seq, const stru
 	if (l.parsed)
 		mime_message_clear(&l.tree);
 	buf_release(&l.msg);
+	buf_release(&l.direct);
 	buf_release(&cache);
 	return ok || !job->unknown_cte;
 }

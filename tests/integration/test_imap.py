@@ -315,6 +315,21 @@ def test_binary_and_partial(imap):
     assert b"Content-Transfer-Encoding: base64\r\n\r\n" in untagged[0]
 
 
+def test_envelope_of_a_message_the_cache_cannot_hold(imap):
+    # A NUL byte in the Subject: the index's cache (text) cannot keep the
+    # ENVELOPE, which is then built at each FETCH; the NUL goes in a literal.
+    r = RawImap(imap.addr("imap")).login()
+    msg = b"From: a@b.test\r\nSubject: x\x00y\r\n\r\nbody\r\n"
+    r.send(b"a APPEND INBOX ~{%d+}\r\n%s\r\n" % (len(msg), msg))
+    _, ok = r.until("a")
+    assert b"APPENDUID" in ok
+    r.cmd("SELECT INBOX")
+    for _ in range(2):
+        untagged, ok = r.cmd("FETCH 4 (ENVELOPE BODYSTRUCTURE)")
+        assert b"OK" in ok
+        assert b"{3}\r\nx\x00y" in untagged[0], untagged
+
+
 def test_store_flags_and_keywords(imap):
     c = client(imap)
     c.select("INBOX")
