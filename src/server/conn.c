@@ -79,16 +79,21 @@ accept_again(evutil_socket_t fd, short what, void *arg)
 /* Workers share each listening socket, and a woken worker would accept
  * every connection waiting (a burst of 20 clients landing on one worker
  * while the other idles). Taking one per turn of the event loop lets the
- * other workers, woken too, take theirs. */
+ * other workers, woken too, take theirs; a worker that holds more than its
+ * share of the connections waits a few milliseconds before it accepts
+ * again, so that the others, perhaps not yet scheduled, get there first. */
 static void
 accept_yield(struct listener *l)
 {
-	static const struct timeval now = {0, 0};
+	static const struct timeval now = {0, 0}, later = {0, 5000};
+	struct server *srv = l->srv;
 
 	if (l->evl == NULL)
 		return;
 	evconnlistener_disable(l->evl);
-	if (event_base_once(l->srv->base, -1, EV_TIMEOUT, accept_again, l, &now) < 0)
+	const struct timeval *when =
+	    limits_over_share(srv->limits, srv->limits_row) ? &later : &now;
+	if (event_base_once(srv->base, -1, EV_TIMEOUT, accept_again, l, when) < 0)
 		evconnlistener_enable(l->evl);
 }
 

@@ -19,8 +19,8 @@ struct limits {
 struct limits *
 limits_create(void)
 {
-	struct limits *l = mmap(NULL, sizeof(*l), PROT_READ | PROT_WRITE,
-				MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct limits *l =
+	    mmap(NULL, sizeof(*l), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (l == MAP_FAILED)
 		fatal("mmap of the connection table (%zu bytes): %s", sizeof(*l), strerror(errno));
 	arc4random_buf(l->key, sizeof(l->key));
@@ -76,6 +76,25 @@ limits_current(struct limits *l, enum service svc)
 	for (int r = 0; r < LIMITS_ROWS; r++)
 		sum += atomic_load(&l->total[r][svc]);
 	return sum;
+}
+
+bool
+limits_over_share(struct limits *l, int row)
+{
+	unsigned mine = 0, all = 0, rows = 0;
+
+	for (int r = 0; r < LIMITS_ROWS; r++) {
+		if (l->row_used[r] == 0)
+			continue;
+		rows++;
+		for (int svc = 0; svc < SVC_COUNT; svc++) {
+			unsigned n = atomic_load_explicit(&l->total[r][svc], memory_order_relaxed);
+			all += n;
+			if (r == row)
+				mine += n;
+		}
+	}
+	return rows > 1 && mine > all / rows + 1;
 }
 
 static unsigned

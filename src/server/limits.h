@@ -57,4 +57,9 @@ void limits_release(struct limits *l, const struct limit_ticket *ticket);
 /* Current connections to svc across all workers. */
 unsigned limits_current(struct limits *l, enum service svc);
 
+/* Does the worker in row hold more than its fair share of all the
+ * connections (every service), the total split over the rows in use, plus
+ * one? Workers that do let the others accept first. */
+bool limits_over_share(struct limits *l, int row);
+
 #endif

@@ -1,8 +1,8 @@
 /* test_limits.c - connection counts shared between processes. */
 #include "lib/common.h"
 
-#include <setjmp.h>
 #include <cmocka.h>
+#include <setjmp.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -31,25 +31,31 @@ test_per_ip_and_total(void **state)
 	assert_true(r1 >= 0 && r2 >= 0 && r1 != r2);
 	/* Two connections from a on two workers: the per-IP limit of 2 holds
 	 * across rows. */
-	assert_int_equal(limits_admit(l, r1, SVC_IMAP, (struct sockaddr *)&a, 3, 2, &t[0]), LIMIT_OK);
-	assert_int_equal(limits_admit(l, r2, SVC_IMAP, (struct sockaddr *)&a, 3, 2, &t[1]), LIMIT_OK);
+	assert_int_equal(limits_admit(l, r1, SVC_IMAP, (struct sockaddr *)&a, 3, 2, &t[0]),
+			 LIMIT_OK);
+	assert_int_equal(limits_admit(l, r2, SVC_IMAP, (struct sockaddr *)&a, 3, 2, &t[1]),
+			 LIMIT_OK);
 	assert_int_equal(limits_admit(l, r1, SVC_IMAP, (struct sockaddr *)&a, 3, 2, &t[2]),
 			 LIMIT_PER_IP);
 	/* Other services count separately. */
-	assert_int_equal(limits_admit(l, r1, SVC_POP3, (struct sockaddr *)&a, 3, 2, &t[3]), LIMIT_OK);
+	assert_int_equal(limits_admit(l, r1, SVC_POP3, (struct sockaddr *)&a, 3, 2, &t[3]),
+			 LIMIT_OK);
 	limits_release(l, &t[3]);
 	/* b is a different address, but the service total is 3. */
-	assert_int_equal(limits_admit(l, r2, SVC_IMAP, (struct sockaddr *)&b, 3, 2, &t[2]), LIMIT_OK);
+	assert_int_equal(limits_admit(l, r2, SVC_IMAP, (struct sockaddr *)&b, 3, 2, &t[2]),
+			 LIMIT_OK);
 	assert_int_equal(limits_admit(l, r2, SVC_IMAP, (struct sockaddr *)&b, 3, 2, &t[3]),
 			 LIMIT_TOTAL);
 	assert_int_equal(limits_current(l, SVC_IMAP), 3);
 	/* Refusals left nothing behind; releases free the slots. */
 	limits_release(l, &t[0]);
-	assert_int_equal(limits_admit(l, r1, SVC_IMAP, (struct sockaddr *)&a, 3, 2, &t[0]), LIMIT_OK);
+	assert_int_equal(limits_admit(l, r1, SVC_IMAP, (struct sockaddr *)&a, 3, 2, &t[0]),
+			 LIMIT_OK);
 	/* A dead worker's row is forgotten. */
 	limits_row_release(l, r2);
 	assert_int_equal(limits_current(l, SVC_IMAP), 1);
-	assert_int_equal(limits_admit(l, r1, SVC_IMAP, (struct sockaddr *)&b, 3, 2, &t[1]), LIMIT_OK);
+	assert_int_equal(limits_admit(l, r1, SVC_IMAP, (struct sockaddr *)&b, 3, 2, &t[1]),
+			 LIMIT_OK);
 	limits_destroy(&l);
 	assert_null(l);
 }
@@ -85,8 +91,8 @@ test_shared_across_fork(void **state)
 	pid_t pid = fork();
 	if (pid == 0) {
 		_exit(limits_admit(l, r2, SVC_SMTP, (struct sockaddr *)&a, 0, 1, &t) == LIMIT_OK
-			      ? 0
-			      : 1);
+			  ? 0
+			  : 1);
 	}
 	int status;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -97,13 +103,44 @@ test_shared_across_fork(void **state)
 	limits_destroy(&l);
 }
 
+/* A worker over its share (the total split over the rows in use, plus
+ * one) is told so; alone, a worker never is. */
+static void
+test_fair_share(void **state)
+{
+	struct limits *l = limits_create();
+	int r1 = limits_row_claim(l);
+	struct sockaddr_in a = v4("192.0.2.1");
+	struct limit_ticket t[6];
+
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(limits_admit(l, r1, SVC_IMAP, (struct sockaddr *)&a, 0, 0, &t[i]),
+				 LIMIT_OK);
+	assert_false(limits_over_share(l, r1));
+	int r2 = limits_row_claim(l);
+	/* 4 of 4 on r1: the share is 4 / 2 + 1 = 3. */
+	assert_true(limits_over_share(l, r1));
+	assert_false(limits_over_share(l, r2));
+	assert_int_equal(limits_admit(l, r2, SVC_POP3, (struct sockaddr *)&a, 0, 0, &t[4]),
+			 LIMIT_OK);
+	assert_int_equal(limits_admit(l, r2, SVC_SMTP, (struct sockaddr *)&a, 0, 0, &t[5]),
+			 LIMIT_OK);
+	/* 4 of 6: the share is 6 / 2 + 1 = 4, not passed. */
+	assert_false(limits_over_share(l, r1));
+	limits_release(l, &t[4]);
+	assert_true(limits_over_share(l, r1));
+	limits_row_release(l, r2);
+	limits_destroy(&l);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_per_ip_and_total),
-		cmocka_unit_test(test_unlimited_and_mapped),
-		cmocka_unit_test(test_shared_across_fork),
+	    cmocka_unit_test(test_per_ip_and_total),
+	    cmocka_unit_test(test_unlimited_and_mapped),
+	    cmocka_unit_test(test_shared_across_fork),
+	    cmocka_unit_test(test_fair_share),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
