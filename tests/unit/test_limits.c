@@ -1,8 +1,9 @@
 /* test_limits.c - connection counts shared between processes. */
 #include "lib/common.h"
 
-#include <cmocka.h>
 #include <setjmp.h>
+
+#include <cmocka.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
