@@ -212,7 +212,7 @@ pick_up(struct store_mailbox *box, struct entry *e, const char **error_r)
 	uint32_t uid;
 	int ret = idx_msg_add(user, box->row.id, &m, &uid, error_r);
 	if (ret == 0)
-		log_info("%s: picked up %s in %s as UID %lu", user->address, file, box->row.name,
+		log_debug("%s: picked up %s in %s as UID %lu", user->address, file, box->row.name,
 			 (unsigned long)uid);
 	free(base);
 	free(file);
@@ -462,5 +462,13 @@ int
 sync_mailbox(struct store_mailbox *box, enum sync_mode mode, bool move_new, const char *skip_base,
 	     int64_t new_before, struct sync_stats *stats, const char **error_r)
 {
-	return sync_full(box, mode == SYNC_FORCE, move_new, skip_base, stats, error_r);
+	size_t added = stats->added;
+	int ret = sync_full(box, mode == SYNC_FORCE, move_new, skip_base, stats, error_r);
+
+	/* One line for a mailbox's worth of files found on disk (each file
+	 * at debug level). */
+	if (ret == 0 && stats->added > added)
+		log_info("%s: picked up %zu files in %s", box->user->address, stats->added - added,
+			 box->row.name);
+	return ret;
 }
