@@ -87,6 +87,8 @@ struct loaded {
 	bool have, failed;
 	struct mime_message tree;
 	bool parsed;
+	bool shallow;	   /* tree holds the message's own header only */
+	bool shallow_ok;   /* this FETCH needs no part below the message */
 	struct buf direct; /* a structure built without the cache */
 };
 
@@ -108,14 +110,29 @@ load(struct imapd *s, uint32_t uid, struct loaded *l)
 	return true;
 }
 
+/* The part tree, parsed on first use: only as deep as the FETCH needs
+ * (sections of the message itself need its header, not its parts). */
 static const struct mime_message *
-tree(struct loaded *l)
+tree_of(struct loaded *l, bool deep)
 {
+	static const struct mime_part_limits top = {.max_depth = 0, .max_parts = 1};
+
+	if (l->parsed && l->shallow && deep) {
+		mime_message_clear(&l->tree);
+		l->parsed = false;
+	}
 	if (!l->parsed) {
-		mime_message_parse(l->msg.data, l->msg.len, NULL, &l->tree);
+		l->shallow = !deep && l->shallow_ok;
+		mime_message_parse(l->msg.data, l->msg.len, l->shallow ? &top : NULL, &l->tree);
 		l->parsed = true;
 	}
 	return &l->tree;
+}
+
+static const struct mime_message *
+tree(struct loaded *l)
+{
+	return tree_of(l, false);
 }
 
 static void
@@ -155,7 +172,7 @@ structure(struct imapd *s, const struct store_message *m, struct loaded *l,
 		mime_header_clear(&hdr);
 		if (r < 0)
 			return false;
-	} else if (mime_bodystructure(l->msg.data, l->msg.len, tree(l),
+	} else if (mime_bodystructure(l->msg.data, l->msg.len, tree_of(l, true),
 				      item == MIME_CACHE_BODYSTRUCTURE, s->utf8, &l->direct) < 0) {
 		return false;
 	}
@@ -266,6 +283,10 @@ fetch_one(struct imapd *s, struct imapd_fetch_job *job, uint32_t seq, const stru
 
 	buf_init(&l.msg, BUF_UNLIMITED);
 	buf_init(&l.direct, BUF_UNLIMITED);
+	l.shallow_ok = true;
+	for (size_t i = 0; i < f->nsections; i++)
+		if (f->sections[i].part[0] != '\0' || f->sections[i].kind != IMAP_SECTION_BODY)
+			l.shallow_ok = false;
 	buf_init(&cache, BUF_UNLIMITED);
 	evbuffer_add_printf(msgout, "* %u FETCH (", seq);
 #define SEP() (sp ? evbuffer_add(msgout, " ", 1) : (sp = true, 0))

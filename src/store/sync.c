@@ -213,7 +213,7 @@ pick_up(struct store_mailbox *box, struct entry *e, const char **error_r)
 	int ret = idx_msg_add(user, box->row.id, &m, &uid, error_r);
 	if (ret == 0)
 		log_debug("%s: picked up %s in %s as UID %lu", user->address, file, box->row.name,
-			 (unsigned long)uid);
+			  (unsigned long)uid);
 	free(base);
 	free(file);
 	return ret;
