@@ -94,7 +94,8 @@ static void
 release_maildrop(struct pop3d *p)
 {
 	store_mailbox_close(&p->box);
-	store_user_close(&p->su);
+	/* Back to the store's cache: the user's next login finds it open. */
+	store_user_put(p->conn->srv->store, &p->su);
 	if (p->lock_fd >= 0) {
 		close(p->lock_fd);
 		p->lock_fd = -1;
@@ -169,7 +170,7 @@ open_maildrop(struct pop3d *p, const char **code_r, const char **error_r)
 	char lock[4096];
 
 	*code_r = "SYS/TEMP";
-	if (store_user_open(srv->store, p->address, true, &p->su, error_r) < 0)
+	if (store_user_get(srv->store, p->address, &p->su, error_r) < 0)
 		return -1;
 	/* The lock file lives beside the user's index. */
 	const char *idx = store_user_index_path(p->su);
