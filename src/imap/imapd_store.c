@@ -462,28 +462,6 @@ struct append_one {
 	struct store_spool *spool;
 };
 
-static int
-spool_crlf_to_lf(struct store_spool *spool, const char *p, size_t len, const char **error_r)
-{
-	const char *end = p + len;
-
-	while (p < end) {
-		const char *cr = memchr(p, '\r', (size_t)(end - p));
-		if (cr == NULL || cr + 1 == end)
-			return store_spool_write(spool, p, (size_t)(end - p), error_r);
-		if (cr[1] == '\n') {
-			if (store_spool_write(spool, p, (size_t)(cr - p), error_r) < 0)
-				return -1;
-			p = cr + 1;
-		} else {
-			if (store_spool_write(spool, p, (size_t)(cr + 1 - p), error_r) < 0)
-				return -1;
-			p = cr + 1;
-		}
-	}
-	return 0;
-}
-
 /* Parse "[(flags)] [date] literal" groups after the mailbox name. */
 static int
 append_args(struct imapd *s, const struct imap_command *cmd, struct append_one **v_r, size_t *n_r)
@@ -597,7 +575,7 @@ append_run(void *thread_ctx, void *arg)
 			goto out;
 		}
 		ap->msgs[i].spool = spool;
-		if (spool_crlf_to_lf(spool, ap->data[i], ap->len[i], &error) < 0 ||
+		if (store_spool_write_crlf(spool, ap->data[i], ap->len[i], &error) < 0 ||
 		    store_spool_finish(spool, &ap->err, &error) < 0)
 			goto out;
 		buf_init(&cache, BUF_UNLIMITED);

@@ -109,7 +109,6 @@ struct smtpd {
 	struct store_spool *spool;
 	struct queue_writer *qw;
 	struct delivery *delivery; /* in flight (smtpd_deliver.h) */
-	bool spool_cr;         /* the last byte given to the spool sink was CR */
 	bool sink_failed;
 	int sink_errno;
 	char msgid[40];        /* "queued as" id */

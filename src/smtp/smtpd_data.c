@@ -31,11 +31,11 @@ const char *
 smtpd_protocol_name(const struct smtpd *s)
 {
 	static const char *const names[2][2][2][2] = {
-		/* [utf8][esmtp][tls][auth] */
-		{{{"SMTP", "SMTPA"}, {"SMTPS", "SMTPSA"}},
-		 {{"ESMTP", "ESMTPA"}, {"ESMTPS", "ESMTPSA"}}},
-		{{{"UTF8SMTP", "UTF8SMTPA"}, {"UTF8SMTPS", "UTF8SMTPSA"}},
-		 {{"UTF8SMTP", "UTF8SMTPA"}, {"UTF8SMTPS", "UTF8SMTPSA"}}},
+	    /* [utf8][esmtp][tls][auth] */
+	    {{{"SMTP", "SMTPA"}, {"SMTPS", "SMTPSA"}},
+	     {{"ESMTP", "ESMTPA"}, {"ESMTPS", "ESMTPSA"}}},
+	    {{{"UTF8SMTP", "UTF8SMTPA"}, {"UTF8SMTPS", "UTF8SMTPSA"}},
+	     {{"UTF8SMTP", "UTF8SMTPA"}, {"UTF8SMTPS", "UTF8SMTPSA"}}},
 	};
 	return names[s->mail.smtputf8][s->esmtp][s->conn->tls][s->auth_user != NULL];
 }
@@ -50,9 +50,9 @@ make_msgid(struct smtpd *s)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(s->msgid, sizeof(s->msgid), "%08llX%05lX%02X%03lX",
-		 (unsigned long long)ts.tv_sec, (unsigned long)(ts.tv_nsec / 1000),
-		 srv->worker_index & 0xff, ++srv->messages & 0xfff);
+	snprintf(s->msgid, sizeof(s->msgid), "%08llX%05lX%02X%03lX", (unsigned long long)ts.tv_sec,
+		 (unsigned long)(ts.tv_nsec / 1000), srv->worker_index & 0xff,
+		 ++srv->messages & 0xfff);
 }
 
 /* The trace fields this server adds on top (CRLF form). Return-Path goes
@@ -85,42 +85,13 @@ full:
 	panic("smtpd: trace fields do not fit");
 }
 
-/* Write CRLF content to the local spool with LF line endings. */
-static int
-spool_write_lf(struct smtpd *s, const char *data, size_t len, const char **error_r)
-{
-	const char *p = data, *end = data + len;
-
-	if (s->spool_cr) {
-		s->spool_cr = false;
-		if (len > 0 && data[0] != '\n' &&
-		    store_spool_write(s->spool, "\r", 1, error_r) < 0)
-			return -1;
-	}
-	while (p < end) {
-		const char *cr = memchr(p, '\r', (size_t)(end - p));
-		if (cr == NULL)
-			return store_spool_write(s->spool, p, (size_t)(end - p), error_r);
-		if (cr > p && store_spool_write(s->spool, p, (size_t)(cr - p), error_r) < 0)
-			return -1;
-		if (cr + 1 == end) {
-			s->spool_cr = true; /* decided by the next byte */
-			return 0;
-		}
-		if (cr[1] != '\n' && store_spool_write(s->spool, "\r", 1, error_r) < 0)
-			return -1;
-		p = cr + 1;
-	}
-	return 0;
-}
-
 static int
 content_sink(void *ctx, const char *data, size_t len)
 {
 	struct smtpd *s = ctx;
 	const char *error;
 
-	if (s->spool != NULL && spool_write_lf(s, data, len, &error) < 0) {
+	if (s->spool != NULL && store_spool_write_crlf(s->spool, data, len, &error) < 0) {
 		s->sink_errno = errno;
 		conn_log(s->conn, LOG_LVL_ERROR, "spool: %s", error);
 		s->sink_failed = true;
@@ -148,9 +119,8 @@ header_done(void *ctx, const struct smtp_header_info *h)
 	if (s->auth_user == NULL)
 		return 0;
 	buf_init(&add, 2048);
-	if (h->message_id == 0 &&
-	    buf_printf(&add, "Message-ID: <%s.%s@%s>\r\n", s->msgid, s->conn->id,
-		       s->conn->srv->cfg->hostname) < 0)
+	if (h->message_id == 0 && buf_printf(&add, "Message-ID: <%s.%s@%s>\r\n", s->msgid,
+					     s->conn->id, s->conn->srv->cfg->hostname) < 0)
 		panic("smtpd: Message-ID");
 	if (h->date == 0) {
 		rfc5322_date(date, sizeof(date), time(NULL));
@@ -187,7 +157,6 @@ smtpd_data_abort(struct smtpd *s)
 	if (s->qw != NULL)
 		queue_writer_abort(&s->qw);
 	s->data_started = false;
-	s->spool_cr = false;
 	s->sink_failed = false;
 	s->sink_errno = 0;
 	s->bdat_left = 0;
@@ -264,8 +233,8 @@ content_begin(struct smtpd *s, unsigned *code_r, const char **enhanced_r, const 
 	struct smtp_data_options opts;
 	smtp_data_options_init(&opts);
 	opts.mode = s->state == SMTPD_BDAT ? SMTP_DATA_BDAT : SMTP_DATA_DOT;
-	opts.eol = srv->cfg->smtpd_bare_lf_normalise ? SMTP_DATA_EOL_NORMALISE
-						     : SMTP_DATA_EOL_REJECT;
+	opts.eol =
+	    srv->cfg->smtpd_bare_lf_normalise ? SMTP_DATA_EOL_NORMALISE : SMTP_DATA_EOL_REJECT;
 	opts.max_size = srv->cfg->smtpd_max_message_size;
 	opts.sink = content_sink;
 	opts.header_end = header_done;
@@ -350,7 +319,7 @@ smtpd_data_input(struct smtpd *s)
 			return false;
 		size_t consumed;
 		enum smtp_data_status st =
-			smtp_data_feed(&s->data, vec.iov_base, vec.iov_len, &consumed);
+		    smtp_data_feed(&s->data, vec.iov_base, vec.iov_len, &consumed);
 		evbuffer_drain(in, consumed);
 		if (st == SMTP_DATA_DONE)
 			content_end(s);

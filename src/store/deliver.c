@@ -126,6 +126,34 @@ store_spool_write(struct store_spool *spool, const void *data, size_t len, const
 	return 0;
 }
 
+int
+store_spool_write_crlf(struct store_spool *spool, const void *data, size_t len,
+		       const char **error_r)
+{
+	const char *p = data, *end = p + len;
+
+	if (len > 0 && spool->pending_cr) {
+		spool->pending_cr = false;
+		if (*p != '\n' && store_spool_write(spool, "\r", 1, error_r) < 0)
+			return -1;
+	}
+	while (p < end) {
+		const char *cr = memchr(p, '\r', (size_t)(end - p));
+		if (cr == NULL)
+			return store_spool_write(spool, p, (size_t)(end - p), error_r);
+		if (cr > p && store_spool_write(spool, p, (size_t)(cr - p), error_r) < 0)
+			return -1;
+		if (cr + 1 == end) {
+			spool->pending_cr = true; /* decided by the next byte */
+			return 0;
+		}
+		if (cr[1] != '\n' && store_spool_write(spool, "\r", 1, error_r) < 0)
+			return -1;
+		p = cr + 1;
+	}
+	return 0;
+}
+
 void
 store_spool_finish_many(struct store_spool *const *spools, size_t n)
 {
@@ -136,6 +164,12 @@ store_spool_finish_many(struct store_spool *const *spools, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		struct store_spool *spool = spools[i];
+		const char *error;
+		/* A CR that ended the CRLF content is a byte of its own. */
+		if (spool->pending_cr && !spool->finished) {
+			spool->pending_cr = false;
+			(void)store_spool_write(spool, "\r", 1, &error);
+		}
 		if (spool->err == 0 && !spool->finished && spool_flush(spool) == 0) {
 			fds[k] = spool->fd;
 			who[k++] = i;

@@ -129,6 +129,13 @@ int store_spool_open(struct store *store, struct store_spool **spool_r, const ch
  * (disk full) is sticky: later calls and finish fail too. */
 int store_spool_write(struct store_spool *spool, const void *data, size_t len,
 		      const char **error_r);
+/* Append message bytes with CRLF line endings (as SMTP and IMAP carry
+ * them), converted to LF: every CRLF becomes LF, a CR not followed by LF
+ * stays. Chunks may split a CRLF anywhere (a CR ending a chunk waits for
+ * the next byte, or for store_spool_finish). Same errors as
+ * store_spool_write. */
+int store_spool_write_crlf(struct store_spool *spool, const void *data, size_t len,
+			   const char **error_r);
 /* Flush and fsync. After success the sizes are known and the spool is ready
  * for store_deliver. errno_r (may be NULL) gets the errno of a failure, so
  * that ENOSPC can be told apart. */

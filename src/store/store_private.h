@@ -131,7 +131,8 @@ struct store_spool {
 	uint64_t disk_size;
 	uint64_t crlf_size;
 	struct crlf_state crlf;
-	int err; /* sticky errno */
+	bool pending_cr; /* store_spool_write_crlf: a CR ended the last chunk */
+	int err;	 /* sticky errno */
 	bool finished;
 	time_t received;
 	struct stat st; /* after finish */

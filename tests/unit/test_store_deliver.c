@@ -2,6 +2,8 @@
  * refusals, UIDs across deliveries and reopen, stale spool cleanup. */
 #include "lib/common.h"
 
+#include <unistd.h>
+
 #include "store_test.h"
 
 #include <sys/time.h>
@@ -326,6 +328,33 @@ test_spool_large_and_unfinished(void **state)
 	buf_release(&big);
 }
 
+/* CRLF content fed byte by byte and in chunks gives the same LF file: CRLF
+ * pairs split across writes join, a CR without LF stays, also the last. */
+static void
+test_spool_write_crlf(void **state)
+{
+	struct fixture *f = *state;
+	static const char in[] = "a\r\nb\rc\r\r\nd\r";
+	static const char want[] = "a\nb\rc\r\nd\r";
+	const char *error = NULL;
+
+	for (size_t step = 1; step <= sizeof(in) - 1; step++) {
+		struct store_spool *spool;
+		char got[sizeof(want)];
+		assert_int_equal(store_spool_open(f->store, &spool, &error), 0);
+		for (size_t off = 0; off < sizeof(in) - 1; off += step) {
+			size_t n = MIN(step, sizeof(in) - 1 - off);
+			assert_int_equal(store_spool_write_crlf(spool, in + off, n, &error), 0);
+		}
+		assert_int_equal(store_spool_finish(spool, NULL, &error), 0);
+		assert_int_equal(store_spool_disk_size(spool), sizeof(want) - 1);
+		assert_int_equal(pread(store_spool_fd(spool), got, sizeof(got), 0),
+				 (ssize_t)sizeof(want) - 1);
+		assert_memory_equal(got, want, sizeof(want) - 1);
+		store_spool_free(&spool);
+	}
+}
+
 int
 main(void)
 {
@@ -341,6 +370,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_refused, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_uids_ascend, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_cleanup, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_write_crlf, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_large_and_unfinished, fixture_setup,
 					    fixture_teardown),
 	};
