@@ -210,7 +210,7 @@ idle_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (s->wait != IMAPD_WAIT_IDLE || s->su == NULL)
 		return;
-	if (!idle_wal_changed(s, &s->idle_probe) && s->idle_changes != 0)
+	if (!idle_wal_changed(s, &s->idle_probe))
 		return;
 	if (store_user_changes(s->su, &changes, &error) < 0) {
 		conn_log(s->conn, LOG_LVL_ERROR, "%s: idle: %s", s->address, error);
@@ -410,10 +410,7 @@ dispatch(struct imapd *s, const struct imap_command *cmd)
 	/* Tell what other sessions changed before the command runs, so that
 	 * a client learns it at its next command (RFC 9051 5.2). */
 	if (s->state == IMAPD_SELECTED && c->sync_first) {
-		bool expunge_ok = c->expunge_ok;
-		if (c->run == uid_command)
-			expunge_ok = true;
-		if (imapd_view_sync(s, expunge_ok) < 0) {
+		if (imapd_view_sync(s, c->expunge_ok) < 0) {
 			imapd_tagged(s, cmd->tag, "NO", "[SERVERBUG] Mailbox unavailable");
 			return;
 		}

@@ -6,7 +6,7 @@
  * Names travel in modified UTF-7 (RFC 3501 5.1.3), or UTF-8 once the
  * client enabled UTF8=ACCEPT or IMAP4rev2; the store knows them in UTF-8
  * with '.' as the hierarchy separator and refuses every name that could
- * not be one safe directory (store_mailbox_name_check).
+ * not be one safe directory (mailbox_name_resolve).
  */
 #include "lib/common.h"
 
@@ -44,15 +44,21 @@ imapd_mailbox_arg(struct imapd *s, const char *tag, const struct imap_arg *arg, 
 			     "[CANNOT] Invalid mailbox name (modified UTF-7 expected)");
 		return -1;
 	}
-	/* The store's own check (and INBOX in any case made "INBOX"). */
-	if (store_mailbox_name_check(buf_cstr(name), &error) < 0) {
+	/* The store's own check, and its normal form ("inbox.x" is
+	 * "INBOX.x"), so that names compare equal in this session. */
+	struct buf norm, dir;
+	buf_init(&norm, STORE_MAILBOX_NAME_MAX);
+	buf_init(&dir, BUF_UNLIMITED);
+	int r = mailbox_name_resolve(buf_cstr(name), &norm, &dir, &error);
+	if (r < 0) {
 		imapd_tagged(s, tag, "NO", "[CANNOT] Invalid mailbox name: %s", error);
-		return -1;
+	} else {
+		buf_reset(name);
+		r = buf_add(name, norm.data, norm.len); /* norm is shorter than name's cap */
 	}
-	if (strncasecmp(name->data, "INBOX", 5) == 0 &&
-	    (name->data[5] == '\0' || name->data[5] == STORE_SEPARATOR))
-		memcpy(name->data, "INBOX", 5);
-	return 0;
+	buf_release(&norm);
+	buf_release(&dir);
+	return r;
 }
 
 /* ASTRING-CHAR (RFC 9051 9): ATOM-CHAR or ']'. */

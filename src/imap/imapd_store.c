@@ -644,16 +644,6 @@ imapd_append_cancel(struct imapd *s)
 	s->append = NULL;
 }
 
-static uint64_t
-address_key(const char *address)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (const unsigned char *p = (const unsigned char *)address; *p != '\0'; p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	return h;
-}
-
 void
 imapd_cmd_append(struct imapd *s, const struct imap_command *cmd)
 {
@@ -704,7 +694,7 @@ imapd_cmd_append(struct imapd *s, const struct imap_command *cmd)
 	}
 	s->append = ap;
 	s->wait = IMAPD_WAIT_APPEND;
-	ap->job = workpool_submit_keyed(srv->delivery, address_key(s->address), append_run,
+	ap->job = workpool_submit_keyed(srv->delivery, smtpd_delivery_key(s->address), append_run,
 					append_done, ap);
 out:
 	for (size_t i = 0; i < n; i++)

@@ -119,6 +119,16 @@ thread_fini(void *ctx)
 	free(t);
 }
 
+uint64_t
+smtpd_delivery_key(const char *address)
+{
+	uint64_t key = 0;
+
+	for (const char *p = address; *p != '\0'; p++)
+		key = key * 1099511628211ULL + (unsigned char)*p;
+	return key;
+}
+
 struct store *
 smtpd_delivery_thread_store(void *thread_ctx)
 {
@@ -452,11 +462,9 @@ smtpd_deliver(struct smtpd *s)
 	 * only contend for its index. Those waiting there are delivered
 	 * together (group commit: one directory fsync and one index
 	 * transaction for all of them). */
-	uint64_t key = 0;
 	const char *who = d->nlocal > 0 ? d->rcpts[0].address : d->msgid;
-	for (const char *p = who; *p != '\0'; p++)
-		key = key * 1099511628211ULL + (unsigned char)*p;
-	d->job = workpool_submit_batched(srv->delivery, key, delivery_run_batch, delivery_done, d);
+	d->job = workpool_submit_batched(srv->delivery, smtpd_delivery_key(who), delivery_run_batch,
+					 delivery_done, d);
 }
 
 void

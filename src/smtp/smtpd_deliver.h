@@ -49,6 +49,11 @@ void smtpd_deliver(struct smtpd *s);
 /* The session is going away: forget it (see above). */
 void smtpd_deliver_cancel(struct smtpd *s);
 
+/* The lane of the delivery pool for jobs on address's mailbox: SMTP
+ * deliveries and IMAP APPENDs to one user run one after the other on one
+ * thread instead of contending for the user's index on several. */
+uint64_t smtpd_delivery_key(const char *address);
+
 /* The mail store handle of a thread of the delivery pool (the thread_ctx
  * its jobs are given), for other protocols' jobs on that pool (IMAP
  * APPEND); NULL when the thread could not open the store. */
