@@ -22,6 +22,7 @@ enum key_type {
 	KEY_SIZE,      /* uint64_t bytes: "50M", "2G", "1024" */
 	KEY_DISCLOSE,  /* enum smtpd_disclose: off, auth, all */
 	KEY_REPLYCODE, /* 452 or 552 */
+	KEY_TLSLEVEL,  /* enum delivery_tls: none, may, encrypt, verify */
 };
 
 struct key_def {
@@ -72,6 +73,40 @@ static const struct key_def global_keys[] = {
 	 "reply when a mailbox is over quota: 452 (try later) or 552 (give up)"},
 	{"smtpd.delivery_threads", KEY_UINT, offsetof(struct config, smtpd_delivery_threads), "4",
 	 "deliveries each worker runs at once (their fsyncs overlap)"},
+	{"delivery.relayhost", KEY_STRING, offsetof(struct config, delivery_relayhost), NULL,
+	 "send all outbound mail through this host (HOST:PORT; [HOST]:PORT skips the MX lookup)"},
+	{"delivery.relayhost_user", KEY_STRING, offsetof(struct config, delivery_relayhost_user),
+	 NULL, "user name for AUTH to the relay host (only over TLS)"},
+	{"delivery.relayhost_password", KEY_STRING,
+	 offsetof(struct config, delivery_relayhost_password), NULL, "password for AUTH to the relay host"},
+	{"delivery.port", KEY_UINT, offsetof(struct config, delivery_port), "25",
+	 "port of the mail exchangers found in DNS"},
+	{"delivery.tls", KEY_TLSLEVEL, offsetof(struct config, delivery_tls), "may",
+	 "STARTTLS to the next hop: none, may (opportunistic), encrypt, verify"},
+	{"delivery.concurrency", KEY_UINT, offsetof(struct config, delivery_concurrency), "100",
+	 "outbound connections at once"},
+	{"delivery.destination_concurrency", KEY_UINT,
+	 offsetof(struct config, delivery_destination_concurrency), "20",
+	 "outbound connections at once to one destination domain"},
+	{"delivery.connect_timeout", KEY_DURATION, offsetof(struct config, delivery_connect_timeout),
+	 "30s", "longest wait for a TCP connection to a mail exchanger"},
+	{"delivery.retry_min", KEY_DURATION, offsetof(struct config, delivery_retry_min), "5m",
+	 "first retry of a deferred recipient after this long (then doubling)"},
+	{"delivery.retry_max", KEY_DURATION, offsetof(struct config, delivery_retry_max), "1h",
+	 "longest time between two retries"},
+	{"delivery.max_lifetime", KEY_DURATION, offsetof(struct config, delivery_max_lifetime), "5d",
+	 "give up and bounce after this long in the queue (RFC 5321 4.5.4.1)"},
+	{"delivery.delay_warning", KEY_DURATION, offsetof(struct config, delivery_delay_warning),
+	 "4h", "tell the sender that a message is delayed after this long (0 = never)"},
+	{"delivery.bounce_size_limit", KEY_SIZE,
+	 offsetof(struct config, delivery_bounce_size_limit), "50K",
+	 "a bounced message larger than this comes back as its header only"},
+	{"delivery.ipv6", KEY_BOOL, offsetof(struct config, delivery_ipv6), "yes",
+	 "connect to mail exchangers over IPv6 too"},
+	{"delivery.scan_interval", KEY_DURATION, offsetof(struct config, delivery_scan_interval),
+	 "1m", "look through the whole queue at least this often"},
+	{"dns.resolver", KEY_STRING, offsetof(struct config, dns_resolver), NULL,
+	 "DNS resolvers to ask (IP or IP@PORT, comma-separated; default: /etc/resolv.conf)"},
 	{"auth.threads", KEY_UINT, offsetof(struct config, auth_threads), "1",
 	 "password hashes each worker verifies at once (each argon2id needs 64 MiB)"},
 	{"auth.cache_ttl", KEY_DURATION, offsetof(struct config, auth_cache_ttl), "1h",
@@ -345,6 +380,14 @@ set_typed(struct config *cfg, void *field, enum key_type type, const char *name,
 			return set_error(cfg, error_r, "%s: '%s' is not 452 or 552", name, value);
 		*(unsigned *)field = (unsigned)atoi(value);
 		return 0;
+	case KEY_TLSLEVEL: {
+		static const char *const levels[] = {"none", "may", "encrypt", "verify"};
+		for (unsigned i = 0; i < N_ELEMENTS(levels); i++)
+			if (strcmp(value, levels[i]) == 0)
+				return (*(unsigned *)field = i), 0;
+		return set_error(cfg, error_r, "%s: '%s' is not none, may, encrypt or verify", name,
+				 value);
+	}
 	case KEY_LOGLEVEL:
 		if ((level = log_level_parse(value)) < 0)
 			return set_error(cfg, error_r,
@@ -628,6 +671,19 @@ config_finish(struct config *cfg, uid_t euid, const char **error_r)
 		return set_error(cfg, error_r, "smtpd.max_recipients: at least 1");
 	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
 		return set_error(cfg, error_r, "tls.cert and tls.key must be set together");
+	if (cfg->delivery_port == 0 || cfg->delivery_port > 65535)
+		return set_error(cfg, error_r, "delivery.port: must be 1-65535");
+	if ((cfg->delivery_relayhost_user == NULL) != (cfg->delivery_relayhost_password == NULL))
+		return set_error(cfg, error_r, "delivery.relayhost_user and "
+				 "delivery.relayhost_password must be set together");
+	if (cfg->delivery_concurrency == 0 || cfg->delivery_destination_concurrency == 0)
+		return set_error(cfg, error_r, "delivery.concurrency and "
+				 "delivery.destination_concurrency: at least 1");
+	if (cfg->delivery_retry_min == 0 || cfg->delivery_retry_max < cfg->delivery_retry_min)
+		return set_error(cfg, error_r, "delivery.retry_min must be at least 1s and at most "
+				 "delivery.retry_max");
+	if (cfg->delivery_scan_interval == 0)
+		return set_error(cfg, error_r, "delivery.scan_interval: must not be 0");
 	for (size_t s = 0; s < SVC_COUNT; s++) {
 		struct service_config *svc = &cfg->svc[s];
 		if (svc->listen_set)
@@ -689,6 +745,11 @@ print_typed(const void *field, enum key_type type, FILE *out)
 		break;
 	}
 	case KEY_REPLYCODE: fprintf(out, " %u\n", *(const unsigned *)field); break;
+	case KEY_TLSLEVEL: {
+		static const char *const levels[] = {"none", "may", "encrypt", "verify"};
+		fprintf(out, " %s\n", levels[*(const unsigned *)field % 4]);
+		break;
+	}
 	}
 }
 

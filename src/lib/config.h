@@ -70,6 +70,26 @@ struct config {
 	unsigned smtpd_quota_reply;      /* 452 (temporary) or 552 (permanent) */
 	unsigned smtpd_delivery_threads; /* deliveries (fsyncs) in progress at once per worker */
 
+	/* [delivery]: the queue runner's outbound SMTP (docs/outbound.md) */
+	char *delivery_relayhost;        /* "host:port", "[host]:port" (no MX lookup); NULL = MX routing */
+	char *delivery_relayhost_user;   /* AUTH to the relay host; NULL = none */
+	char *delivery_relayhost_password;
+	unsigned delivery_port;          /* port of exchangers found by MX (25) */
+	unsigned delivery_tls;           /* DELIVERY_TLS_*: outbound STARTTLS policy */
+	unsigned delivery_concurrency;   /* connections at once, all destinations */
+	unsigned delivery_destination_concurrency; /* connections at once per destination */
+	unsigned delivery_connect_timeout; /* seconds */
+	unsigned delivery_retry_min;     /* first retry after this many seconds ... */
+	unsigned delivery_retry_max;     /* ... doubling up to this */
+	unsigned delivery_max_lifetime;  /* give up (bounce) after this long in the queue */
+	unsigned delivery_delay_warning; /* delay DSN after this long; 0 = never */
+	uint64_t delivery_bounce_size_limit; /* larger originals come back as headers only */
+	bool delivery_ipv6;              /* connect to IPv6 addresses too */
+	unsigned delivery_scan_interval; /* full queue scan at least this often */
+
+	/* [dns] */
+	char *dns_resolver;              /* "IP" or "IP@PORT", comma-separated; NULL = system */
+
 	/* [auth] */
 	unsigned auth_threads;           /* password hashes verified at once */
 	unsigned auth_cache_ttl;         /* seconds a successful login is cached */
@@ -84,6 +104,14 @@ enum smtpd_disclose {
 	SMTPD_DISCLOSE_OFF,  /* VRFY 252, EXPN 502, identical for every address */
 	SMTPD_DISCLOSE_AUTH, /* real answers for authenticated users */
 	SMTPD_DISCLOSE_ALL,  /* real answers for everyone (discloses users) */
+};
+
+/* delivery.tls: STARTTLS to the next hop. */
+enum delivery_tls {
+	DELIVERY_TLS_NONE,    /* never */
+	DELIVERY_TLS_MAY,     /* when offered, without certificate checks (RFC 7435) */
+	DELIVERY_TLS_ENCRYPT, /* required, without certificate checks */
+	DELIVERY_TLS_VERIFY,  /* required, certificate verified against the system CAs */
 };
 
 /* The section name of a service ("smtp", "imaps", ...). */
