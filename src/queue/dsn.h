@@ -12,7 +12,7 @@
  *            Delayed Mail (still being retried)        (delayed only)
  *            Successful Mail Delivery Report           (delivered/relayed only)
  *            (a mix of actions: the subject of the first in that order)
- *   Date, Message-ID (<dsn-ID.time@reporting_mta>), Auto-Submitted:
+ *   Date, Message-ID (<dsn-ID.time.random@reporting_mta>), Auto-Submitted:
  *   auto-replied (RFC 3834), MIME-Version: 1.0,
  *   Content-Type: multipart/report; report-type=delivery-status; boundary=...
  *
@@ -60,6 +60,8 @@ struct dsn_rcpt {
 	const char *diagnostic;	 /* the SMTP reply "550 5.1.1 User unknown", or NULL */
 	const char *reason;	 /* human text for part 1 when there is no reply
 				    ("Host or domain name not found"), or NULL */
+	const char *reply_command; /* the command the reply answered ("RCPT TO",
+				      "end of DATA"), or NULL when not known */
 	time_t last_attempt;	 /* 0 = none */
 	time_t will_retry_until; /* DELAYED only; 0 = none */
 };
