@@ -2,9 +2,9 @@
  * hop without 8BITMIME (RFC 6152 3: "the SMTP client ... MUST either
  * convert the message to 7-bit ... or return a non-delivery notification").
  *
- * Every leaf part whose body holds an octet above 127, a NUL, or a line
- * longer than 998 octets, and whose Content-Transfer-Encoding is 7bit,
- * 8bit, binary or absent, is re-encoded: quoted-printable for text/* (and
+ * Every leaf part whose body holds an octet above 127, a NUL, a bare CR or
+ * LF, or a line longer than 998 octets, and whose Content-Transfer-Encoding
+ * is 7bit, 8bit, binary or absent, is re-encoded: quoted-printable for text types (and
  * a part without Content-Type), base64 for every other type; its
  * Content-Transfer-Encoding header is replaced (or added) and nothing else
  * in the part changes. Multiparts are walked (mime/part.h, with its

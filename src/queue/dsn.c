@@ -14,6 +14,7 @@
 #include "lib/buf.h"
 #include "mime/header.h"
 #include "queue/dsn.h"
+#include "smtp/smtp_path.h"
 
 #define DSN_LINE_MAX 998    /* RFC 5322 2.1.1, without the CRLF */
 #define DSN_FOLD_WIDTH 78   /* header fields are folded to this when they can be */
@@ -63,48 +64,6 @@ has_8bit(const char *s, size_t n)
 		if ((unsigned char)s[i] >= 0x80)
 			return true;
 	return false;
-}
-
-/* Length of the UTF-8 sequence at s[0..n), or 0 when it is not one. */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
-static bool
-utf8_valid(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		size_t k = utf8_seq((const unsigned char *)s + i, n - i);
-		if (k == 0)
-			return false;
-		i += k;
-	}
-	return true;
 }
 
 /* Append s, each control character turned into a space. */
@@ -297,7 +256,7 @@ add_decoded(struct buf *b, const char *xtext, size_t len, bool global, bool utf8
 	int r = 0;
 
 	buf_init(&d, 4 * len + 1);
-	if (dsn_xtext_decode(xtext, len, &d) < 0 || !utf8_valid(buf_cstr(&d), d.len) ||
+	if (dsn_xtext_decode(xtext, len, &d) < 0 || !smtp_utf8_valid(buf_cstr(&d), d.len) ||
 	    (has_8bit(buf_cstr(&d), d.len) && !global && !utf8_type)) {
 		r = buf_add(b, xtext, len);
 	} else if (global || !has_8bit(buf_cstr(&d), d.len)) {
@@ -306,7 +265,7 @@ add_decoded(struct buf *b, const char *xtext, size_t len, bool global, bool utf8
 		const unsigned char *p = (const unsigned char *)buf_cstr(&d);
 
 		for (size_t i = 0; i < d.len && r == 0;) {
-			size_t k = utf8_seq(p + i, d.len - i);
+			size_t k = smtp_utf8_seq((const char *)p + i, d.len - i);
 			uint32_t cp = p[i];
 
 			if (k == 1) {
@@ -703,7 +662,7 @@ clean_8bit(struct buf *b, bool keep_utf8)
 	unsigned char *p = (unsigned char *)b->data;
 
 	for (size_t i = 0; i < b->len;) {
-		size_t k = keep_utf8 ? utf8_seq(p + i, b->len - i) : p[i] < 0x80;
+		size_t k = keep_utf8 ? smtp_utf8_seq((const char *)p + i, b->len - i) : p[i] < 0x80;
 
 		if (k == 0) {
 			p[i++] = '?';
@@ -833,7 +792,7 @@ check_args(const struct dsn_msg *m)
 	if (m->sender == NULL || m->sender[0] == '\0')
 		return "no DSN to the null reverse-path";
 	if (strlen(m->sender) > QUEUE_ADDR_MAX || has_control(m->sender) ||
-	    !utf8_valid(m->sender, strlen(m->sender)))
+	    !smtp_utf8_valid(m->sender, strlen(m->sender)))
 		return "invalid sender address";
 	if (m->rcpts == NULL || m->nrcpts == 0)
 		return "no recipients";
@@ -843,7 +802,7 @@ check_args(const struct dsn_msg *m)
 		const struct dsn_rcpt *rc = &m->rcpts[i];
 
 		if (rc->addr == NULL || rc->addr[0] == '\0' || strlen(rc->addr) > QUEUE_ADDR_MAX ||
-		    has_control(rc->addr) || !utf8_valid(rc->addr, strlen(rc->addr)))
+		    has_control(rc->addr) || !smtp_utf8_valid(rc->addr, strlen(rc->addr)))
 			return "invalid recipient address";
 		if ((unsigned)rc->action > DSN_RELAYED)
 			return "invalid action";

@@ -13,6 +13,8 @@
 #include "lib/buf.h"
 #include "queue/dsn.h"
 
+#include "samples_test.h"
+
 #define QID "0CK9TQH4S2M3R7QX"
 #define NOW ((time_t)1700000000)
 
@@ -75,22 +77,6 @@ assert_lines_ok(const struct buf *b)
 		col++;
 		assert_true(col <= 998);
 	}
-}
-
-static void
-save_sample(const char *name, const struct buf *b)
-{
-	const char *dir = getenv("DSN_SAMPLES_DIR");
-	char path[1024];
-	FILE *fp;
-
-	if (dir == NULL)
-		return;
-	assert_true(snprintf(path, sizeof(path), "%s/%s.eml", dir, name) < (int)sizeof(path));
-	fp = fopen(path, "wb");
-	assert_non_null(fp);
-	assert_int_equal(fwrite(b->data, 1, b->len, fp), b->len);
-	assert_int_equal(fclose(fp), 0);
 }
 
 static void
