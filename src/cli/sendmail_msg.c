@@ -81,43 +81,99 @@ rcpt_append(struct submit_request *req, const char *addr)
 	req->nrcpts++;
 }
 
-int
-sendmail_add_rcpts(struct sendmail *sm, const char *list, size_t len, struct submit_request *req,
-		   struct buf *why)
+/* A bare local part ("root"): a dot-atom without '@'. */
+static bool
+bare_local(const char *s, size_t len)
+{
+	if (len == 0 || s[0] == '.' || s[len - 1] == '.')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!(atext((unsigned char)s[i]) || (s[i] == '.' && s[i + 1] != '.')))
+			return false;
+	return true;
+}
+
+/* One element of an address list (no comma outside quotes, comments and
+ * angle brackets). */
+static int
+add_element(struct sendmail *sm, const char *s, size_t len, struct submit_request *req,
+	    struct buf *addr, struct buf *why)
 {
 	struct mime_address_list al;
-	struct buf addr;
 	int rc = 0;
 
-	(void)mime_address_parse(list, len, &al);
-	buf_init(&addr, QUEUE_ADDR_MAX);
-	if (al.flags & (MIME_ADDRESS_F_TOO_MANY | MIME_ADDRESS_F_STR_CUT)) {
-		sendmail_why(why, "address list too long: %.*s", (int)MIN(len, (size_t)60), list);
-		rc = EX_DATAERR;
+	while (len > 0 && (s[0] == ' ' || s[0] == '\t' || s[0] == '\r' || s[0] == '\n'))
+		s++, len--;
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' ||
+			   s[len - 1] == '\n'))
+		len--;
+	if (len == 0)
+		return 0;
+	buf_reset(addr);
+	if (bare_local(s, len)) {
+		if (buf_printf(addr, "%.*s@%s", (int)len, s, sm->cfg->hostname) < 0)
+			goto bad;
+		rcpt_append(req, addr->data);
+		return 0;
 	}
+	(void)mime_address_parse(s, len, &al);
+	if (al.flags != 0)
+		rc = -1;
 	for (size_t i = 0; i < al.count && rc == 0; i++) {
 		const struct mime_address *a = &al.addrs[i];
 		if (mime_address_is_group_start(a) || mime_address_is_group_end(a))
 			continue;
-		bool no_domain = strcmp(a->host, MIME_ADDRESS_MISSING_DOMAIN) == 0;
-		buf_reset(&addr);
-		if (strcmp(a->mailbox, MIME_ADDRESS_MISSING_MAILBOX) == 0 ||
-		    (a->invalid && !no_domain) ||
-		    mailbox_add(&addr, a->mailbox, no_domain ? sm->cfg->hostname : a->host) < 0 ||
-		    !queue_addr_valid(addr.data, addr.len, false)) {
-			sendmail_why(why, "bad address syntax: %.*s", (int)MIN(len, (size_t)200),
-					 list);
-			rc = EX_DATAERR;
-			break;
+		buf_reset(addr);
+		if (mailbox_add(addr, a->mailbox, a->host) < 0 ||
+		    !queue_addr_valid(addr->data, addr->len, false))
+			rc = -1;
+		else
+			rcpt_append(req, addr->data);
+	}
+	mime_address_list_clear(&al);
+	if (rc == 0)
+		return 0;
+bad:
+	sendmail_why(why, "bad address syntax: %.*s", (int)MIN(len, (size_t)200), s);
+	return EX_DATAERR;
+}
+
+int
+sendmail_add_rcpts(struct sendmail *sm, const char *list, size_t len, struct submit_request *req,
+		   struct buf *why)
+{
+	struct buf addr;
+	size_t start = 0;
+	int depth = 0, rc = 0;
+	bool quoted = false;
+
+	buf_init(&addr, QUEUE_ADDR_MAX);
+	for (size_t i = 0; i <= len && rc == 0; i++) {
+		char c = i < len ? list[i] : ',';
+		if (quoted) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				quoted = false;
+			if (i < len)
+				continue;
 		}
-		rcpt_append(req, addr.data);
-		if (req->nrcpts > QUEUE_RCPT_MAX) {
-			sendmail_why(why, "more than %d recipients", QUEUE_RCPT_MAX);
-			rc = EX_DATAERR;
+		if (c == '"')
+			quoted = true;
+		else if (c == '(' || c == '<')
+			depth++;
+		else if ((c == ')' || c == '>') && depth > 0)
+			depth--;
+		else if (c == ',' && (depth == 0 || i == len)) {
+			rc = add_element(sm, list + start, i - start, req, &addr, why);
+			start = i + 1;
 		}
 	}
+	if (rc == 0 && req->nrcpts > QUEUE_RCPT_MAX) {
+		sendmail_why(why, "more than %d recipients", QUEUE_RCPT_MAX);
+		rc = EX_DATAERR;
+	}
 	buf_release(&addr);
-	mime_address_list_clear(&al);
 	return rc;
 }
 
