@@ -170,12 +170,14 @@ do_data(struct session *s)
 	opts.ctx = &content;
 	smtp_data_init(&r, &opts);
 	for (;;) {
-		size_t used;
-		if (smtp_data_feed(&r, s->in.data, s->in.len, &used) == SMTP_DATA_DONE) {
+		size_t used = 0;
+		if (s->in.len > 0 &&
+		    smtp_data_feed(&r, s->in.data, s->in.len, &used) == SMTP_DATA_DONE) {
 			buf_consume(&s->in, used);
 			break;
 		}
-		buf_consume(&s->in, used);
+		if (used > 0)
+			buf_consume(&s->in, used);
 		if (!fill(s)) {
 			buf_release(&content);
 			buf_release(&why);
@@ -278,8 +280,10 @@ sendmail_smtp(struct sendmail *sm)
 	reply("220 %s ESMTP postern", sm->cfg->hostname);
 	while (go) {
 		struct line line;
-		size_t used;
-		enum line_result r = line_reader_next(&lr, s.in.data, s.in.len, &line, &used);
+		size_t used = 0;
+		enum line_result r = s.in.len == 0 ? LINE_NEED_MORE
+						   : line_reader_next(&lr, s.in.data, s.in.len,
+								      &line, &used);
 		if (r == LINE_OK) {
 			char *copy = xstrndup(line.data, line.len);
 			buf_consume(&s.in, used);
@@ -287,7 +291,8 @@ sendmail_smtp(struct sendmail *sm)
 			free(copy);
 			continue;
 		}
-		buf_consume(&s.in, used);
+		if (used > 0)
+			buf_consume(&s.in, used);
 		if (r == LINE_TOO_LONG) {
 			reply("500 5.5.0 Error: line too long");
 			go = ++s.errors < SMTP_ERRORS_MAX;
