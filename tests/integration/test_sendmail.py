@@ -262,6 +262,21 @@ def test_invoked_as_sendmail(env):
     assert content.endswith(b"\r\n\r\n.\r\nx\r\n")
 
 
+def test_root_queues_as_data_owner(env):
+    """Root with a data directory that belongs to the server user: the
+    queue files are written as that user; Received names root."""
+    os.chown(env["data"], 65534, 65534)
+    r = sendmail(env, "bob@example.net", stdin="Subject: s\n\nx\n")
+    assert r.returncode == 0, r.stderr
+    qid, (_, content) = only(env)
+    for path in (env["data"] / "queue", env["data"] / "queue" / "incoming" / qid):
+        st = path.stat()
+        assert (st.st_uid, st.st_gid) == (65534, 65534), path
+    assert header(content)[0].startswith(f"Received: by {HOST} (postern, from userid 0 root)")
+    r = postern(env, "queue", "list")
+    assert r.returncode == 0 and qid in r.stdout.decode()
+
+
 def test_not_running_and_not_allowed(env):
     """A user who may not write the queue, with no runner: 75."""
     r = subprocess.run([BIN, "--data", str(env["data"]), "sendmail", "bob@example.net"],
