@@ -124,8 +124,8 @@ queue_list_run(struct cli *cli)
 	} else if (t.count == 0) {
 		printf("Mail queue is empty\n");
 	} else {
-		printf("-- %" PRIu64 " Kbytes in %zu request%s.\n", (t.bytes + 1023) / 1024, t.count,
-		       t.count == 1 ? "" : "s");
+		printf("-- %" PRIu64 " Kbytes in %zu request%s.\n", (t.bytes + 1023) / 1024,
+		       t.count, t.count == 1 ? "" : "s");
 	}
 	buf_release(&t.out);
 	queue_cli_close(&qc);
@@ -147,7 +147,8 @@ time_show(const char *label, time_t t)
 	struct tm tm;
 	char text[32];
 
-	if (gmtime_r(&t, &tm) == NULL || strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%SZ", &tm) == 0)
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%SZ", &tm) == 0)
 		(void)snprintf(text, sizeof(text), "@%" PRId64, (int64_t)t);
 	printf("%s%s\n", label, text);
 }
@@ -446,7 +447,7 @@ cmd_queue(struct cli *cli, int argc, char **argv)
 		else if (strcmp(action, "flush") == 0)
 			rc = queue_flush_run(&qc, a.count == 2 ? a.words[1] : NULL);
 		else {
-			what = strcmp(action, "hold") == 0      ? CHANGE_HOLD
+			what = strcmp(action, "hold") == 0	? CHANGE_HOLD
 			       : strcmp(action, "release") == 0 ? CHANGE_RELEASE
 								: CHANGE_DELETE;
 			rc = queue_change_run(&qc, what, a.words + 1, a.count - 1);

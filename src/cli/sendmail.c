@@ -43,8 +43,7 @@ static const char sendmail_usage[] =
 /* Options whose letter takes an argument (attached or the next word). */
 static const char with_arg[] = "ABCFLNORVXbefhopr";
 
-static int
-usage_error(struct sendmail *sm, const char *fmt, ...) ATTR_PRINTF(2, 3);
+static int usage_error(struct sendmail *sm, const char *fmt, ...) ATTR_PRINTF(2, 3);
 
 static int
 usage_error(struct sendmail *sm, const char *fmt, ...)
@@ -187,7 +186,8 @@ options_parse(struct sendmail *sm, struct invocation *inv, int argc, char **argv
 				break;
 			}
 			if (strchr(with_arg, opt) != NULL) {
-				const char *v = p[1] != '\0' ? p + 1 : (i + 1 < argc ? argv[++i] : NULL);
+				const char *v =
+				    p[1] != '\0' ? p + 1 : (i + 1 < argc ? argv[++i] : NULL);
 				if (v == NULL) {
 					char o[3] = {'-', opt, '\0'};
 					return usage_error(sm, "option %s needs a value", o);
@@ -291,7 +291,7 @@ run_message(struct sendmail *sm, struct invocation *inv)
 		}
 	} else if (sm->login[0] == '\0') {
 		sendmail_why(&why, "uid %lu has no login name; give the sender with -f",
-				 (unsigned long)sm->uid);
+			     (unsigned long)sm->uid);
 		rc = EX_NOUSER;
 	} else {
 		req.sender = xasprintf("%s@%s", sm->login, sm->cfg->hostname);
@@ -313,7 +313,8 @@ run_message(struct sendmail *sm, struct invocation *inv)
 	if (rc == 0 && sm->envid != NULL)
 		req.envid = xstrdup(sm->envid);
 	if (rc == 0)
-		rc = sendmail_deliver(sm, &req, msg.data != NULL ? msg.data : "", msg.len, id, &why);
+		rc =
+		    sendmail_deliver(sm, &req, msg.data != NULL ? msg.data : "", msg.len, id, &why);
 	if (rc != 0)
 		fprintf(stderr, "postern sendmail: %s\n", why.data);
 	submit_request_free(&req);

@@ -269,9 +269,7 @@ sendmail_fixup(struct sendmail *sm, struct buf *msg, const char *from, bool extr
 		}
 	}
 	bool blank = nfields == hdr.count && !(hdr.flags & MIME_HEADER_F_NO_END);
-	end = nfields < hdr.count ? hdr.fields[nfields].offset
-		     : blank	     ? hdr.size - 2
-				     : msg->len;
+	end = nfields < hdr.count ? hdr.fields[nfields].offset : blank ? hdr.size - 2 : msg->len;
 	for (size_t i = 0; i < nfields; i++) {
 		const struct mime_header_field *f = &hdr.fields[i];
 		has_from |= mime_header_field_is(f, "From");
@@ -285,11 +283,12 @@ sendmail_fixup(struct sendmail *sm, struct buf *msg, const char *from, bool extr
 	for (size_t i = 0; i < nfields && rc == 0; i++) {
 		const struct mime_header_field *f = &hdr.fields[i];
 		bool bcc = mime_header_field_is(f, "Bcc") || mime_header_field_is(f, "Resent-Bcc");
-		bool to = resent ? (mime_header_field_is(f, "Resent-To") ||
-				    mime_header_field_is(f, "Resent-Cc") ||
-				    mime_header_field_is(f, "Resent-Bcc"))
-				 : (mime_header_field_is(f, "To") || mime_header_field_is(f, "Cc") ||
-				    mime_header_field_is(f, "Bcc"));
+		bool to = resent
+			      ? (mime_header_field_is(f, "Resent-To") ||
+				 mime_header_field_is(f, "Resent-Cc") ||
+				 mime_header_field_is(f, "Resent-Bcc"))
+			      : (mime_header_field_is(f, "To") || mime_header_field_is(f, "Cc") ||
+				 mime_header_field_is(f, "Bcc"));
 		if (extract && to)
 			rc = sendmail_add_rcpts(sm, f->value, f->value_len, req, why);
 		if (bcc) {
@@ -340,8 +339,7 @@ direct_open(struct sendmail *sm, struct buf *why)
 
 	if (sm->q != NULL)
 		return 0;
-	if (geteuid() != 0 &&
-	    (stat(sm->cfg->data_dir, &st) < 0 || st.st_uid != geteuid())) {
+	if (geteuid() != 0 && (stat(sm->cfg->data_dir, &st) < 0 || st.st_uid != geteuid())) {
 		sendmail_why(why, "%s", "mail system is not running");
 		return EX_TEMPFAIL;
 	}
@@ -366,7 +364,7 @@ direct_open(struct sendmail *sm, struct buf *why)
 		     : 0;
 	if (rc != 0)
 		sendmail_why(why, "mail system is not running, and the queue cannot be written: %s",
-				 error);
+			     error);
 	free(qpath);
 	return rc;
 }
@@ -401,7 +399,8 @@ sendmail_deliver(struct sendmail *sm, const struct submit_request *req, const ch
 		return temporary ? EX_TEMPFAIL : EX_DATAERR;
 	}
 	buf_init(&reply, 1024);
-	(void)submit_flush(sm->sock, id_r, NULL, &reply, &error); /* wake a runner that just came up */
+	(void)submit_flush(sm->sock, id_r, NULL, &reply,
+			   &error); /* wake a runner that just came up */
 	buf_release(&reply);
 	return 0;
 }

@@ -24,14 +24,13 @@ struct session {
 	struct buf in; /* read from standard input, not yet used */
 	bool eof;
 	bool esmtp;
-	bool mail;		  /* MAIL given */
-	bool smtputf8;		  /* on MAIL */
+	bool mail;     /* MAIL given */
+	bool smtputf8; /* on MAIL */
 	struct submit_request req;
 	unsigned errors;
 };
 
-static void
-reply(const char *fmt, ...) ATTR_PRINTF(1, 2);
+static void reply(const char *fmt, ...) ATTR_PRINTF(1, 2);
 
 static void
 reply(const char *fmt, ...)
@@ -90,7 +89,7 @@ do_mail(struct session *s, const struct smtp_cmd *cmd)
 	}
 	s->req.sender = xstrdup(buf_cstr(&addr));
 	buf_release(&addr);
-	s->req.ret = cmd->params.ret == SMTP_RET_FULL   ? QUEUE_RET_FULL
+	s->req.ret = cmd->params.ret == SMTP_RET_FULL	? QUEUE_RET_FULL
 		     : cmd->params.ret == SMTP_RET_HDRS ? QUEUE_RET_HDRS
 							: s->sm->ret;
 	if (cmd->params.present & SMTP_PARAM_ENVID)
@@ -281,9 +280,9 @@ sendmail_smtp(struct sendmail *sm)
 	while (go) {
 		struct line line;
 		size_t used = 0;
-		enum line_result r = s.in.len == 0 ? LINE_NEED_MORE
-						   : line_reader_next(&lr, s.in.data, s.in.len,
-								      &line, &used);
+		enum line_result r = s.in.len == 0
+					 ? LINE_NEED_MORE
+					 : line_reader_next(&lr, s.in.data, s.in.len, &line, &used);
 		if (r == LINE_OK) {
 			char *copy = xstrndup(line.data, line.len);
 			buf_consume(&s.in, used);

@@ -4,12 +4,12 @@
  * queue module's (queue_values.c). */
 #include "lib/common.h"
 
-#include <inttypes.h>
 #include "lib/buf.h"
 #include "lib/xalloc.h"
 #include "queue/queue_file.h"
 #include "queue/queue_private.h"
 #include "queue/submit.h"
+#include <inttypes.h>
 
 /* The longest ETRN argument: a domain name (RFC 1035), with a leading '@'
  * or '#' (RFC 1985). */
@@ -18,8 +18,8 @@
 /* Parser ranks: the record last seen. Records must come in rank order;
  * rcpt and notify repeat (notify only right after its rcpt). */
 enum rank {
-	R_START,   /* nothing yet */
-	R_SUBMIT,  /* "SUBMIT" */
+	R_START,  /* nothing yet */
+	R_SUBMIT, /* "SUBMIT" */
 	R_SENDER,
 	R_RET,
 	R_ENVID,
@@ -95,7 +95,8 @@ request_check(const struct submit_request *req, uint64_t content_size, const cha
 		queue_error_set(error_r, "invalid sender address");
 		return -1;
 	}
-	if (req->ret != QUEUE_RET_NONE && req->ret != QUEUE_RET_FULL && req->ret != QUEUE_RET_HDRS) {
+	if (req->ret != QUEUE_RET_NONE && req->ret != QUEUE_RET_FULL &&
+	    req->ret != QUEUE_RET_HDRS) {
 		queue_error_set(error_r, "invalid RET value");
 		return -1;
 	}
@@ -278,7 +279,7 @@ parse_record(struct submit_parser *p, const char *line, size_t len, const char *
 		return -1;
 	}
 	return 0;
-bad_value: {
+bad_value : {
 	char shown[40];
 	queue_key_show(key, klen, shown, sizeof(shown));
 	queue_error_set(error_r, "invalid value of '%s'", shown);
@@ -302,9 +303,9 @@ submit_parse(struct submit_parser *p, const char *data, size_t len, size_t *cons
 		int r = queue_record_next(data + off, len - off, &line_len, &used, error_r);
 		if (r == 0)
 			return SUBMIT_PARSE_MORE;
-		if (r < 0 || (p->rank == R_START ? parse_first(p, data + off, line_len, error_r)
-						 : parse_record(p, data + off, line_len, error_r)) <
-				 0) {
+		if (r < 0 ||
+		    (p->rank == R_START ? parse_first(p, data + off, line_len, error_r)
+					: parse_record(p, data + off, line_len, error_r)) < 0) {
 			p->rank = R_FAILED;
 			return SUBMIT_PARSE_ERROR;
 		}

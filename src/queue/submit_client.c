@@ -174,8 +174,8 @@ submit_send(const char *path, const struct submit_request *req, const char *cont
 		buf_release(&head);
 		return -1;
 	}
-	int code = exchange(path, head.data, head.len, content, len, SUBMIT_SEND_SECS, reply,
-			    error_r);
+	int code =
+	    exchange(path, head.data, head.len, content, len, SUBMIT_SEND_SECS, reply, error_r);
 	buf_release(&head);
 	return code;
 }

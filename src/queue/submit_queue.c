@@ -48,8 +48,8 @@ login_name(uid_t uid, char *out, size_t size)
  *   	id ID
  *   	for <RCPT>; DATE            ("for" with one recipient only) */
 static int
-received_add(struct buf *out, const struct config *cfg, const struct submit_request *req,
-	     uid_t uid, const char *id)
+received_add(struct buf *out, const struct config *cfg, const struct submit_request *req, uid_t uid,
+	     const char *id)
 {
 	char login[64], date[64];
 	time_t now = time(NULL);
@@ -60,9 +60,9 @@ received_add(struct buf *out, const struct config *cfg, const struct submit_requ
 	localtime_r(&now, &tm);
 	if (strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
 		date[0] = '\0';
-	ret |= buf_printf(out, "Received: by %s (postern, from userid %lu%s%s)\r\n\tid %s",
-			  cfg->hostname, (unsigned long)uid, login[0] != '\0' ? " " : "", login,
-			  id);
+	ret |=
+	    buf_printf(out, "Received: by %s (postern, from userid %lu%s%s)\r\n\tid %s",
+		       cfg->hostname, (unsigned long)uid, login[0] != '\0' ? " " : "", login, id);
 	if (req->nrcpts == 1)
 		ret |= buf_printf(out, "\r\n\tfor <%s>", req->rcpts[0].addr);
 	ret |= buf_printf(out, "; %s\r\n", date);
@@ -95,9 +95,9 @@ envelope_set(struct queue_writer *w, const struct submit_request *req, const cha
 }
 
 int
-submit_queue(struct queue *q, const struct config *cfg, const struct submit_request *req,
-	     uid_t uid, const char *content, size_t len, char id_r[QUEUE_ID_SIZE],
-	     bool *temporary_r, const char **error_r)
+submit_queue(struct queue *q, const struct config *cfg, const struct submit_request *req, uid_t uid,
+	     const char *content, size_t len, char id_r[QUEUE_ID_SIZE], bool *temporary_r,
+	     const char **error_r)
 {
 	struct queue_writer *w = NULL;
 	struct buf head;

@@ -3,11 +3,11 @@
  * SO_PEERCRED, the message queued inline with submit_queue(). */
 #include "lib/common.h"
 
-#include <inttypes.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <inttypes.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -20,8 +20,8 @@
 #include "queue/submit.h"
 
 #define SUBMIT_TIMEOUT_SECS 60
-#define SUBMIT_CONN_MAX 64    /* connections at once; more are told 451 */
-#define SUBMIT_PULL 65536     /* head bytes handed to the parser at a time */
+#define SUBMIT_CONN_MAX 64 /* connections at once; more are told 451 */
+#define SUBMIT_PULL 65536  /* head bytes handed to the parser at a time */
 
 struct submit_server {
 	struct event_base *base;
@@ -78,8 +78,7 @@ conn_written(struct bufferevent *bev, void *arg)
 }
 
 /* Send one reply line, then close once it is written. */
-static void
-conn_reply(struct submit_conn *c, const char *fmt, ...) ATTR_PRINTF(2, 3);
+static void conn_reply(struct submit_conn *c, const char *fmt, ...) ATTR_PRINTF(2, 3);
 
 static void
 conn_reply(struct submit_conn *c, const char *fmt, ...)
@@ -272,8 +271,8 @@ submit_server_new(struct event_base *base, struct queue *q, const struct config 
 	if (unlink(path) < 0 && errno != ENOENT)
 		goto fail;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(path, 0666) < 0 || listen(fd, 128) < 0)
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || chmod(path, 0666) < 0 ||
+	    listen(fd, 128) < 0)
 		goto fail;
 
 	struct submit_server *s = xcalloc(1, sizeof(*s));

@@ -63,7 +63,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct buf again;
 			const char *error;
 			buf_init(&again, BUF_UNLIMITED);
-			if (submit_request_format(&whole.req, whole.content_size, &again, &error) < 0 ||
+			if (submit_request_format(&whole.req, whole.content_size, &again, &error) <
+				0 ||
 			    again.len != first.used || memcmp(again.data, data, again.len) != 0)
 				abort();
 			buf_release(&again);
@@ -72,7 +73,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (len == sizeof(whole.arg))
 				abort();
 			for (size_t k = 0; k < len; k++)
-				if ((unsigned char)whole.arg[k] <= 0x20 || (unsigned char)whole.arg[k] >= 0x7f)
+				if ((unsigned char)whole.arg[k] <= 0x20 ||
+				    (unsigned char)whole.arg[k] >= 0x7f)
 					abort();
 		}
 	}

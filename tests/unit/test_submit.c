@@ -40,8 +40,7 @@ request_fill(struct submit_request *req, size_t nrcpts)
  * unconsumed bytes as a caller would. Returns the result; *used_r is the
  * total consumed. */
 static enum submit_parse_result
-parse_chunked(struct submit_parser *p, const char *data, size_t len, size_t chunk,
-	      size_t *used_r)
+parse_chunked(struct submit_parser *p, const char *data, size_t len, size_t chunk, size_t *used_r)
 {
 	struct buf pending;
 	size_t fed = 0, used = 0;
@@ -176,18 +175,18 @@ test_malformed(void **state)
 	    "HELLO\n",
 	    "submit\n",
 	    "SUBMIT \n",
-	    "SUBMIT\nrcpt bob@example.net\n",           /* sender not first */
-	    "SUBMIT\ncontent 1\n",                      /* no sender */
-	    "SUBMIT\nsender\n",                         /* no value */
-	    "SUBMIT\nsender a@b\nsender a@b\n",         /* twice */
-	    "SUBMIT\nsender a@b\ncontent 1\n",          /* no recipient */
-	    "SUBMIT\nsender a@b\nrcpt \n",              /* empty recipient */
+	    "SUBMIT\nrcpt bob@example.net\n",		/* sender not first */
+	    "SUBMIT\ncontent 1\n",			/* no sender */
+	    "SUBMIT\nsender\n",				/* no value */
+	    "SUBMIT\nsender a@b\nsender a@b\n",		/* twice */
+	    "SUBMIT\nsender a@b\ncontent 1\n",		/* no recipient */
+	    "SUBMIT\nsender a@b\nrcpt \n",		/* empty recipient */
 	    "SUBMIT\nsender a@b\nrcpt x@y\nret full\n", /* ret after rcpt */
-	    "SUBMIT\nsender a@b\nenvid e\nret full\n",  /* ret after envid */
+	    "SUBMIT\nsender a@b\nenvid e\nret full\n",	/* ret after envid */
 	    "SUBMIT\nsender a@b\nret full\nret full\n",
 	    "SUBMIT\nsender a@b\nret none\n",
 	    "SUBMIT\nsender a@b\nenvid a b\n",
-	    "SUBMIT\nsender a@b\nnotify never\n",          /* notify before any rcpt */
+	    "SUBMIT\nsender a@b\nnotify never\n", /* notify before any rcpt */
 	    "SUBMIT\nsender a@b\nrcpt x@y\nnotify never\nnotify never\n",
 	    "SUBMIT\nsender a@b\nrcpt x@y\nnotify delay,success\n", /* not canonical */
 	    "SUBMIT\nsender a@b\nrcpt x@y\nnotify never,success\n",
@@ -247,8 +246,7 @@ test_overlong_line(void **state)
 	submit_parser_release(&p);
 	/* A long first line too. */
 	submit_parser_init(&p);
-	assert_int_equal(parse_chunked(&p, in.data + 7, in.len - 7, 0, &used),
-			 SUBMIT_PARSE_ERROR);
+	assert_int_equal(parse_chunked(&p, in.data + 7, in.len - 7, 0, &used), SUBMIT_PARSE_ERROR);
 	submit_parser_release(&p);
 	buf_release(&in);
 }
@@ -365,9 +363,8 @@ live_new(void)
 	assert_int_equal(config_finish(l->cfg, geteuid(), &error), 0);
 	l->base = event_base_new();
 	l->sock = xasprintf("%s/%s", l->t->dir, SUBMIT_SOCKET);
-	assert_int_equal(submit_server_new(l->base, l->t->q, l->cfg, l->sock, &h, l, &l->srv,
-					   &error),
-			 0);
+	assert_int_equal(
+	    submit_server_new(l->base, l->t->q, l->cfg, l->sock, &h, l, &l->srv, &error), 0);
 	struct stat st;
 	assert_int_equal(stat(l->sock, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0666);
@@ -586,7 +583,7 @@ test_live_refusals(void **state)
 	struct live *l = live_new();
 
 	l->cfg->smtpd_max_message_size = 1000;
-	assert_int_equal(live_run(l, client_big), 550);	/* 552 / 10 * 10 */
+	assert_int_equal(live_run(l, client_big), 550); /* 552 / 10 * 10 */
 	assert_int_equal(qt_count(l->t, "incoming"), 0);
 	assert_int_equal(qt_count(l->t, "tmp"), 0);
 	assert_int_equal(live_run(l, client_garbage), 500);
@@ -603,8 +600,7 @@ test_unreachable(void **state)
 
 	request_fill(&req, 1);
 	buf_init(&reply, 1024);
-	assert_int_equal(submit_send("/nonexistent/submit.sock", &req, "x", 1, &reply, &error),
-			 -1);
+	assert_int_equal(submit_send("/nonexistent/submit.sock", &req, "x", 1, &reply, &error), -1);
 	assert_non_null(error);
 	assert_int_equal(submit_flush("/nonexistent/submit.sock", NULL, NULL, &reply, &error), -1);
 	buf_release(&reply);
