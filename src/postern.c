@@ -21,6 +21,10 @@ static const struct command commands[] = {
 	{"user", cmd_user, "add, list, delete users or change their passwords", true},
 	{"alias", cmd_alias, "add, list or delete aliases", true},
 	{"reindex", cmd_reindex, "rebuild a user's mail index from the Maildir", true},
+	{"queue", cmd_queue, "list, show, flush, hold, release or delete queued mail", true},
+	{"mailq", cmd_mailq, "list the mail queue (postern queue list)", true},
+	{"sendmail", cmd_sendmail, "queue a message read from standard input (sendmail options)",
+	 false},
 };
 
 static void
@@ -43,6 +47,16 @@ main(int argc, char **argv)
 	log_open("postern", LOG_LVL_INFO, false);
 	if (sqlite_vfs_relative_register() < 0)
 		fatal("SQLite has no unix VFS");
+	/* Invoked as sendmail or mailq: every argument is that command's;
+	 * the data directory and configuration file come from the
+	 * environment (docs/sendmail.md). */
+	const char *self = strrchr(argv[0], '/') != NULL ? strrchr(argv[0], '/') + 1 : argv[0];
+	if (strcmp(self, "sendmail") == 0 || strcmp(self, "mailq") == 0) {
+		cli.data_dir = getenv("POSTERN_DATA");
+		cli.config_file = getenv("POSTERN_CONFIG");
+		cli.command = self;
+		return self[0] == 's' ? cmd_sendmail(&cli, argc, argv) : cmd_mailq(&cli, argc, argv);
+	}
 	while (i < argc) {
 		int r = cli_global_option(&cli, argc, argv, &i);
 		if (r < 0)

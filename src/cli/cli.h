@@ -54,5 +54,9 @@ int cmd_domain(struct cli *cli, int argc, char **argv);
 int cmd_user(struct cli *cli, int argc, char **argv);
 int cmd_alias(struct cli *cli, int argc, char **argv);
 int cmd_reindex(struct cli *cli, int argc, char **argv);
+int cmd_queue(struct cli *cli, int argc, char **argv);
+int cmd_mailq(struct cli *cli, int argc, char **argv);
+/* Exit codes of sendmail's (sysexits.h), not the ones above. */
+int cmd_sendmail(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -19,6 +19,9 @@
  *   FLUSH LF               every deferred message due now
  *   FLUSH SP ID LF         that message
  *   ETRN SP DOMAIN LF      deferred messages with a recipient in DOMAIN
+ *                          (1 to 256 printable ASCII bytes without space,
+ *                          "@domain" and "#queue" passed on as RFC 1985
+ *                          has them)
  *
  * and the server answers one line and closes:
  *
@@ -32,8 +35,11 @@
  *
  * What the server writes: a queue file with protocol "local", no client
  * address, and the content prefixed with
- *   Received: by HOSTNAME (postern) id ID (for <rcpt>, one recipient only);
- *   \tfrom userid UID (LOGIN); DATE
+ *   Received: by HOSTNAME (postern, from userid UID LOGIN)
+ *   \tid ID
+ *   \tfor <RCPT>; DATE
+ * (the "for" line only when there is one recipient; LOGIN only when the
+ * uid has a login name).
  * Body type 8BITMIME when the content has an octet above 127, and SMTPUTF8
  * when an address is not ASCII. Recipients in local domains are queued
  * like the others: the runner delivers them to the mail store.
@@ -135,9 +141,10 @@ void submit_server_free(struct submit_server **s);
 /* ---- clients (blocking; for commands and, briefly, ETRN in a worker) ---- */
 
 /* Submit: returns the reply code (250, 4xx, 5xx) with its text in reply
- * (one line, no LF; the queue id after "250 "), or -1 with *error_r when
- * the socket cannot be reached (the runner is not running) or the
- * connection fails; time limit 60 s. */
+ * (what follows "NNN SP", one line, no LF: the queue id for 250), or -1
+ * with *error_r when the request is invalid (submit_request_format), the
+ * socket cannot be reached (the runner is not running) or the connection
+ * fails; time limit 60 s. */
 int submit_send(const char *path, const struct submit_request *req, const char *content,
 		size_t len, struct buf *reply, const char **error_r);
 /* FLUSH [id] or ETRN domain (one of id/domain, or neither for FLUSH all):
