@@ -21,6 +21,7 @@ static const struct command commands[] = {
 	{"user", cmd_user, "add, list, delete users or change their passwords", true},
 	{"alias", cmd_alias, "add, list or delete aliases", true},
 	{"reindex", cmd_reindex, "rebuild a user's mail index from the Maildir", true},
+	{"route", cmd_route, "show where mail for a domain goes (MX, addresses)", false},
 };
 
 static void
