@@ -54,10 +54,13 @@ route_done(const struct dns_route *route, void *arg)
 	struct route_result *res = arg;
 
 	if (route->status == DNS_OK || route->nhosts > 0) {
-		const char *kind = res->domain[0] == '[' ? "address literal"
-				   : (res->flags & DNS_ROUTE_NO_MX) != 0 ? "host"
-				   : route->implicit_mx ? "no MX, its own addresses (implicit MX)"
-							: "MX";
+		const char *kind = "MX";
+		if (res->domain[0] == '[')
+			kind = "address literal";
+		else if ((res->flags & DNS_ROUTE_NO_MX) != 0)
+			kind = "host";
+		else if (route->implicit_mx)
+			kind = "no MX, its own addresses (implicit MX)";
 		printf("%s: %s, %s\n", res->domain, kind, dns_status_name(route->status));
 		for (size_t i = 0; i < route->nhosts; i++)
 			print_host(&route->hosts[i]);

@@ -71,7 +71,7 @@ struct dns_query {
 	bool finished; /* route is final, the done event is active */
 	char name[DNS_NAME_MAX + 1];
 	struct dns_route route;
-	struct host_state *hstate; /* per route.hosts entry */
+	struct host_state *hstate;  /* per route.hosts entry */
 	struct dns_lookup *lookups; /* in flight */
 	struct event *timer;
 	struct event *done;
@@ -277,7 +277,8 @@ dns_add_forwarder(struct ub_ctx *ub, const char *spec, size_t len, const char **
 		if (*p == '\0')
 			goto bad;
 		for (; *p != '\0'; p++) {
-			if (!ascii_is_digit((unsigned char)*p) || (port = port * 10 + (unsigned)(*p - '0')) > 65535)
+			if (!ascii_is_digit((unsigned char)*p) ||
+			    (port = port * 10 + (unsigned)(*p - '0')) > 65535)
 				goto bad;
 		}
 		if (port == 0)
@@ -318,13 +319,12 @@ dns_setup(struct ub_ctx *ub, const char *resolvers, const char **error_r)
 		if ((r = ub_ctx_set_option(ub, options[i][0], options[i][1])) != 0)
 			goto ub_error;
 	if (resolvers == NULL || resolvers[0] == '\0') {
-		if ((r = ub_ctx_resolvconf(ub, NULL)) != 0 || (r = ub_ctx_hosts(ub, NULL)) != 0) {
-			snprintf(dns_error_buf, sizeof(dns_error_buf),
-				 "system resolver configuration: %s",
-				 r < 0 ? ub_strerror(r) : strerror(errno));
-			*error_r = dns_error_buf;
-			return -1;
-		}
+		/* without them, libunbound resolves from the root servers */
+		if ((r = ub_ctx_resolvconf(ub, NULL)) != 0)
+			log_warning("dns: /etc/resolv.conf: %s; resolving without forwarders",
+				    ub_strerror(r));
+		if ((r = ub_ctx_hosts(ub, NULL)) != 0)
+			log_warning("dns: /etc/hosts: %s", ub_strerror(r));
 		return 0;
 	}
 	for (const char *p = resolvers;;) {
@@ -485,8 +485,7 @@ dns_lookup_cancel(struct dns_lookup *l)
 	dns->orphans = l;
 }
 
-static void ATTR_PRINTF(2, 3)
-route_error(struct dns_query *q, const char *fmt, ...)
+static void ATTR_PRINTF(2, 3) route_error(struct dns_query *q, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -692,8 +691,8 @@ dns_lookup_done(void *arg, int err, struct ub_result *result)
 	} else {
 		dns_lookup_unlink(&q->lookups, l);
 		if (err != 0)
-			log_info("dns: %s %s: libunbound: %s", lookup_name(q, l), rr_name(l->rrtype),
-				 ub_strerror(err));
+			log_info("dns: %s %s: libunbound: %s", lookup_name(q, l),
+				 rr_name(l->rrtype), ub_strerror(err));
 		if (l->host != HOST_NONE) {
 			dns_address_answer(q, l->host, err, res);
 		} else if (err != 0 || res->bogus ||

@@ -35,7 +35,8 @@
  * waiting are DNS_TEMPFAIL and the route is settled with what came.
  *
  * Resolvers: NULL or "" uses the system's (/etc/resolv.conf and
- * /etc/hosts); else a comma-separated list of "IP" or "IP@PORT" (IPv4 or
+ * /etc/hosts; without a readable resolv.conf, recursion from the root
+ * servers, with a warning logged); else a comma-separated list of "IP" or "IP@PORT" (IPv4 or
  * IPv6) queried as forwarders (libunbound's ub_ctx_set_fwd), e.g.
  * "127.0.0.1@5353" for tests. Resolvers on loopback are allowed, and names
  * under "test." (RFC 6761), which libunbound would answer itself, go to

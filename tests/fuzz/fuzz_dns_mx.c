@@ -31,7 +31,8 @@ check_name(const char *name, const uint8_t *rdata, size_t len, unsigned pref)
 			wire[pos++] = (uint8_t)(i - label);
 			for (size_t k = label; k < i; k++) {
 				unsigned char c = (unsigned char)name[k];
-				if (!(ascii_is_letdig(c) || c == '-' || c == '_') || (c >= 'A' && c <= 'Z'))
+				if (!(ascii_is_letdig(c) || c == '-' || c == '_') ||
+				    (c >= 'A' && c <= 'Z'))
 					panic("bad character in '%s'", name);
 				wire[pos++] = (uint8_t)ascii_tolower(c);
 			}

@@ -33,7 +33,9 @@ parse(const char *rdata, size_t len, unsigned *pref, char name[DNS_NAME_MAX + 1]
 static void
 test_mx_parse_good(void **state)
 {
-	static const char rec[] = "\x00\x0a\x04MAIL\x07" "example\x03" "com";
+	static const char rec[] = "\x00\x0a\x04MAIL\x07"
+				  "example\x03"
+				  "com";
 	char name[DNS_NAME_MAX + 1];
 	unsigned pref;
 
@@ -60,7 +62,9 @@ test_mx_parse_null_mx(void **state)
 static void
 test_mx_parse_truncated(void **state)
 {
-	static const char rec[] = "\x00\x0a\x04mail\x07" "example\x03" "com";
+	static const char rec[] = "\x00\x0a\x04mail\x07"
+				  "example\x03"
+				  "com";
 	char name[DNS_NAME_MAX + 1];
 	unsigned pref;
 
@@ -81,7 +85,7 @@ test_mx_parse_compressed(void **state)
 
 	assert_int_equal(parse("\x00\x0a\xc0\x0c", 4, &pref, name), -1);
 	assert_int_equal(parse("\x00\x0a\x02mx\xc0\x0c", 7, &pref, name), -1);
-	assert_int_equal(parse("\x00\x0a\x40", 3, &pref, name), -1);  /* 64: extended label */
+	assert_int_equal(parse("\x00\x0a\x40", 3, &pref, name), -1); /* 64: extended label */
 	assert_int_equal(parse("\x00\x0a\x80\x00", 4, &pref, name), -1);
 }
 
@@ -329,7 +333,8 @@ free_port(void)
 static bool
 tcp_answers(int port)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)port),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
@@ -352,7 +357,8 @@ write_config(const char *path)
 		"  directory: \"%s\"\n  pidfile: \"%s/unbound.pid\"\n"
 		"  logfile: \"\"\n  use-syslog: no\n  verbosity: 0\n"
 		"  interface: 127.0.0.1\n  port: %d\n  do-ip6: no\n  num-threads: 1\n"
-		"  do-not-query-localhost: no\n  module-config: \"iterator\"\n  infra-keep-probing: yes\n"
+		"  do-not-query-localhost: no\n  infra-keep-probing: yes\n"
+		"  module-config: \"iterator\"\n"
 		"  access-control: 127.0.0.0/8 allow\n"
 		"  local-zone: \"test.\" static\n"
 		"  local-zone: \"dead.test.\" transparent\n"
@@ -452,11 +458,13 @@ dns_teardown(void **state)
 	return 0;
 }
 
-#define SKIP_IF_NO_UNBOUND()           \
-	do {                           \
-		if (live.pid <= 0)     \
-			skip();        \
-	} while (0)
+/* Skips the calling test when unbound could not be started. */
+static void
+need_unbound(void)
+{
+	if (live.pid <= 0)
+		skip();
+}
 
 struct result {
 	int calls;
@@ -536,7 +544,7 @@ test_live_multi(void **state)
 {
 	struct result res;
 
-	SKIP_IF_NO_UNBOUND();
+	need_unbound();
 	route_sync(live.dns, "Multi.TEST.", DNS_ROUTE_IPV6, &res);
 	assert_int_equal(res.route.status, DNS_OK);
 	assert_false(res.route.implicit_mx);
@@ -575,7 +583,7 @@ test_live_cname(void **state)
 {
 	struct result res;
 
-	SKIP_IF_NO_UNBOUND();
+	need_unbound();
 	route_sync(live.dns, "cname.test", DNS_ROUTE_IPV6, &res);
 	assert_int_equal(res.route.status, DNS_OK);
 	assert_int_equal(res.route.nhosts, 1);
@@ -589,7 +597,7 @@ test_live_implicit(void **state)
 {
 	struct result res;
 
-	SKIP_IF_NO_UNBOUND();
+	need_unbound();
 	route_sync(live.dns, "plain.test", DNS_ROUTE_IPV6, &res);
 	assert_int_equal(res.route.status, DNS_OK);
 	assert_true(res.route.implicit_mx);
@@ -614,7 +622,7 @@ test_live_null_mx(void **state)
 {
 	struct result res;
 
-	SKIP_IF_NO_UNBOUND();
+	need_unbound();
 	route_sync(live.dns, "nullmx.test", 0, &res);
 	assert_int_equal(res.route.status, DNS_NULL_MX);
 	assert_int_equal(res.route.nhosts, 0);
@@ -626,7 +634,7 @@ test_live_nxdomain(void **state)
 {
 	struct result res;
 
-	SKIP_IF_NO_UNBOUND();
+	need_unbound();
 	route_sync(live.dns, "nowhere.test", 0, &res);
 	assert_int_equal(res.route.status, DNS_NXDOMAIN);
 	assert_string_equal(res.route.error, "Host or domain name not found. Name service error "
@@ -639,14 +647,15 @@ test_live_no_address(void **state)
 {
 	struct result res;
 
-	SKIP_IF_NO_UNBOUND();
+	need_unbound();
 	route_sync(live.dns, "noaddr.test", DNS_ROUTE_IPV6, &res);
 	assert_int_equal(res.route.status, DNS_NO_ADDRESS);
 	assert_int_equal(res.route.nhosts, 1);
 	assert_int_equal(res.route.hosts[0].status, DNS_NO_ADDRESS);
-	assert_string_equal(res.route.error,
-			    "Host or domain name not found. Name service error for "
-			    "name=mx.noaddr.test type=A: Host found but no data record of requested type");
+	assert_string_equal(
+	    res.route.error,
+	    "Host or domain name not found. Name service error for "
+	    "name=mx.noaddr.test type=A: Host found but no data record of requested type");
 
 	/* an exchanger that does not exist */
 	route_sync(live.dns, "gone.test", 0, &res);
@@ -659,7 +668,7 @@ test_live_literals(void **state)
 {
 	struct result res;
 
-	SKIP_IF_NO_UNBOUND();
+	need_unbound();
 	route_sync(live.dns, "[192.0.2.44]", 0, &res);
 	assert_int_equal(res.route.status, DNS_OK);
 	assert_int_equal(res.route.nhosts, 1);
@@ -671,8 +680,8 @@ test_live_literals(void **state)
 	assert_int_equal(res.route.status, DNS_OK);
 	assert_addr(&res.route.hosts[0].addrs[0], "2001:db8::5");
 
-	static const char *const bad[] = {"[192.0.2.300]", "[2001:db8::1]", "[IPv6:192.0.2.1]",
-					  "[192.0.2.1", "[]", "[IPv6:]"};
+	static const char *const bad[] = {
+	    "[192.0.2.300]", "[2001:db8::1]", "[IPv6:192.0.2.1]", "[192.0.2.1", "[]", "[IPv6:]"};
 	for (size_t i = 0; i < N_ELEMENTS(bad); i++) {
 		route_sync(live.dns, bad[i], 0, &res);
 		assert_int_equal(res.route.status, DNS_INVALID);
@@ -685,11 +694,11 @@ test_live_invalid(void **state)
 	char longname[300];
 	struct result res;
 
-	SKIP_IF_NO_UNBOUND();
+	need_unbound();
 	memset(longname, 'a', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
-	const char *bad[] = {"", ".", "a..b", ".a", "a b", "a\nb", "exa*mple.test", "a..",
-			     longname, NULL};
+	const char *bad[] = {"",    ".",      "a..b", ".a", "a b", "a\nb", "exa*mple.test",
+			     "a..", longname, NULL};
 	for (size_t i = 0; i < N_ELEMENTS(bad); i++) {
 		route_sync(live.dns, bad[i], 0, &res);
 		assert_int_equal(res.route.status, DNS_INVALID);
@@ -712,14 +721,13 @@ test_live_cancel(void **state)
 	struct result res[10];
 	char lag[32];
 
-	SKIP_IF_NO_UNBOUND();
+	need_unbound();
 	/* at once, and after every number of loop turns: no callback after
 	 * the cancel, whatever was in flight */
 	for (int turns = 0; turns < 10; turns++) {
 		memset(&res[turns], 0, sizeof(res[turns]));
-		struct dns_query *q =
-		    dns_route(live.dns, turns % 2 ? "multi.test" : lagging(lag), DNS_ROUTE_IPV6,
-			      route_done, &res[turns]);
+		struct dns_query *q = dns_route(live.dns, turns % 2 ? "multi.test" : lagging(lag),
+						DNS_ROUTE_IPV6, route_done, &res[turns]);
 		for (int i = 0; i < turns && res[turns].calls == 0; i++)
 			loop_turn(live.base);
 		if (res[turns].calls == 0)
@@ -760,7 +768,7 @@ test_live_free(void **state)
 	struct dns *dns;
 	const char *error;
 
-	SKIP_IF_NO_UNBOUND();
+	need_unbound();
 	/* queries in flight when the context goes */
 	assert_int_equal(dns_new(live.base, resolver, &dns, &error), 0);
 	dns_route(dns, "multi.test", DNS_ROUTE_IPV6, route_done, &res);
@@ -790,13 +798,14 @@ test_live_tempfail(void **state)
 	char dead[64];
 	time_t start;
 
-	SKIP_IF_NO_UNBOUND();
+	need_unbound();
 	/* the zone's server is down: SERVFAIL or our time limit */
 	dns_set_timeout(live.dns, 1);
 	start = time(NULL);
 	route_sync(live.dns, "x.dead.test", 0, &res);
 	assert_int_equal(res.route.status, DNS_TEMPFAIL);
-	assert_non_null(strstr(res.route.error, "name=x.dead.test type=MX: Host not found, try again"));
+	assert_non_null(
+	    strstr(res.route.error, "name=x.dead.test type=MX: Host not found, try again"));
 	assert_true(time(NULL) - start <= 3);
 
 	/* one exchanger's address lookups fail, or do not end in time: the
@@ -818,8 +827,9 @@ test_live_tempfail(void **state)
 	/* nothing but the slow one */
 	route_sync(live.dns, "mx.slow.test", DNS_ROUTE_NO_MX, &res);
 	assert_int_equal(res.route.status, DNS_TEMPFAIL);
-	assert_string_equal(res.route.error, "Host or domain name not found. Name service error for "
-					     "name=mx.slow.test type=A: Host not found, try again");
+	assert_string_equal(res.route.error,
+			    "Host or domain name not found. Name service error for "
+			    "name=mx.slow.test type=A: Host not found, try again");
 	dns_set_timeout(live.dns, DNS_TIMEOUT);
 
 	/* nothing listens where the resolver should be */
@@ -838,9 +848,9 @@ test_resolver_syntax(void **state)
 {
 	static const char *const good[] = {"127.0.0.1", "127.0.0.1@53", " 127.0.0.1@5353 , ::1@53",
 					   "2001:db8::1"};
-	static const char *const bad[] = {"localhost",	  "127.0.0.1@",	 "127.0.0.1@0",
-					  "127.0.0.1@65536", "127.0.0.1,",	 "127.0.0.1@5x",
-					  "1.2.3.4.5",	  "@53"};
+	static const char *const bad[] = {"localhost",	     "127.0.0.1@", "127.0.0.1@0",
+					  "127.0.0.1@65536", "127.0.0.1,", "127.0.0.1@5x",
+					  "1.2.3.4.5",	     "@53"};
 	struct event_base *base = event_base_new();
 	struct dns *dns;
 	const char *error;
@@ -864,16 +874,11 @@ int
 main(void)
 {
 	const struct CMUnitTest pure[] = {
-	    cmocka_unit_test(test_mx_parse_good),
-	    cmocka_unit_test(test_mx_parse_null_mx),
-	    cmocka_unit_test(test_mx_parse_truncated),
-	    cmocka_unit_test(test_mx_parse_compressed),
-	    cmocka_unit_test(test_mx_parse_bad_chars),
-	    cmocka_unit_test(test_mx_parse_long),
-	    cmocka_unit_test(test_mx_order_preference),
-	    cmocka_unit_test(test_mx_order_shuffle),
-	    cmocka_unit_test(test_mx_order_duplicates),
-	    cmocka_unit_test(test_resolver_syntax),
+	    cmocka_unit_test(test_mx_parse_good),	cmocka_unit_test(test_mx_parse_null_mx),
+	    cmocka_unit_test(test_mx_parse_truncated),	cmocka_unit_test(test_mx_parse_compressed),
+	    cmocka_unit_test(test_mx_parse_bad_chars),	cmocka_unit_test(test_mx_parse_long),
+	    cmocka_unit_test(test_mx_order_preference), cmocka_unit_test(test_mx_order_shuffle),
+	    cmocka_unit_test(test_mx_order_duplicates), cmocka_unit_test(test_resolver_syntax),
 	};
 	const struct CMUnitTest with_unbound[] = {
 	    cmocka_unit_test_setup_teardown(test_live_multi, dns_setup, dns_teardown),
@@ -890,6 +895,6 @@ main(void)
 	};
 	int failed = cmocka_run_group_tests_name("pure", pure, NULL, NULL);
 
-	return failed + cmocka_run_group_tests_name("unbound", with_unbound, live_setup,
-						    live_teardown);
+	return failed +
+	       cmocka_run_group_tests_name("unbound", with_unbound, live_setup, live_teardown);
 }
