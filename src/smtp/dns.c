@@ -651,8 +651,11 @@ dns_mx_answer(struct dns_query *q, const struct ub_result *res)
 		dns_hosts_single(q, q->name);
 		return;
 	}
-	route->hosts = xcalloc(DNS_MX_READ_MAX, sizeof(*route->hosts));
-	for (size_t i = 0; res->data[i] != NULL && n < DNS_MX_READ_MAX; i++) {
+	size_t count = 0;
+	while (res->data[count] != NULL && count < DNS_MX_READ_MAX)
+		count++;
+	route->hosts = xcalloc(count, sizeof(*route->hosts));
+	for (size_t i = 0; i < count; i++) {
 		struct dns_host *h = &route->hosts[n];
 		if (dns_mx_parse((const unsigned char *)res->data[i], (size_t)res->len[i], &h->pref,
 				 h->name) < 0)
