@@ -25,6 +25,7 @@ static const struct command commands[] = {
 	{"mailq", cmd_mailq, "list the mail queue (postern queue list)", true},
 	{"sendmail", cmd_sendmail, "queue a message read from standard input (sendmail options)",
 	 false},
+	{"route", cmd_route, "show where mail for a domain goes (MX, addresses)", false},
 };
 
 static void

@@ -58,5 +58,6 @@ int cmd_queue(struct cli *cli, int argc, char **argv);
 int cmd_mailq(struct cli *cli, int argc, char **argv);
 /* Exit codes of sendmail's (sysexits.h), not the ones above. */
 int cmd_sendmail(struct cli *cli, int argc, char **argv);
+int cmd_route(struct cli *cli, int argc, char **argv);
 
 #endif

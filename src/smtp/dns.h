@@ -8,13 +8,16 @@
  *
  * Routing a domain (dns_route):
  * - "[192.0.2.1]" / "[IPv6:2001:db8::1]" (an address literal): that address,
- *   no lookup.
+ *   no lookup; one host named as written, whatever DNS_ROUTE_IPV6 says.
  * - MX records: hosts ordered by preference, shuffled among equal
  *   preferences (RFC 5321 5.1), duplicates dropped; each host's AAAA and A
  *   records looked up (AAAA only when IPv6 is wanted), all in parallel.
+ *   Malformed MX records are skipped (none usable: DNS_TEMPFAIL); only the
+ *   first 256 records of an answer are read.
  * - A single MX record "0 ." is a null MX (RFC 7505): DNS_NULL_MX, the
- *   domain accepts no mail (bounce at once, 556 5.1.10). An MX set mixing
- *   "." with other hosts ignores the "." entry.
+ *   domain accepts no mail (bounce at once, 556 5.1.10); so is any MX set
+ *   whose only target is ".". An MX set mixing "." with other hosts ignores
+ *   the "." entry.
  * - No MX records (NOERROR without data): the domain itself is the only
  *   host, preference 0 (the implicit MX), from its AAAA and A records.
  * - NXDOMAIN: DNS_NXDOMAIN (permanent).
@@ -28,11 +31,16 @@
  * DNS_NO_ADDRESS. The route is DNS_OK when at least one host has an
  * address; else DNS_TEMPFAIL when any lookup failed temporarily; else
  * DNS_NO_ADDRESS (permanent). Addresses keep the port 0: the caller sets it.
+ * When the time limit strikes during the address lookups, the hosts still
+ * waiting are DNS_TEMPFAIL and the route is settled with what came.
  *
  * Resolvers: NULL or "" uses the system's (/etc/resolv.conf and
- * /etc/hosts); else a comma-separated list of "IP" or "IP@PORT" (IPv4 or
+ * /etc/hosts; without a readable resolv.conf, recursion from the root
+ * servers, with a warning logged); else a comma-separated list of "IP" or "IP@PORT" (IPv4 or
  * IPv6) queried as forwarders (libunbound's ub_ctx_set_fwd), e.g.
- * "127.0.0.1@5353" for tests. Every lookup has an overall time limit
+ * "127.0.0.1@5353" for tests. Resolvers on loopback are allowed, and names
+ * under "test." (RFC 6761), which libunbound would answer itself, go to
+ * the resolvers like any other. Every lookup has an overall time limit
  * (DNS_TIMEOUT seconds) after which it is DNS_TEMPFAIL.
  */
 #ifndef POSTERN_DNS_H
@@ -89,11 +97,15 @@ int dns_new(struct event_base *base, const char *resolvers, struct dns **dns_r,
 	    const char **error_r);
 /* Cancels every query in flight (their callbacks are not called). */
 void dns_free(struct dns **dns);
+/* The time limit of routes started from now on (default DNS_TIMEOUT; 0
+ * counts as 1), for tests and the command line. */
+void dns_set_timeout(struct dns *dns, unsigned seconds);
 
 #define DNS_ROUTE_IPV6 0x1u  /* look up AAAA records too */
 #define DNS_ROUTE_NO_MX 0x2u /* the name is a host: no MX lookup */
 
-/* route (and everything it points to) is valid during the call only. */
+/* route (and everything it points to) is valid during the call only. The
+ * callback may start and cancel other queries, and call dns_free(). */
 typedef void dns_route_cb(const struct dns_route *route, void *arg);
 
 /* Look up domain (ASCII or an A-label; a trailing dot is allowed) as
@@ -116,8 +128,8 @@ int dns_mx_parse(const unsigned char *rdata, size_t len, unsigned *pref_r,
 		 char name[DNS_NAME_MAX + 1]);
 
 /* Sort hosts[0..n) by preference, in place, and shuffle each run of equal
- * preference with random(); drop later duplicates of a name. Returns the
- * new count. */
+ * preference with random() (NULL: keep their order); drop later duplicates
+ * of a name. Returns the new count. Quadratic in n: the caller bounds it. */
 size_t dns_mx_order(struct dns_host *hosts, size_t n, uint32_t (*random)(void *), void *arg);
 
 #endif
