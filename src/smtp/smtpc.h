@@ -90,10 +90,15 @@ struct smtpc_config {
 #define SMTPC_EXT_AUTH 0x100u
 #define SMTPC_EXT_ENHANCEDSTATUSCODES 0x200u
 
+/* SASL mechanisms of the AUTH keyword that the client can use. */
+#define SMTPC_AUTH_PLAIN 0x1u
+#define SMTPC_AUTH_LOGIN 0x2u
+
 struct smtpc_peer {
 	char name[300];	     /* "mx.example.net[192.0.2.7]" for logs and the queue's remote */
 	unsigned ext;	     /* SMTPC_EXT_* */
 	uint64_t size_max;   /* SIZE value; 0 = none announced */
+	unsigned auth;	     /* SMTPC_AUTH_* offered */
 	bool esmtp;	     /* EHLO worked (else HELO) */
 	bool tls;	     /* the channel is encrypted */
 	bool tls_verified;   /* the certificate verified for the host name */
@@ -107,8 +112,9 @@ struct smtpc_reply {
 	char text[512];	   /* the reply's text lines joined by spaces, cleaned
 			      (queue_text_clean), cut to fit */
 	bool generated;	   /* made by the client (connection lost, SIZE, ...) */
-	const char *stage; /* "MAIL FROM", "RCPT TO", "DATA", "end of data", "connect",
-			      "greeting", "EHLO", "STARTTLS", "AUTH" (static) */
+	const char *stage; /* "MAIL FROM", "RCPT TO", "DATA", "BDAT", "end of data",
+			      "RSET", "connect", "greeting", "EHLO", "HELO",
+			      "STARTTLS", "AUTH" (static) */
 };
 
 enum smtpc_error_kind {
@@ -180,8 +186,10 @@ void smtpc_free(struct smtpc *c);
 
 /* ---- pure parts, for tests and fuzzing ---- */
 
-/* Parse the EHLO reply's text lines (the first line is the greeting; each
- * further line "KEYWORD params") into peer->ext and peer->size_max. */
+/* Parse the EHLO reply's text lines, joined by '\n' as smtp_reply_parse
+ * gives them (the first line is the greeting; each further line "KEYWORD
+ * params", keywords in any case) into peer->ext, peer->size_max and
+ * peer->auth, which are reset first. */
 void smtpc_parse_ehlo(const char *text, size_t len, struct smtpc_peer *peer);
 
 /* Dot-stuffing with line-end repair, incremental: feed content in chunks of
