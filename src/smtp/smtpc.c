@@ -759,9 +759,9 @@ smtpc_connect(struct event_base *base, const struct smtpc_config *cfg, const str
 		(void)str_copy(ip, sizeof(ip), "?");
 	c->host = xstrdup(host != NULL ? host : ip);
 	if (port == 25)
-		(void)snprintf(c->peer.name, sizeof(c->peer.name), "%.255s[%s]", c->host, ip);
+		(void)snprintf(c->peer.name, sizeof(c->peer.name), "%.240s[%s]", c->host, ip);
 	else
-		(void)snprintf(c->peer.name, sizeof(c->peer.name), "%.255s[%s]:%u", c->host, ip,
+		(void)snprintf(c->peer.name, sizeof(c->peer.name), "%.240s[%s]:%u", c->host, ip,
 			       port);
 	c->loopback = net_is_loopback(sa);
 	smtp_reply_parser_init(&c->parser, SMTPC_REPLY_LINE_MAX, SMTPC_REPLY_LINES_MAX,
