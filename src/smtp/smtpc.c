@@ -1,8 +1,8 @@
-/* smtpc.c - the SMTP client's connection: TCP connect, greeting, EHLO or
- * HELO, STARTTLS, AUTH, reading replies, time-outs, QUIT and freeing. The
- * mail transaction itself is in smtpc_txn.c, the pure parts in
- * smtpc_parse.c; the behaviour is described in smtpc.h and docs/outbound.md.
- */
+/* smtpc.c - the SMTP client's connection: TCP connect, reading replies and
+ * matching them to the commands, time-outs, failures, QUIT and freeing. The
+ * greeting, EHLO, STARTTLS and AUTH are in smtpc_setup.c, the mail
+ * transaction in smtpc_txn.c, the pure parts in smtpc_parse.c; the
+ * behaviour is described in smtpc.h and docs/outbound.md. */
 #include "lib/common.h"
 
 #include <netinet/in.h>
@@ -13,7 +13,6 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
-#include "lib/base64.h"
 #include "lib/log.h"
 #include "lib/net.h"
 #include "lib/tls.h"
@@ -53,12 +52,16 @@ static const struct {
  * long (RFC 5321 4.5.3.2.5, data block). */
 #define SMTPC_WRITE_TIMEOUT 180
 
-static void after_hello(struct smtpc *c);
-
 const char *
 smtpc_cmd_stage(enum smtpc_cmd cmd)
 {
 	return cmd_info[cmd].stage;
+}
+
+unsigned
+smtpc_cmd_timeout(enum smtpc_cmd cmd)
+{
+	return cmd_info[cmd].timeout;
 }
 
 void
@@ -148,17 +151,6 @@ smtpc_cmd(struct smtpc *c, const char *fmt, ...)
 	va_end(ap);
 	if (ret < 0 || buf_add(&c->out, "\r\n", 2) < 0)
 		panic("smtpc: command longer than %d bytes", SMTPC_OUT_MAX);
-}
-
-/* Write the credentials, then wipe them from memory. */
-static void
-flush_secret(struct smtpc *c)
-{
-	size_t len = c->out.len;
-
-	smtpc_flush(c);
-	if (c->out.data != NULL)
-		explicit_bzero(c->out.data, len);
 }
 
 /* ---- replies ---- */
@@ -255,9 +247,8 @@ smtpc_close(struct smtpc *c)
 	smtpc_set_state(c, SMTPC_S_DEAD);
 }
 
-/* The session failed before it was ready. */
-static void
-setup_failed(struct smtpc *c, enum smtpc_error_kind kind)
+void
+smtpc_setup_failed(struct smtpc *c, enum smtpc_error_kind kind)
 {
 	static const char *const kinds[] = {
 		[SMTPC_ERR_CONNECT] = "connect",
@@ -276,18 +267,11 @@ setup_failed(struct smtpc *c, enum smtpc_error_kind kind)
 }
 
 static void
-setup_refused(struct smtpc *c, const struct smtp_reply *r, const char *stage)
-{
-	smtpc_reply_from(&c->error.reply, r, stage);
-	setup_failed(c, SMTPC_ERR_REPLY);
-}
-
-static void
 connect_failed(struct smtpc *c, const char *why)
 {
 	smtpc_reply_gen(&c->error.reply, 451, "4.4.1", "connect", "connect to %s: %s",
 			c->peer.name, why);
-	setup_failed(c, SMTPC_ERR_CONNECT);
+	smtpc_setup_failed(c, SMTPC_ERR_CONNECT);
 }
 
 /* What the client was doing, for "... while <doing>". */
@@ -342,7 +326,7 @@ smtpc_broken(struct smtpc *c, const char *fmt, ...)
 	case SMTPC_S_HANDSHAKE:
 	case SMTPC_S_AUTH:
 		smtpc_reply_gen(&c->error.reply, 451, "4.4.2", stage, "%s", text);
-		setup_failed(c, state == SMTPC_S_HANDSHAKE ? SMTPC_ERR_TLS : SMTPC_ERR_PROTOCOL);
+		smtpc_setup_failed(c, state == SMTPC_S_HANDSHAKE ? SMTPC_ERR_TLS : SMTPC_ERR_PROTOCOL);
 		return;
 	case SMTPC_S_TXN:
 		smtpc_log(c, LOG_LVL_NOTICE, "smtpc: %s", text);
@@ -356,248 +340,6 @@ smtpc_broken(struct smtpc *c, const char *fmt, ...)
 		smtpc_free(c);
 		return;
 	case SMTPC_S_DEAD:
-		return;
-	}
-}
-
-/* ---- setup: EHLO, STARTTLS, AUTH ---- */
-
-static void
-send_hello(struct smtpc *c, enum smtpc_cmd cmd)
-{
-	smtpc_cmd(c, "%s %s", cmd == SMTPC_CMD_EHLO ? "EHLO" : "HELO", c->cfg->helo_name);
-	smtpc_flush(c);
-	smtpc_push(c, cmd, 0, false);
-	smtpc_set_state(c, SMTPC_S_EHLO);
-}
-
-static void
-setup_done(struct smtpc *c)
-{
-	smtpc_log(c, LOG_LVL_INFO, "smtpc: session ready (%s%s%s%s)",
-		  c->peer.esmtp ? "ESMTP" : "SMTP", c->peer.tls ? ", " : "", c->peer.tls_desc,
-		  c->peer.tls ? (c->peer.tls_verified ? ", verified" : ", unverified") : "");
-	smtpc_set_state(c, SMTPC_S_READY);
-	smtpc_notify(c, SMTPC_NOTIFY_READY);
-}
-
-static void
-setup_error(struct smtpc *c, enum smtpc_error_kind kind, const char *stage, const char *text)
-{
-	smtpc_reply_gen(&c->error.reply, 451, "4.7.0", stage, "%s", text);
-	setup_failed(c, kind);
-}
-
-static void
-add_base64(struct smtpc *c, const char *prefix, const void *data, size_t len)
-{
-	if (buf_add_str(&c->out, prefix) < 0 || base64_encode(&c->out, data, len, 0) < 0 ||
-	    buf_add(&c->out, "\r\n", 2) < 0)
-		panic("smtpc: AUTH line too long");
-}
-
-static void
-start_auth(struct smtpc *c)
-{
-	const char *user = c->cfg->auth_user, *pass = c->cfg->auth_password;
-	char text[1024];
-
-	if (!c->peer.tls && !c->loopback) {
-		(void)snprintf(text, sizeof(text),
-			       "not sending credentials to %s without TLS", c->peer.name);
-		setup_error(c, SMTPC_ERR_PROTOCOL, "AUTH", text);
-		return;
-	}
-	if ((c->peer.ext & SMTPC_EXT_AUTH) == 0 ||
-	    (c->peer.auth & (SMTPC_AUTH_PLAIN | SMTPC_AUTH_LOGIN)) == 0) {
-		(void)snprintf(text, sizeof(text), "%s offers no AUTH mechanism we use (PLAIN, LOGIN)",
-			       c->peer.name);
-		setup_error(c, SMTPC_ERR_PROTOCOL, "AUTH", text);
-		return;
-	}
-	smtpc_set_state(c, SMTPC_S_AUTH);
-	if (c->peer.auth & SMTPC_AUTH_PLAIN) {
-		/* authzid (empty) NUL authcid NUL password, RFC 4616 */
-		struct buf msg;
-		buf_init(&msg, 4096);
-		if (buf_add_char(&msg, '\0') < 0 || buf_add_str(&msg, user) < 0 ||
-		    buf_add_char(&msg, '\0') < 0 || buf_add_str(&msg, pass != NULL ? pass : "") < 0)
-			panic("smtpc: AUTH credentials too long");
-		add_base64(c, "AUTH PLAIN ", msg.data, msg.len);
-		explicit_bzero(msg.data, msg.len);
-		buf_release(&msg);
-	} else {
-		smtpc_cmd(c, "AUTH LOGIN");
-	}
-	flush_secret(c);
-	smtpc_push(c, SMTPC_CMD_AUTH, 0, false);
-}
-
-static void
-auth_reply(struct smtpc *c, const struct smtpc_pending *p, const struct smtp_reply *r)
-{
-	bool login = (c->peer.auth & SMTPC_AUTH_PLAIN) == 0;
-
-	if (r->code == 235) {
-		smtpc_log(c, LOG_LVL_INFO, "smtpc: authenticated as %s", c->cfg->auth_user);
-		setup_done(c);
-		return;
-	}
-	if (r->code == 334 && login && p->cmd != SMTPC_CMD_AUTH_PASS) {
-		bool user = p->cmd == SMTPC_CMD_AUTH;
-		const char *s = user ? c->cfg->auth_user : c->cfg->auth_password;
-		if (s == NULL)
-			s = "";
-		add_base64(c, "", s, strlen(s));
-		flush_secret(c);
-		smtpc_push(c, user ? SMTPC_CMD_AUTH_USER : SMTPC_CMD_AUTH_PASS, 0, false);
-		return;
-	}
-	setup_refused(c, r, "AUTH");
-}
-
-static void
-setup_bev(struct smtpc *c);
-
-/* The 220 to STARTTLS is in: nothing may follow it before the handshake. */
-static void
-start_tls(struct smtpc *c)
-{
-	size_t pending = evbuffer_get_length(bufferevent_get_input(c->bev));
-	const char *error = NULL;
-	char text[1024];
-
-	if (pending > 0 || !tls_output_drained(c->bev)) {
-		(void)snprintf(text, sizeof(text),
-			       "%s sent %zu bytes after its reply to STARTTLS (response injection)",
-			       c->peer.name, pending);
-		setup_error(c, SMTPC_ERR_TLS, "STARTTLS", text);
-		return;
-	}
-	size_t discarded = 0;
-	struct bufferevent *bev = tls_starttls_client(c->bev, c->cfg->tls_ctx, c->host,
-						      &discarded, &error);
-	c->bev = bev;
-	if (bev == NULL) {
-		(void)snprintf(text, sizeof(text), "cannot start TLS with %s: %s", c->peer.name,
-			       error);
-		setup_error(c, SMTPC_ERR_TLS, "STARTTLS", text);
-		return;
-	}
-	setup_bev(c);
-	smtpc_set_state(c, SMTPC_S_HANDSHAKE);
-	struct timeval tv = smtpc_timeout(c, cmd_info[SMTPC_CMD_STARTTLS].timeout);
-	evtimer_add(c->timer, &tv);
-}
-
-static void
-tls_done(struct smtpc *c)
-{
-	const char *reason = NULL;
-	char text[1024];
-
-	evtimer_del(c->timer);
-	c->peer.tls = true;
-	c->peer.tls_verified = tls_peer_verified(c->bev, &reason);
-	if (tls_describe(c->bev, c->peer.tls_desc, sizeof(c->peer.tls_desc)) < 0)
-		c->peer.tls_desc[0] = '\0';
-	smtpc_log(c, LOG_LVL_INFO, "smtpc: TLS established: %s, certificate %s",
-		  c->peer.tls_desc, reason);
-	if (c->cfg->tls == DELIVERY_TLS_VERIFY && !c->peer.tls_verified) {
-		(void)snprintf(text, sizeof(text), "certificate of %s not verified: %s",
-			       c->peer.name, reason);
-		setup_error(c, SMTPC_ERR_TLS, "STARTTLS", text);
-		return;
-	}
-	send_hello(c, SMTPC_CMD_EHLO);
-}
-
-/* After EHLO or HELO: STARTTLS, AUTH, or ready. */
-static void
-after_hello(struct smtpc *c)
-{
-	const struct smtpc_config *cfg = c->cfg;
-	char text[1024];
-
-	if (!c->peer.tls && !c->tls_tried && cfg->tls != DELIVERY_TLS_NONE &&
-	    cfg->tls_ctx != NULL && (c->peer.ext & SMTPC_EXT_STARTTLS)) {
-		c->tls_tried = true;
-		smtpc_cmd(c, "STARTTLS");
-		smtpc_flush(c);
-		smtpc_push(c, SMTPC_CMD_STARTTLS, 0, false);
-		smtpc_set_state(c, SMTPC_S_STARTTLS);
-		return;
-	}
-	if (!c->peer.tls && (cfg->tls == DELIVERY_TLS_ENCRYPT || cfg->tls == DELIVERY_TLS_VERIFY)) {
-		if (cfg->tls_ctx == NULL)
-			(void)snprintf(text, sizeof(text), "TLS required for %s, but no TLS context",
-				       c->peer.name);
-		else
-			(void)snprintf(text, sizeof(text), "TLS required, but %s offers no STARTTLS",
-				       c->peer.name);
-		setup_error(c, SMTPC_ERR_TLS, "STARTTLS", text);
-		return;
-	}
-	if (cfg->auth_user != NULL) {
-		start_auth(c);
-		return;
-	}
-	setup_done(c);
-}
-
-static void
-setup_reply(struct smtpc *c, const struct smtpc_pending *p, const struct smtp_reply *r)
-{
-	unsigned cls = smtp_reply_class(r->code);
-
-	switch (p->cmd) {
-	case SMTPC_CMD_GREETING:
-		if (cls != 2) {
-			setup_refused(c, r, "greeting");
-			return;
-		}
-		send_hello(c, SMTPC_CMD_EHLO);
-		return;
-	case SMTPC_CMD_EHLO:
-		if (cls == 5) {
-			smtpc_log(c, LOG_LVL_DEBUG, "smtpc: EHLO refused (%u), trying HELO",
-				  r->code);
-			send_hello(c, SMTPC_CMD_HELO);
-			return;
-		}
-		if (cls != 2) {
-			setup_refused(c, r, "EHLO");
-			return;
-		}
-		smtpc_parse_ehlo(buf_cstr(&r->text), r->text.len, &c->peer);
-		c->peer.esmtp = true;
-		after_hello(c);
-		return;
-	case SMTPC_CMD_HELO:
-		if (cls != 2) {
-			setup_refused(c, r, "HELO");
-			return;
-		}
-		c->peer.ext = 0;
-		c->peer.size_max = 0;
-		c->peer.auth = 0;
-		c->peer.esmtp = false;
-		after_hello(c);
-		return;
-	case SMTPC_CMD_STARTTLS:
-		if (r->code == 220) {
-			start_tls(c);
-		} else if (c->cfg->tls == DELIVERY_TLS_MAY) {
-			smtpc_log(c, LOG_LVL_NOTICE, "smtpc: STARTTLS refused (%u), going on without",
-				  r->code);
-			after_hello(c);
-		} else {
-			smtpc_reply_from(&c->error.reply, r, "STARTTLS");
-			setup_failed(c, SMTPC_ERR_TLS);
-		}
-		return;
-	default:
-		auth_reply(c, p, r);
 		return;
 	}
 }
@@ -623,7 +365,7 @@ handle_reply(struct smtpc *c)
 		return false;
 	}
 	if (p.cmd <= SMTPC_CMD_AUTH_PASS)
-		setup_reply(c, &p, r);
+		smtpc_setup_reply(c, &p, r);
 	else
 		smtpc_txn_reply(c, &p, r);
 	return true;
@@ -673,7 +415,7 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) {
 		if (c->state == SMTPC_S_HANDSHAKE)
-			tls_done(c);
+			smtpc_tls_done(c);
 		return;
 	}
 	if (c->state == SMTPC_S_HANDSHAKE && (what & BEV_EVENT_ERROR)) {
@@ -681,7 +423,7 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		(void)tls_error_text(bev, err, sizeof(err));
 		(void)snprintf(text, sizeof(text), "TLS handshake with %s failed: %s",
 			       c->peer.name, err);
-		setup_error(c, SMTPC_ERR_TLS, "STARTTLS", text);
+		smtpc_setup_error(c, SMTPC_ERR_TLS, "STARTTLS", text);
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT)
@@ -690,8 +432,8 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		smtpc_broken(c, "lost connection");
 }
 
-static void
-setup_bev(struct smtpc *c)
+void
+smtpc_setup_bev(struct smtpc *c)
 {
 	struct timeval wt = smtpc_timeout(c, SMTPC_WRITE_TIMEOUT);
 
@@ -735,7 +477,7 @@ connect_cb(evutil_socket_t fd, short what, void *arg)
 		connect_failed(c, "cannot create a bufferevent");
 		return;
 	}
-	setup_bev(c);
+	smtpc_setup_bev(c);
 	smtpc_log(c, LOG_LVL_DEBUG, "smtpc: connected");
 	smtpc_set_state(c, SMTPC_S_GREETING);
 	smtpc_push(c, SMTPC_CMD_GREETING, 0, false);
@@ -759,9 +501,9 @@ smtpc_connect(struct event_base *base, const struct smtpc_config *cfg, const str
 		(void)str_copy(ip, sizeof(ip), "?");
 	c->host = xstrdup(host != NULL ? host : ip);
 	if (port == 25)
-		(void)snprintf(c->peer.name, sizeof(c->peer.name), "%.255s[%s]", c->host, ip);
+		(void)snprintf(c->peer.name, sizeof(c->peer.name), "%.240s[%s]", c->host, ip);
 	else
-		(void)snprintf(c->peer.name, sizeof(c->peer.name), "%.255s[%s]:%u", c->host, ip,
+		(void)snprintf(c->peer.name, sizeof(c->peer.name), "%.240s[%s]:%u", c->host, ip,
 			       port);
 	c->loopback = net_is_loopback(sa);
 	smtp_reply_parser_init(&c->parser, SMTPC_REPLY_LINE_MAX, SMTPC_REPLY_LINES_MAX,

@@ -95,7 +95,8 @@ struct smtpc_config {
 #define SMTPC_AUTH_LOGIN 0x2u
 
 struct smtpc_peer {
-	char name[300];	     /* "mx.example.net[192.0.2.7]" for logs and the queue's remote */
+	char name[300];	     /* "mx.example.net[192.0.2.7]" (":port" added when not 25),
+				for logs and the queue's remote */
 	unsigned ext;	     /* SMTPC_EXT_* */
 	uint64_t size_max;   /* SIZE value; 0 = none announced */
 	unsigned auth;	     /* SMTPC_AUTH_* offered */

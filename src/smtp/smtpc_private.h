@@ -152,12 +152,28 @@ void smtpc_reply_from(struct smtpc_reply *r, const struct smtp_reply *in, const 
 /* Fill r with a generated reply. */
 void smtpc_reply_gen(struct smtpc_reply *r, unsigned code, const char *enhanced,
 		     const char *stage, const char *fmt, ...) ATTR_PRINTF(5, 6);
-/* The stage name of a command. */
+/* The stage name of a command, and its reply time-out (unscaled seconds). */
 const char *smtpc_cmd_stage(enum smtpc_cmd cmd);
+unsigned smtpc_cmd_timeout(enum smtpc_cmd cmd);
+/* Callbacks and time-outs on a new c->bev (connect, STARTTLS). */
+void smtpc_setup_bev(struct smtpc *c);
+/* The session failed before it was ready (c->error.reply is filled):
+ * close, and ready_cb with the error. */
+void smtpc_setup_failed(struct smtpc *c, enum smtpc_error_kind kind);
 /* Deliver the pending callback from the event loop. */
 void smtpc_notify(struct smtpc *c, enum smtpc_notify what);
 /* The connection broke: close it, fail what was in progress. */
 void smtpc_broken(struct smtpc *c, const char *fmt, ...) ATTR_PRINTF(2, 3);
+
+/* ---- smtpc_setup.c ---- */
+
+/* A reply to a setup command (greeting to AUTH). */
+void smtpc_setup_reply(struct smtpc *c, const struct smtpc_pending *p, const struct smtp_reply *r);
+/* The TLS handshake is done. */
+void smtpc_tls_done(struct smtpc *c);
+/* Fail the setup with a generated 451 4.7.0 text. */
+void smtpc_setup_error(struct smtpc *c, enum smtpc_error_kind kind, const char *stage,
+		       const char *text);
 
 /* ---- smtpc_txn.c ---- */
 

@@ -511,7 +511,10 @@ smtpc_txn_reply(struct smtpc *c, const struct smtpc_pending *p, const struct smt
 		return;
 	}
 	if (t->broken) {
-		smtpc_txn_lost(c, smtpc_cmd_stage(p->cmd), "the peer closes the connection");
+		char text[1024];
+		(void)snprintf(text, sizeof(text), "%s closed the connection: %u %s", c->peer.name,
+			       r->code, buf_cstr(&r->text));
+		smtpc_txn_lost(c, smtpc_cmd_stage(p->cmd), text);
 		return;
 	}
 	if (c->pend_count == 0)

@@ -601,6 +601,32 @@ client_connect(struct fixture *fx, const struct smtpc_config *cfg, uint16_t port
 	RUN_UNTIL(fx->base, cl->ready);
 }
 
+/* A fake server running steps, and a client connected to it. */
+static void
+session(struct fixture *fx, const struct smtpc_config *cfg, const struct step *steps,
+	size_t nsteps, struct fake *f, struct client *cl)
+{
+	fake_start(f, steps, nsteps, cfg->tls_ctx != NULL ? fx->server_ctx : NULL);
+	client_connect(fx, cfg, f->port, cl);
+}
+
+/* A session whose setup fails with kind; the error goes to *err. */
+static void
+setup_fails(struct fixture *fx, const struct smtpc_config *cfg, const struct step *steps,
+	    size_t nsteps, enum smtpc_error_kind kind, struct smtpc_error *err)
+{
+	struct fake f;
+	struct client cl;
+
+	session(fx, cfg, steps, nsteps, &f, &cl);
+	assert_true(cl.failed);
+	assert_int_equal(cl.err.kind, kind);
+	*err = cl.err;
+	smtpc_free(cl.c);
+	fake_finish(fx, &f);
+	fake_free(&f);
+}
+
 static void
 client_send(struct fixture *fx, struct client *cl, const struct smtpc_msg *msg)
 {
@@ -647,6 +673,16 @@ mem_msg(const char *content)
 #define GREETING {A_LINE, NULL, "220 fake.example.test ESMTP\r\n"}
 #define EHLO(ext) {A_LINE, "EHLO client.example.test", "250-fake.example.test\r\n" ext}
 #define QUIT {A_LINE, "QUIT", "221 2.0.0 bye\r\n"}
+/* MAIL, RCPT a and b, DATA pipelined: all answered by replies. */
+#define PIPELINED(mail, replies)                                                                   \
+	{A_LINE, mail, NULL}, {A_LINE, "RCPT TO:<a@example.net>", NULL},                           \
+	    {A_LINE, "RCPT TO:<b@example.net>", NULL}, {A_LINE, "DATA", replies}
+#define ALL_OK "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n"
+/* The same, one command at a time, all accepted, then the content. */
+#define STEPWISE(mail, end)                                                                        \
+	{A_LINE, mail, "250 ok\r\n"}, {A_LINE, "RCPT TO:<a@example.net>", "250 ok\r\n"},             \
+	    {A_LINE, "RCPT TO:<b@example.net>", "250 ok\r\n"}, {A_LINE, "DATA", "354 go\r\n"},        \
+	    {A_CONTENT, NULL, end}
 
 static void
 quit(struct fixture *fx, struct client *cl, struct fake *f)
@@ -664,10 +700,8 @@ test_pipelined(void **state)
 		GREETING,
 		EHLO("250-PIPELINING\r\n250-SIZE 1000000\r\n250 8BITMIME\r\n"),
 		/* Nothing is answered before DATA has come. */
-		{A_LINE, "MAIL FROM:<s@example.org> SIZE=52 BODY=7BIT", NULL},
-		{A_LINE, "RCPT TO:<a@example.net>", NULL},
-		{A_LINE, "RCPT TO:<b@example.net>", NULL},
-		{A_LINE, "DATA", "250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.1.5 ok\r\n354 go\r\n"},
+		PIPELINED("MAIL FROM:<s@example.org> SIZE=52 BODY=7BIT",
+			  "250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.1.5 ok\r\n354 go\r\n"),
 		{A_CONTENT, NULL, "250-2.0.0 queued\r\n250 2.0.0 as 1234\r\n"},
 		QUIT,
 	};
@@ -675,8 +709,7 @@ test_pipelined(void **state)
 	struct client cl;
 	struct smtpc_msg msg = mem_msg(CONTENT);
 
-	fake_start(&f, steps, N_ELEMENTS(steps), NULL);
-	client_connect(fx, &default_cfg, f.port, &cl);
+	session(fx, &default_cfg, steps, N_ELEMENTS(steps), &f, &cl);
 	assert_false(cl.failed);
 	const struct smtpc_peer *peer = smtpc_peer(cl.c);
 	assert_true(peer->esmtp);
@@ -705,19 +738,14 @@ test_not_pipelined(void **state)
 	static const struct step steps[] = {
 		GREETING,
 		EHLO("250 SIZE\r\n"),
-		{A_LINE, "MAIL FROM:<s@example.org> SIZE=52", "250 ok\r\n"},
-		{A_LINE, "RCPT TO:<a@example.net>", "250 ok\r\n"},
-		{A_LINE, "RCPT TO:<b@example.net>", "250 ok\r\n"},
-		{A_LINE, "DATA", "354 go\r\n"},
-		{A_CONTENT, NULL, "250 queued\r\n"},
+		STEPWISE("MAIL FROM:<s@example.org> SIZE=52", "250 queued\r\n"),
 		QUIT,
 	};
 	struct fake f;
 	struct client cl;
 	struct smtpc_msg msg = mem_msg(CONTENT);
 
-	fake_start(&f, steps, N_ELEMENTS(steps), NULL);
-	client_connect(fx, &default_cfg, f.port, &cl);
+	session(fx, &default_cfg, steps, N_ELEMENTS(steps), &f, &cl);
 	assert_false(cl.failed);
 	client_send(fx, &cl, &msg);
 	assert_true(cl.usable);
@@ -748,8 +776,7 @@ test_rcpt_partly_refused(void **state)
 	struct client cl;
 	struct smtpc_msg msg = mem_msg("x\r\n");
 
-	fake_start(&f, steps, N_ELEMENTS(steps), NULL);
-	client_connect(fx, &default_cfg, f.port, &cl);
+	session(fx, &default_cfg, steps, N_ELEMENTS(steps), &f, &cl);
 	client_send(fx, &cl, &msg);
 	assert_true(cl.usable);
 	assert_reply(&cl.replies[0], 550, "5.1.1", "RCPT TO", false);
@@ -771,25 +798,16 @@ test_mail_refused_then_second(void **state)
 		EHLO("250 8BITMIME\r\n"),
 		{A_LINE, "MAIL FROM:<s@example.org> BODY=7BIT", "451 4.3.0 try later\r\n"},
 		{A_LINE, "RSET", "250 ok\r\n"},
-		{A_LINE, "MAIL FROM:<s@example.org> BODY=7BIT", "250 ok\r\n"},
-		{A_LINE, "RCPT TO:<a@example.net>", "250 ok\r\n"},
-		{A_LINE, "RCPT TO:<b@example.net>", "250 ok\r\n"},
-		{A_LINE, "DATA", "354 go\r\n"},
-		{A_CONTENT, NULL, "250 queued\r\n"},
+		STEPWISE("MAIL FROM:<s@example.org> BODY=7BIT", "250 queued\r\n"),
 		/* A third, after a success: no RSET. */
-		{A_LINE, "MAIL FROM:<> BODY=7BIT", "250 ok\r\n"},
-		{A_LINE, "RCPT TO:<a@example.net>", "250 ok\r\n"},
-		{A_LINE, "RCPT TO:<b@example.net>", "250 ok\r\n"},
-		{A_LINE, "DATA", "354 go\r\n"},
-		{A_CONTENT, NULL, "250 queued again\r\n"},
+		STEPWISE("MAIL FROM:<> BODY=7BIT", "250 queued again\r\n"),
 		QUIT,
 	};
 	struct fake f;
 	struct client cl;
 	struct smtpc_msg msg = mem_msg("x\r\n");
 
-	fake_start(&f, steps, N_ELEMENTS(steps), NULL);
-	client_connect(fx, &default_cfg, f.port, &cl);
+	session(fx, &default_cfg, steps, N_ELEMENTS(steps), &f, &cl);
 	client_send(fx, &cl, &msg);
 	assert_true(cl.usable);
 	assert_reply(&cl.replies[0], 451, "4.3.0", "MAIL FROM", false);
@@ -815,25 +833,18 @@ test_all_rcpts_refused(void **state)
 	static const struct step steps[] = {
 		GREETING,
 		EHLO("250 PIPELINING\r\n"),
-		{A_LINE, "MAIL FROM:<s@example.org>", NULL},
-		{A_LINE, "RCPT TO:<a@example.net>", NULL},
-		{A_LINE, "RCPT TO:<b@example.net>", NULL},
-		{A_LINE, "DATA", "250 ok\r\n550 no\r\n550 5.1.1 no\r\n354 go\r\n"},
+		PIPELINED("MAIL FROM:<s@example.org>", "250 ok\r\n550 no\r\n550 5.1.1 no\r\n354 go\r\n"),
 		{A_CONTENT, NULL, "554 no valid recipients\r\n"},
 		{A_LINE, "RSET", NULL},
-		{A_LINE, "MAIL FROM:<s@example.org>", NULL},
-		{A_LINE, "RCPT TO:<a@example.net>", NULL},
-		{A_LINE, "RCPT TO:<b@example.net>", NULL},
-		{A_LINE, "DATA",
-		 "250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n451 4.3.0 no DATA now\r\n"},
+		PIPELINED("MAIL FROM:<s@example.org>",
+			  "250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n451 4.3.0 no DATA now\r\n"),
 		QUIT,
 	};
 	struct fake f;
 	struct client cl;
 	struct smtpc_msg msg = mem_msg("x\r\n");
 
-	fake_start(&f, steps, N_ELEMENTS(steps), NULL);
-	client_connect(fx, &default_cfg, f.port, &cl);
+	session(fx, &default_cfg, steps, N_ELEMENTS(steps), &f, &cl);
 	client_send(fx, &cl, &msg);
 	assert_true(cl.usable);
 	assert_reply(&cl.replies[0], 550, "", "RCPT TO", false);
@@ -855,10 +866,7 @@ test_end_of_data_4xx(void **state)
 	static const struct step steps[] = {
 		GREETING,
 		EHLO("250 PIPELINING\r\n"),
-		{A_LINE, "MAIL FROM:<s@example.org>", NULL},
-		{A_LINE, "RCPT TO:<a@example.net>", NULL},
-		{A_LINE, "RCPT TO:<b@example.net>", NULL},
-		{A_LINE, "DATA", "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n"},
+		PIPELINED("MAIL FROM:<s@example.org>", ALL_OK),
 		{A_CONTENT, NULL, "452 4.3.1 insufficient\tstorage\r\n"},
 		QUIT,
 	};
@@ -868,8 +876,7 @@ test_end_of_data_4xx(void **state)
 	const struct smtpc_rcpt bad[] = {{.addr = "a@example.net\r\nRSET"}};
 	struct smtpc_msg bad_msg = msg;
 
-	fake_start(&f, steps, N_ELEMENTS(steps), NULL);
-	client_connect(fx, &default_cfg, f.port, &cl);
+	session(fx, &default_cfg, steps, N_ELEMENTS(steps), &f, &cl);
 	client_send(fx, &cl, &msg);
 	assert_true(cl.usable);
 	assert_reply(&cl.replies[0], 452, "4.3.1", "end of data", false);
@@ -908,8 +915,7 @@ test_generated_refusals(void **state)
 
 	memset(big, 'x', 200);
 	big[200] = '\0';
-	fake_start(&f, steps, N_ELEMENTS(steps), NULL);
-	client_connect(fx, &default_cfg, f.port, &cl);
+	session(fx, &default_cfg, steps, N_ELEMENTS(steps), &f, &cl);
 
 	msg = mem_msg(big);
 	client_send(fx, &cl, &msg);
@@ -985,8 +991,7 @@ test_dsn_params(void **state)
 	msg.envid = "id+2B1";
 	msg.rcpts = rcpts;
 	msg.nrcpts = N_ELEMENTS(rcpts);
-	fake_start(&f, with_dsn, N_ELEMENTS(with_dsn), NULL);
-	client_connect(fx, &default_cfg, f.port, &cl);
+	session(fx, &default_cfg, with_dsn, N_ELEMENTS(with_dsn), &f, &cl);
 	client_send(fx, &cl, &msg);
 	for (size_t i = 0; i < 3; i++)
 		assert_reply(&cl.replies[i], 250, "", "end of data", false);
@@ -995,8 +1000,7 @@ test_dsn_params(void **state)
 	fake_free(&f);
 
 	msg.smtputf8 = false;
-	fake_start(&f, without_dsn, N_ELEMENTS(without_dsn), NULL);
-	client_connect(fx, &default_cfg, f.port, &cl);
+	session(fx, &default_cfg, without_dsn, N_ELEMENTS(without_dsn), &f, &cl);
 	client_send(fx, &cl, &msg);
 	assert_reply(&cl.replies[2], 250, "", "end of data", false);
 	quit(fx, &cl, &f);
@@ -1011,19 +1015,14 @@ test_helo_fallback(void **state)
 		GREETING,
 		{A_LINE, "EHLO client.example.test", "502 5.5.2 what?\r\n"},
 		{A_LINE, "HELO client.example.test", "250 fake.example.test\r\n"},
-		{A_LINE, "MAIL FROM:<s@example.org>", "250 ok\r\n"},
-		{A_LINE, "RCPT TO:<a@example.net>", "250 ok\r\n"},
-		{A_LINE, "RCPT TO:<b@example.net>", "250 ok\r\n"},
-		{A_LINE, "DATA", "354 go\r\n"},
-		{A_CONTENT, NULL, "250 ok\r\n"},
+		STEPWISE("MAIL FROM:<s@example.org>", "250 ok\r\n"),
 		QUIT,
 	};
 	struct fake f;
 	struct client cl;
 	struct smtpc_msg msg = mem_msg(CONTENT);
 
-	fake_start(&f, steps, N_ELEMENTS(steps), NULL);
-	client_connect(fx, &default_cfg, f.port, &cl);
+	session(fx, &default_cfg, steps, N_ELEMENTS(steps), &f, &cl);
 	assert_false(cl.failed);
 	assert_false(smtpc_peer(cl.c)->esmtp);
 	assert_int_equal(smtpc_peer(cl.c)->ext, 0);
@@ -1053,6 +1052,19 @@ content_file(struct fixture *fx, size_t size, struct buf *copy)
 	return fd;
 }
 
+/* A message read from fd, after content_file's header line. */
+static struct smtpc_msg
+fd_msg(int fd, size_t size)
+{
+	struct smtpc_msg msg = mem_msg("");
+
+	msg.data = NULL;
+	msg.fd = fd;
+	msg.offset = 7;
+	msg.size = size;
+	return msg;
+}
+
 static void
 test_big_from_fd(void **state)
 {
@@ -1060,10 +1072,7 @@ test_big_from_fd(void **state)
 	static const struct step steps[] = {
 		GREETING,
 		EHLO("250 PIPELINING\r\n"),
-		{A_LINE, "MAIL FROM:<s@example.org>", NULL},
-		{A_LINE, "RCPT TO:<a@example.net>", NULL},
-		{A_LINE, "RCPT TO:<b@example.net>", NULL},
-		{A_LINE, "DATA", "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n"},
+		PIPELINED("MAIL FROM:<s@example.org>", ALL_OK),
 		{A_CONTENT, NULL, "250 ok\r\n"},
 		QUIT,
 	};
@@ -1075,14 +1084,9 @@ test_big_from_fd(void **state)
 	buf_init(&expect, BUF_UNLIMITED);
 	int fd = content_file(fx, 3 * 1024 * 1024 + 5, &copy);
 	stuff_reference(copy.data, copy.len, &expect);
-	struct smtpc_msg msg = mem_msg("");
-	msg.data = NULL;
-	msg.fd = fd;
-	msg.offset = 7;
-	msg.size = copy.len;
+	struct smtpc_msg msg = fd_msg(fd, copy.len);
 
-	fake_start(&f, steps, N_ELEMENTS(steps), NULL);
-	client_connect(fx, &default_cfg, f.port, &cl);
+	session(fx, &default_cfg, steps, N_ELEMENTS(steps), &f, &cl);
 	client_send(fx, &cl, &msg);
 	assert_true(cl.usable);
 	assert_reply(&cl.replies[0], 250, "", "end of data", false);
@@ -1102,10 +1106,7 @@ test_drop_mid_data(void **state)
 	static const struct step steps[] = {
 		GREETING,
 		EHLO("250 PIPELINING\r\n"),
-		{A_LINE, "MAIL FROM:<s@example.org>", NULL},
-		{A_LINE, "RCPT TO:<a@example.net>", NULL},
-		{A_LINE, "RCPT TO:<b@example.net>", NULL},
-		{A_LINE, "DATA", "250 ok\r\n550 no\r\n250 ok\r\n354 go\r\n"},
+		PIPELINED("MAIL FROM:<s@example.org>", "250 ok\r\n550 no\r\n250 ok\r\n354 go\r\n"),
 		{A_CLOSE_MID, NULL, NULL},
 	};
 	struct fake f;
@@ -1114,14 +1115,9 @@ test_drop_mid_data(void **state)
 
 	buf_init(&copy, BUF_UNLIMITED);
 	int fd = content_file(fx, 2 * 1024 * 1024, &copy);
-	struct smtpc_msg msg = mem_msg("");
-	msg.data = NULL;
-	msg.fd = fd;
-	msg.offset = 7;
-	msg.size = copy.len;
+	struct smtpc_msg msg = fd_msg(fd, copy.len);
 
-	fake_start(&f, steps, N_ELEMENTS(steps), NULL);
-	client_connect(fx, &default_cfg, f.port, &cl);
+	session(fx, &default_cfg, steps, N_ELEMENTS(steps), &f, &cl);
 	client_send(fx, &cl, &msg);
 	assert_false(cl.usable);
 	assert_reply(&cl.replies[0], 550, "", "RCPT TO", false);
@@ -1149,8 +1145,7 @@ test_timeout(void **state)
 	struct smtpc_msg msg = mem_msg("x\r\n");
 
 	cfg.timeout_scale = 3000; /* MAIL: 300 s -> 0.1 s */
-	fake_start(&f, steps, N_ELEMENTS(steps), NULL);
-	client_connect(fx, &cfg, f.port, &cl);
+	session(fx, &cfg, steps, N_ELEMENTS(steps), &f, &cl);
 	client_send(fx, &cl, &msg);
 	assert_false(cl.usable);
 	assert_reply(&cl.replies[0], 451, "4.4.2", "MAIL FROM", true);
@@ -1167,18 +1162,11 @@ test_greeting_refused(void **state)
 	static const struct step steps[] = {
 		{A_LINE, NULL, "554 5.7.1 go away\r\n"},
 	};
-	struct fake f;
-	struct client cl;
+	struct smtpc_error err;
 
-	fake_start(&f, steps, N_ELEMENTS(steps), NULL);
-	client_connect(fx, &default_cfg, f.port, &cl);
-	assert_true(cl.failed);
-	assert_int_equal(cl.err.kind, SMTPC_ERR_REPLY);
-	assert_reply(&cl.err.reply, 554, "5.7.1", "greeting", false);
-	assert_string_equal(cl.err.reply.text, "go away");
-	smtpc_free(cl.c);
-	fake_finish(fx, &f);
-	fake_free(&f);
+	setup_fails(fx, &default_cfg, steps, N_ELEMENTS(steps), SMTPC_ERR_REPLY, &err);
+	assert_reply(&err.reply, 554, "5.7.1", "greeting", false);
+	assert_string_equal(err.reply.text, "go away");
 }
 
 static void
@@ -1213,17 +1201,10 @@ test_setup_lost(void **state)
 		GREETING,
 		{A_CLOSE, "EHLO client.example.test", NULL},
 	};
-	struct fake f;
-	struct client cl;
+	struct smtpc_error err;
 
-	fake_start(&f, steps, N_ELEMENTS(steps), NULL);
-	client_connect(fx, &default_cfg, f.port, &cl);
-	assert_true(cl.failed);
-	assert_int_equal(cl.err.kind, SMTPC_ERR_PROTOCOL);
-	assert_reply(&cl.err.reply, 451, "4.4.2", "EHLO", true);
-	smtpc_free(cl.c);
-	fake_finish(fx, &f);
-	fake_free(&f);
+	setup_fails(fx, &default_cfg, steps, N_ELEMENTS(steps), SMTPC_ERR_PROTOCOL, &err);
+	assert_reply(&err.reply, 451, "4.4.2", "EHLO", true);
 }
 
 static void
@@ -1236,19 +1217,12 @@ test_starttls_injection(void **state)
 		{A_LINE, "STARTTLS", "220 2.0.0 ready\r\n250 injected\r\n"},
 	};
 	struct smtpc_config cfg = default_cfg;
-	struct fake f;
-	struct client cl;
+	struct smtpc_error err;
 
 	cfg.tls = DELIVERY_TLS_MAY;
 	cfg.tls_ctx = client_ctx(false, NULL);
-	fake_start(&f, steps, N_ELEMENTS(steps), NULL);
-	client_connect(fx, &cfg, f.port, &cl);
-	assert_true(cl.failed);
-	assert_int_equal(cl.err.kind, SMTPC_ERR_TLS);
-	assert_non_null(strstr(cl.err.reply.text, "injection"));
-	smtpc_free(cl.c);
-	fake_finish(fx, &f);
-	fake_free(&f);
+	setup_fails(fx, &cfg, steps, N_ELEMENTS(steps), SMTPC_ERR_TLS, &err);
+	assert_non_null(strstr(err.reply.text, "injection"));
 	SSL_CTX_free(cfg.tls_ctx);
 }
 
@@ -1263,10 +1237,7 @@ test_starttls_auth_plain(void **state)
 		EHLO("250-AUTH LOGIN PLAIN\r\n250 PIPELINING\r\n"),
 		/* "\0user\0secret" */
 		{A_LINE, "AUTH PLAIN AHVzZXIAc2VjcmV0", "235 2.7.0 ok\r\n"},
-		{A_LINE, "MAIL FROM:<s@example.org>", NULL},
-		{A_LINE, "RCPT TO:<a@example.net>", NULL},
-		{A_LINE, "RCPT TO:<b@example.net>", NULL},
-		{A_LINE, "DATA", "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n"},
+		PIPELINED("MAIL FROM:<s@example.org>", ALL_OK),
 		{A_CONTENT, NULL, "250 ok\r\n"},
 		QUIT,
 	};
@@ -1279,8 +1250,7 @@ test_starttls_auth_plain(void **state)
 	cfg.tls_ctx = client_ctx(false, NULL);
 	cfg.auth_user = "user";
 	cfg.auth_password = "secret";
-	fake_start(&f, steps, N_ELEMENTS(steps), fx->server_ctx);
-	client_connect(fx, &cfg, f.port, &cl);
+	session(fx, &cfg, steps, N_ELEMENTS(steps), &f, &cl);
 	assert_false(cl.failed);
 	const struct smtpc_peer *peer = smtpc_peer(cl.c);
 	assert_true(peer->tls);
@@ -1307,16 +1277,11 @@ test_tls_required(void **state)
 	struct smtpc_config cfg = default_cfg;
 	struct fake f;
 	struct client cl;
+	struct smtpc_error err;
 
 	cfg.tls = DELIVERY_TLS_VERIFY;
 	cfg.tls_ctx = client_ctx(true, NULL);
-	fake_start(&f, no_tls, N_ELEMENTS(no_tls), NULL);
-	client_connect(fx, &cfg, f.port, &cl);
-	assert_true(cl.failed);
-	assert_int_equal(cl.err.kind, SMTPC_ERR_TLS);
-	smtpc_free(cl.c);
-	fake_finish(fx, &f);
-	fake_free(&f);
+	setup_fails(fx, &cfg, no_tls, N_ELEMENTS(no_tls), SMTPC_ERR_TLS, &err);
 
 	/* A certificate that does not verify fails the handshake. */
 	static const struct step self_signed[] = {
@@ -1324,8 +1289,7 @@ test_tls_required(void **state)
 		EHLO("250 STARTTLS\r\n"),
 		{A_TLS, "STARTTLS", "220 2.0.0 ready\r\n"},
 	};
-	fake_start(&f, self_signed, N_ELEMENTS(self_signed), fx->server_ctx);
-	client_connect(fx, &cfg, f.port, &cl);
+	session(fx, &cfg, self_signed, N_ELEMENTS(self_signed), &f, &cl);
 	assert_true(cl.failed);
 	assert_int_equal(cl.err.kind, SMTPC_ERR_TLS);
 	assert_string_equal(cl.err.reply.stage, "STARTTLS");
@@ -1344,8 +1308,7 @@ test_tls_required(void **state)
 	};
 	cfg.tls = DELIVERY_TLS_MAY;
 	cfg.tls_ctx = client_ctx(false, NULL);
-	fake_start(&f, refused, N_ELEMENTS(refused), NULL);
-	client_connect(fx, &cfg, f.port, &cl);
+	session(fx, &cfg, refused, N_ELEMENTS(refused), &f, &cl);
 	assert_false(cl.failed);
 	assert_false(smtpc_peer(cl.c)->tls);
 	quit(fx, &cl, &f);
@@ -1374,23 +1337,17 @@ test_auth_login(void **state)
 	struct smtpc_config cfg = default_cfg;
 	struct fake f;
 	struct client cl;
+	struct smtpc_error err;
 
 	cfg.auth_user = "user";
 	cfg.auth_password = "secret";
-	fake_start(&f, steps, N_ELEMENTS(steps), NULL);
-	client_connect(fx, &cfg, f.port, &cl);
+	session(fx, &cfg, steps, N_ELEMENTS(steps), &f, &cl);
 	assert_false(cl.failed);
 	quit(fx, &cl, &f);
 	fake_free(&f);
 
-	fake_start(&f, refused, N_ELEMENTS(refused), NULL);
-	client_connect(fx, &cfg, f.port, &cl);
-	assert_true(cl.failed);
-	assert_int_equal(cl.err.kind, SMTPC_ERR_REPLY);
-	assert_reply(&cl.err.reply, 535, "5.7.8", "AUTH", false);
-	smtpc_free(cl.c);
-	fake_finish(fx, &f);
-	fake_free(&f);
+	setup_fails(fx, &cfg, refused, N_ELEMENTS(refused), SMTPC_ERR_REPLY, &err);
+	assert_reply(&err.reply, 535, "5.7.8", "AUTH", false);
 }
 
 /* BINARYMIME: BDAT chunks, the content sent as is. */
@@ -1426,8 +1383,7 @@ test_bdat(void **state)
 	msg.offset = 7;
 	msg.size = copy.len;
 
-	fake_start(&f, steps, N_ELEMENTS(steps), NULL);
-	client_connect(fx, &default_cfg, f.port, &cl);
+	session(fx, &default_cfg, steps, N_ELEMENTS(steps), &f, &cl);
 	client_send(fx, &cl, &msg);
 	assert_true(cl.usable);
 	assert_reply(&cl.replies[0], 250, "2.0.0", "end of data", false);
@@ -1442,6 +1398,65 @@ test_bdat(void **state)
 	assert_reply(&cl.replies[0], 554, "5.6.0", "BDAT", false);
 	smtpc_quit(cl.c);
 	fake_finish(fx, &f);
+	close(fd);
+	buf_release(&copy);
+	fake_free(&f);
+}
+
+/* A 421 while idle: the next transaction fails at once, generated. */
+static void
+test_idle_421(void **state)
+{
+	struct fixture *fx = *state;
+	static const struct step steps[] = {
+		GREETING,
+		EHLO("250 PIPELINING\r\n"),
+		{A_LINE, NULL, "421 4.3.2 shutting down\r\n"},
+		{A_CLOSE, NULL, NULL},
+	};
+	struct fake f;
+	struct client cl;
+	struct smtpc_msg msg = mem_msg("x\r\n");
+
+	session(fx, &default_cfg, steps, N_ELEMENTS(steps), &f, &cl);
+	assert_false(cl.failed);
+	fake_finish(fx, &f);
+	client_send(fx, &cl, &msg);
+	assert_false(cl.usable);
+	assert_reply(&cl.replies[0], 451, "4.4.2", "MAIL FROM", true);
+	smtpc_free(cl.c);
+	fake_free(&f);
+}
+
+/* The queue file is shorter than the message: the connection is dropped
+ * so that the peer never takes a truncated message. */
+static void
+test_short_file(void **state)
+{
+	struct fixture *fx = *state;
+	static const struct step steps[] = {
+		GREETING,
+		EHLO("250 PIPELINING\r\n"),
+		PIPELINED("MAIL FROM:<s@example.org>", ALL_OK),
+		{A_CLOSE_MID, NULL, NULL},
+	};
+	struct fake f;
+	struct client cl;
+	struct buf copy;
+
+	buf_init(&copy, BUF_UNLIMITED);
+	int fd = content_file(fx, 100000, &copy);
+	struct smtpc_msg msg = fd_msg(fd, copy.len + 1);
+
+	session(fx, &default_cfg, steps, N_ELEMENTS(steps), &f, &cl);
+	client_send(fx, &cl, &msg);
+	assert_false(cl.usable);
+	assert_reply(&cl.replies[0], 451, "4.4.2", "end of data", true);
+	assert_non_null(strstr(cl.replies[1].text, "cannot read the message content"));
+	fake_finish(fx, &f);
+	/* No end of data was sent. */
+	assert_null(memmem(f.rx.data, f.rx.len, "\r\n.\r\n", 5));
+	smtpc_free(cl.c);
 	close(fd);
 	buf_release(&copy);
 	fake_free(&f);
@@ -1548,6 +1563,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_tls_required, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth_login, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bdat, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_421, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_short_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_callbacks_chain, setup, teardown),
 	};
 
