@@ -86,7 +86,10 @@ class Postern(servers.Server):
         for proto in ("submission", "smtps", "imaps", "pop3s", "http", "https"):
             cmd += ["-o", "%s.listen=" % proto]
         if self.sink_port:
-            cmd += ["-o", "delivery.relayhost=127.0.0.1:%d" % self.sink_port]
+            # Relayed like the anchor: clients on loopback may relay (its
+            # mynetworks), everything goes to the sink.
+            cmd += ["-o", "delivery.relayhost=127.0.0.1:%d" % self.sink_port,
+                    "-o", "smtpd.relay_networks=127.0.0.0/8"]
         for opt in self.options:
             cmd += ["-o", opt]
         log = open(os.path.join(self.base, "serve.log"), "w")

@@ -140,6 +140,8 @@ buf_consume(struct buf *b, size_t n)
 {
 	if (n > b->len)
 		panic("buf_consume: %zu > len %zu", n, b->len);
+	if (n == 0)
+		return; /* b->data may be NULL */
 	memmove(b->data, b->data + n, b->len - n);
 	buf_set_len(b, b->len - n);
 }

@@ -107,6 +107,8 @@ static const struct key_def global_keys[] = {
 	 "1m", "look through the whole queue at least this often"},
 	{"dns.resolver", KEY_STRING, offsetof(struct config, dns_resolver), NULL,
 	 "DNS resolvers to ask (IP or IP@PORT, comma-separated; default: /etc/resolv.conf)"},
+	{"smtpd.relay_networks", KEY_STRING, offsetof(struct config, smtpd_relay_networks), NULL,
+	 "client addresses that may relay without authentication (e.g. 192.0.2.0/24, ::1)"},
 	{"auth.threads", KEY_UINT, offsetof(struct config, auth_threads), "1",
 	 "password hashes each worker verifies at once (each argon2id needs 64 MiB)"},
 	{"auth.cache_ttl", KEY_DURATION, offsetof(struct config, auth_cache_ttl), "1h",
@@ -503,6 +505,7 @@ config_free(struct config **cfgp)
 			free(*(char **)((char *)cfg + global_keys[i].offset));
 	for (size_t s = 0; s < SVC_COUNT; s++)
 		free(cfg->svc[s].listen);
+	free(cfg->relay_nets);
 	free(cfg);
 	*cfgp = NULL;
 }
@@ -682,6 +685,13 @@ config_finish(struct config *cfg, uid_t euid, const char **error_r)
 	if (cfg->delivery_retry_min == 0 || cfg->delivery_retry_max < cfg->delivery_retry_min)
 		return set_error(cfg, error_r, "delivery.retry_min must be at least 1s and at most "
 				 "delivery.retry_max");
+	free(cfg->relay_nets);
+	cfg->relay_nets = NULL;
+	cfg->relay_net_count = 0;
+	if (cfg->smtpd_relay_networks != NULL &&
+	    net_cidr_parse_list(cfg->smtpd_relay_networks, &cfg->relay_nets, &cfg->relay_net_count,
+				error_r) < 0)
+		return set_error(cfg, error_r, "smtpd.relay_networks: %s", *error_r);
 	if (cfg->delivery_scan_interval == 0)
 		return set_error(cfg, error_r, "delivery.scan_interval: must not be 0");
 	for (size_t s = 0; s < SVC_COUNT; s++) {

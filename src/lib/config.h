@@ -14,6 +14,7 @@
 #include "lib/common.h"
 
 #include "lib/log.h"
+#include "lib/net.h"
 
 enum service {
 	SVC_SMTP,
@@ -69,6 +70,9 @@ struct config {
 	bool smtpd_bare_lf_normalise;    /* else bare CR/LF in DATA is refused */
 	unsigned smtpd_quota_reply;      /* 452 (temporary) or 552 (permanent) */
 	unsigned smtpd_delivery_threads; /* deliveries (fsyncs) in progress at once per worker */
+	char *smtpd_relay_networks;      /* clients that may relay without AUTH (text) */
+	struct net_cidr *relay_nets;     /* ... parsed by config_finish */
+	size_t relay_net_count;
 
 	/* [delivery]: the queue runner's outbound SMTP (docs/outbound.md) */
 	char *delivery_relayhost;        /* "host:port", "[host]:port" (no MX lookup); NULL = MX routing */

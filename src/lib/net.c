@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "lib/net.h"
+#include "lib/xalloc.h"
 
 int
 net_listen(const char *host, uint16_t port, int backlog)
@@ -106,5 +107,113 @@ net_is_loopback(const struct sockaddr *sa)
 		return a[0] == 127;
 	if (n == 16)
 		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+	return false;
+}
+
+int
+net_cidr_parse(const char *s, struct net_cidr *out)
+{
+	char addr[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(s, '/');
+	size_t n = slash != NULL ? (size_t)(slash - s) : strlen(s);
+
+	if (n == 0 || n >= sizeof(addr))
+		return -1;
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, addr, out->addr) == 1) {
+		out->family = AF_INET;
+		out->prefix = 32;
+	} else if (inet_pton(AF_INET6, addr, out->addr) == 1) {
+		out->family = AF_INET6;
+		out->prefix = 128;
+	} else {
+		return -1;
+	}
+	if (slash != NULL) {
+		const char *p = slash + 1;
+		unsigned v = 0;
+		if (*p == '\0' || strlen(p) > 3)
+			return -1;
+		for (; *p != '\0'; p++) {
+			if (*p < '0' || *p > '9')
+				return -1;
+			v = v * 10 + (unsigned)(*p - '0');
+		}
+		if (v > out->prefix)
+			return -1;
+		out->prefix = v;
+	}
+	/* No host bits past the prefix. */
+	for (unsigned bit = out->prefix; bit < (out->family == AF_INET ? 32u : 128u); bit++)
+		if ((out->addr[bit / 8] & (0x80 >> (bit % 8))) != 0)
+			return -1;
+	return 0;
+}
+
+int
+net_cidr_parse_list(const char *s, struct net_cidr **list_r, size_t *count_r,
+		    const char **error_r)
+{
+	struct net_cidr *list = NULL;
+	size_t count = 0;
+
+	while (*s != '\0') {
+		char item[INET6_ADDRSTRLEN + 8];
+		while (*s == ' ' || *s == ',' || *s == '\t')
+			s++;
+		size_t n = strcspn(s, " ,\t");
+		if (n == 0)
+			break;
+		if (n >= sizeof(item) || count >= 1024) {
+			free(list);
+			return (*error_r = "bad or too many address blocks"), -1;
+		}
+		memcpy(item, s, n);
+		item[n] = '\0';
+		list = xreallocarray(list, count + 1, sizeof(*list));
+		if (net_cidr_parse(item, &list[count]) < 0) {
+			free(list);
+			return (*error_r = "expected ADDRESS or ADDRESS/BITS with no host bits set"),
+			       -1;
+		}
+		count++;
+		s += n;
+	}
+	*list_r = list;
+	*count_r = count;
+	return 0;
+}
+
+bool
+net_cidr_match(const struct net_cidr *list, size_t count, const char *ip)
+{
+	uint8_t a[16];
+	int family;
+
+	if (inet_pton(AF_INET, ip, a) == 1) {
+		family = AF_INET;
+	} else if (inet_pton(AF_INET6, ip, a) == 1) {
+		family = AF_INET6;
+		static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		if (memcmp(a, mapped, 12) == 0) {
+			memmove(a, a + 12, 4);
+			family = AF_INET;
+		}
+	} else {
+		return false;
+	}
+	for (size_t i = 0; i < count; i++) {
+		const struct net_cidr *c = &list[i];
+		if (c->family != family)
+			continue;
+		unsigned full = c->prefix / 8, rest = c->prefix % 8;
+		if (memcmp(a, c->addr, full) != 0)
+			continue;
+		if (rest != 0 && ((a[full] ^ c->addr[full]) & (0xff << (8 - rest)) & 0xff) != 0)
+			continue;
+		return true;
+	}
 	return false;
 }

@@ -24,4 +24,22 @@ size_t net_addr_bytes(const struct sockaddr *sa, uint8_t out[16]);
 /* True for 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
 bool net_is_loopback(const struct sockaddr *sa);
 
+/* An address block, "192.0.2.0/24", "2001:db8::/32" or a single address. */
+struct net_cidr {
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	unsigned prefix; /* bits */
+};
+
+/* Parse one block; the address bits past the prefix must be zero. Pure.
+ * Returns -1 on bad syntax. */
+int net_cidr_parse(const char *s, struct net_cidr *out);
+/* Parse a list separated by commas and/or spaces; *list_r is allocated
+ * (NULL when empty). Returns -1 with *error_r (static) on a bad entry. */
+int net_cidr_parse_list(const char *s, struct net_cidr **list_r, size_t *count_r,
+			const char **error_r);
+/* True when the numeric address ip (IPv4, IPv6, or IPv4-mapped IPv6)
+ * lies in one of the blocks. */
+bool net_cidr_match(const struct net_cidr *list, size_t count, const char *ip);
+
 #endif

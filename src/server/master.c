@@ -19,9 +19,11 @@
 #include "lib/tls.h"
 #include "lib/xalloc.h"
 #include "queue/queue.h"
+#include "queue/submit.h"
 #include "server/limits.h"
 #include "server/master.h"
 #include "server/privs.h"
+#include "server/runner.h"
 #include "server/server.h"
 
 #define MAX_WORKERS 32
@@ -32,6 +34,8 @@
 #define RESPAWN_QUICK_DEATH 2
 #define RESPAWN_LOOP 3
 #define RESPAWN_DELAY 1
+/* The queue runner is forked and watched like a worker, with this index. */
+#define RUNNER_INDEX 0
 
 struct worker_proc {
 	pid_t pid; /* 0: free slot */
@@ -179,10 +183,21 @@ prepare_data_dir(const struct master *m, const char *dir)
 	static const char *const owned[] = {"", "postern.db", "postern.db-wal", "postern.db-shm"};
 	struct stat st;
 
-	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+	if (mkdir(dir, 0751) < 0 && errno != EEXIST)
 		fatal("data directory %s: %s", dir, strerror(errno));
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
 		fatal("data directory %s: not a directory", dir);
+	/* Other local users may pass through (to public/submit.sock) but
+	 * not list it; everything else in it is the server's alone. */
+	if ((st.st_mode & 07777) != 0751 && chmod(dir, (st.st_mode & 0750) | 0001) < 0)
+		fatal("data directory %s: %s", dir, strerror(errno));
+	for (size_t i = 1; i < N_ELEMENTS(owned); i++) {
+		char path[PATH_MAX];
+		if (snprintf(path, sizeof(path), "%s/%s", dir, owned[i]) >= (int)sizeof(path))
+			fatal("data directory path too long");
+		if (chmod(path, 0600) < 0 && errno != ENOENT)
+			fatal("chmod %s: %s", path, strerror(errno));
+	}
 	char queue[PATH_MAX];
 	const char *error;
 	if (snprintf(queue, sizeof(queue), "%s/%s", dir, QUEUE_DIR) >= (int)sizeof(queue))
@@ -197,6 +212,15 @@ prepare_data_dir(const struct master *m, const char *dir)
 	if (queue_open(queue, &q, &error) < 0 || queue_recover(q, &rec, &error) < 0)
 		fatal("queue %s: %s", queue, error);
 	queue_close(&q);
+	/* The local submission socket's directory: reachable by every local
+	 * user (postern sendmail), writable by the server only. */
+	char pub[PATH_MAX];
+	if (snprintf(pub, sizeof(pub), "%s/%s", dir, SUBMIT_DIR) >= (int)sizeof(pub))
+		fatal("data directory path too long");
+	if ((mkdir(pub, 0755) < 0 && errno != EEXIST) || chmod(pub, 0755) < 0)
+		fatal("%s: %s", pub, strerror(errno));
+	if (m->root && lchown(pub, m->privs.uid, m->privs.gid) < 0)
+		fatal("chown %s: %s", pub, strerror(errno));
 	if (!m->root)
 		return;
 	for (size_t i = 0; i < N_ELEMENTS(owned); i++) {
@@ -231,8 +255,13 @@ spawn_worker(struct master *m, unsigned index)
 	}
 	if (pid == 0) {
 		char role[32];
-		snprintf(role, sizeof(role), "worker %u", index);
+		if (index == RUNNER_INDEX)
+			snprintf(role, sizeof(role), "runner");
+		else
+			snprintf(role, sizeof(role), "worker %u", index);
 		log_set_role(role);
+		/* The name ps and top show. */
+		(void)prctl(PR_SET_NAME, index == RUNNER_INDEX ? "postern-runner" : "postern-worker");
 		/* Leave the master's event loop: its epoll instance is shared
 		 * with the parent, so give it a private one first, then free
 		 * it (this also hands signal handling to the worker's loop). */
@@ -250,7 +279,7 @@ spawn_worker(struct master *m, unsigned index)
 			_exit(1);
 		m->srv.limits_row = row;
 		m->srv.worker_index = index;
-		exit(worker_run(&m->srv));
+		exit(index == RUNNER_INDEX ? runner_run(&m->srv) : worker_run(&m->srv));
 	}
 	w->pid = pid;
 	w->row = row;
@@ -280,6 +309,8 @@ fill_generation(evutil_socket_t fd, short what, void *arg)
 	for (unsigned i = 1; i <= m->nworkers; i++)
 		if (!generation_has(m, i))
 			spawn_worker(m, i);
+	if (!generation_has(m, RUNNER_INDEX))
+		spawn_worker(m, RUNNER_INDEX);
 }
 
 static size_t
@@ -311,10 +342,12 @@ on_sigchld(evutil_socket_t sig, short what, void *arg)
 		bool current = w->generation == m->generation;
 		if (WIFSIGNALED(status))
 			log_sid(m->stopping || !current ? LOG_LVL_INFO : LOG_LVL_ERROR, NULL,
-				"worker %u (pid %ld) killed by signal %d", w->index, (long)pid,
+				"%s %u (pid %ld) killed by signal %d",
+				w->index == RUNNER_INDEX ? "runner" : "worker", w->index, (long)pid,
 				WTERMSIG(status));
 		else if (!clean || (current && !m->stopping))
-			log_error("worker %u (pid %ld) exited with status %d", w->index,
+			log_error("%s %u (pid %ld) exited with status %d",
+				  w->index == RUNNER_INDEX ? "runner" : "worker", w->index,
 				  (long)pid, WEXITSTATUS(status));
 		limits_row_release(m->srv.limits, w->row);
 		if (current && !m->stopping) {

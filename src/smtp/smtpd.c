@@ -2,6 +2,7 @@
 #include "lib/common.h"
 
 #include "lib/log.h"
+#include "queue/submit.h"
 #include "lib/xalloc.h"
 #include "server/server.h"
 #include "smtp/smtp_reply.h"
@@ -130,11 +131,46 @@ cmd_quit(struct smtpd *s, const struct smtp_cmd *cmd)
 	conn_close_after_flush(s->conn);
 }
 
+/* ETRN (RFC 1985): ask the queue runner to try the deferred mail for a
+ * domain now. Authenticated clients and loopback only. */
 static void
 cmd_etrn(struct smtpd *s, const struct smtp_cmd *cmd)
 {
-	/* ETRN (RFC 1985) needs the queue runner; not offered. */
-	smtpd_reply(s, 502, "5.5.1", "Error: command not implemented");
+	char node[QUEUE_ADDR_MAX];
+	struct buf reply;
+	const char *error;
+
+	if (cmd->etrn_name.len + 2 > sizeof(node)) {
+		smtpd_reply(s, 501, "5.5.4", "Syntax: ETRN domain");
+		return;
+	}
+	snprintf(node, sizeof(node), "%s%.*s", cmd->etrn_kind == SMTP_ETRN_SUBDOMAINS ? "@" : "",
+		 (int)cmd->etrn_name.len, cmd->etrn_name.p);
+	if (s->auth_user == NULL && !s->conn->peer_loopback) {
+		smtpd_reply(s, 459, "4.7.1", "<%s>: Node not allowed: authentication required",
+			    node);
+		return;
+	}
+	if (cmd->etrn_kind == SMTP_ETRN_QUEUE) {
+		smtpd_reply(s, 458, "4.3.0", "Unable to queue messages for node #%s: no such queue",
+			    node);
+		return;
+	}
+	buf_init(&reply, 256);
+	int code = submit_flush(SUBMIT_SOCKET, NULL, node, &reply, &error);
+	if (code == 250) {
+		unsigned long n = strtoul(buf_cstr(&reply), NULL, 10);
+		if (n == 0)
+			smtpd_reply(s, 251, "2.0.0", "OK, no messages waiting for node %s", node);
+		else
+			smtpd_reply(s, 253, "2.0.0", "OK, %lu pending messages for node %s started",
+				    n, node);
+	} else {
+		conn_log(s->conn, LOG_LVL_WARNING, "ETRN %s: %s", node,
+			 code < 0 ? error : buf_cstr(&reply));
+		smtpd_reply(s, 458, "4.3.0", "Unable to queue messages for node %s", node);
+	}
+	buf_release(&reply);
 }
 
 static void

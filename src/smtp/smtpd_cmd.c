@@ -80,6 +80,7 @@ smtpd_cmd_helo(struct smtpd *s, const struct smtp_cmd *cmd)
 	(void)smtp_reply_line(&b, "DSN");
 	(void)smtp_reply_line(&b, "SMTPUTF8");
 	(void)smtp_reply_line(&b, "CHUNKING");
+	(void)smtp_reply_line(&b, "ETRN");
 	smtpd_reply_send(s, &b);
 }
 
@@ -308,7 +309,8 @@ smtpd_cmd_rcpt(struct smtpd *s, const struct smtp_cmd *cmd)
 		smtpd_reply(s, 550, "5.1.1", "<%s>: Recipient address rejected: User unknown", addr);
 		break;
 	case ACCOUNTS_RCPT_NOT_LOCAL:
-		if (s->auth_user == NULL) {
+		if (s->auth_user == NULL &&
+		    !net_cidr_match(cfg->relay_nets, cfg->relay_net_count, s->conn->peer_ip)) {
 			conn_log(s->conn, LOG_LVL_NOTICE, "relay refused: <%s>", addr);
 			smtpd_reply(s, 554, "5.7.1", "<%s>: Relay access denied", addr);
 			break;

@@ -74,6 +74,14 @@ def children_of(pid):
     return sorted(kids)
 
 
+def process_name(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 def proc_uids(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -131,8 +139,10 @@ class Postern:
         argv = [BIN, "serve", "--data", str(self.data)]
         if self.config is not None:
             argv += ["-c", str(self.config)]
+        # No DNS traffic leaves the machine: outbound tests run their own
+        # resolver; the others get one that never answers.
         opts = {"server.workers": "2", "server.grace": "3s",
-                "server.hostname": "mx.example.test"}
+                "server.hostname": "mx.example.test", "dns.resolver": "127.0.0.1@9"}
         h = f"[{self.host}]" if ":" in self.host else self.host
         for svc in SERVICES:
             port = self.ports.get(svc)
@@ -170,8 +180,19 @@ class Postern:
                 self.options.get("server.workers", "2")), 5)
         return self
 
-    def workers(self):
+    def children(self):
         return children_of(self.proc.pid) if self.proc else []
+
+    def workers(self):
+        """The worker processes (not the queue runner)."""
+        return [p for p in self.children() if process_name(p) != "postern-runner"]
+
+    def runner(self):
+        """The queue runner's pid, or None."""
+        for p in self.children():
+            if process_name(p) == "postern-runner":
+                return p
+        return None
 
     def log_text(self):
         return self.log.read_text(errors="replace") if self.log.exists() else ""

@@ -341,7 +341,7 @@ def test_serve_port_in_use_is_a_clear_error(postern_factory, tmp_path):
 
 
 def test_workers_die_with_the_master(server):
-    workers = server.workers()
+    workers = server.children()  # the queue runner too
     server.proc.kill()  # SIGKILL: no chance to tell anyone
     server.proc.wait()
     assert wait_for(lambda: not any(os.path.exists(f"/proc/{w}") and

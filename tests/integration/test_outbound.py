@@ -1,0 +1,380 @@
+"""Outbound mail end to end: the queue runner routes with a real DNS server
+(unbound on loopback, test zones), delivers to fake exchangers on 127.0.0.x,
+retries, bounces, converts 8-bit mail, does STARTTLS, and survives kill -9."""
+import email
+import email.policy
+import os
+import signal
+import smtplib
+import subprocess
+import time
+
+import pytest
+
+from conftest import BIN, run_cli, wait_for
+from dns_helpers import DnsServer
+from outbound_helpers import FakeMX, free_port_on, make_cert
+from smtp_helpers import messages, queued, setup_accounts
+
+HOSTS = {
+    "mx1": "127.0.0.2", "up": "127.0.0.3", "aonly": "127.0.0.4", "down": "127.0.0.5",
+    "tls": "127.0.0.6", "seven": "127.0.0.7", "retry": "127.0.0.8", "fail": "127.0.0.9",
+    "kill": "127.0.0.10",
+}
+
+RECORDS = [
+    "remote.test. MX 10 mx1.remote.test.",
+    f"mx1.remote.test. A {HOSTS['mx1']}",
+    "multi.test. MX 10 down.multi.test.",
+    "multi.test. MX 20 up.multi.test.",
+    f"down.multi.test. A {HOSTS['down']}",
+    f"up.multi.test. A {HOSTS['up']}",
+    f"aonly.test. A {HOSTS['aonly']}",
+    "nullmx.test. MX 0 .",
+    "tls.test. MX 10 mx.tls.test.",
+    f"mx.tls.test. A {HOSTS['tls']}",
+    "seven.test. MX 10 mx.seven.test.",
+    f"mx.seven.test. A {HOSTS['seven']}",
+    "retry.test. MX 10 mx.retry.test.",
+    f"mx.retry.test. A {HOSTS['retry']}",
+    "fail.test. MX 10 mx.fail.test.",
+    f"mx.fail.test. A {HOSTS['fail']}",
+    "kill.test. MX 10 mx.kill.test.",
+    f"mx.kill.test. A {HOSTS['kill']}",
+    "unreachable.test. MX 10 down.multi.test.",
+    "six.test. MX 10 mx.six.test.",
+    "mx.six.test. AAAA ::1",
+]
+
+
+@pytest.fixture(scope="module")
+def dns(tmp_path_factory):
+    d = DnsServer(tmp_path_factory.mktemp("dns"), RECORDS)
+    d.start()
+    yield d
+    d.stop()
+
+
+@pytest.fixture(scope="module")
+def port():
+    return free_port_on(sorted(set(HOSTS.values())))
+
+
+@pytest.fixture
+def mta(postern_factory, dns, port):
+    def make(**extra):
+        opts = {
+            "delivery.port": str(port),
+            "dns.resolver": dns.resolver,
+            "delivery.retry_min": "1s",
+            "delivery.retry_max": "2s",
+            "delivery.ipv6": "no",
+            "delivery.connect_timeout": "2s",
+            "delivery.scan_interval": "1s",
+            "smtpd.relay_networks": "127.0.0.0/8",
+        }
+        opts.update(extra)
+        p = postern_factory(options=opts)
+        setup_accounts(p.data)
+        return p.start()
+    return make
+
+
+@pytest.fixture
+def fakes():
+    made = []
+
+    def make(name, port, **kw):
+        f = FakeMX(HOSTS[name], port, **kw)
+        made.append(f)
+        return f
+    yield make
+    for f in made:
+        f.close()
+
+
+def send(p, rcpts, subject="hello", body="body\r\n", sender="alice@example.test",
+         extra_headers="", mail_options=(), rcpt_options=()):
+    msg = (f"From: {sender or 'mailer-daemon@example.test'}\r\nTo: {', '.join(rcpts)}\r\n"
+           f"Subject: {subject}\r\nMessage-ID: <{subject.replace(' ', '.')}@example.test>\r\n"
+           f"{extra_headers}\r\n{body}")
+    with smtplib.SMTP(*p.addr("smtp")) as s:
+        s.sendmail(sender, rcpts, msg.encode() if isinstance(msg, str) else msg,
+                   mail_options=list(mail_options), rcpt_options=list(rcpt_options))
+
+
+def queue_empty(p, timeout=20):
+    return wait_for(lambda: queued(p.data) == [], timeout)
+
+
+def dsns(p, address="alice@example.test", n=1, wait=20):
+    deadline = time.monotonic() + wait
+    while True:
+        got = messages(p.data, address)
+        if len(got) >= n or time.monotonic() > deadline:
+            return [email.message_from_bytes(m, policy=email.policy.default) for m in got]
+        time.sleep(0.1)
+
+
+def report_fields(msg):
+    """The per-recipient field groups of a delivery-status part."""
+    parts = list(msg.iter_parts())
+    assert msg.get_content_type() == "multipart/report"
+    status = parts[1]
+    if msg.get_param("report-type") == "global-delivery-status":  # RFC 6533
+        assert status.get_content_type() == "message/global-delivery-status"
+        # Read as one message: the first group is its header, the
+        # others its body.
+        [first] = status.get_payload()
+        groups = [dict(first.items())]
+        raw = first.get_payload().replace("\r\n", "\n")
+        for g in raw.strip().split("\n\n"):
+            fields = {}
+            for line in g.replace("\n ", " ").replace("\n\t", " ").splitlines():
+                k, v = line.split(": ", 1)
+                fields[k] = v
+            groups.append(fields)
+        return parts, groups
+    assert msg.get_param("report-type") == "delivery-status"
+    assert status.get_content_type() == "message/delivery-status"
+    groups = [dict(g.items()) for g in status.get_payload()]
+    return parts, groups
+
+
+def test_lowest_mx_down_next_one_used(mta, fakes, port):
+    up = fakes("up", port)
+    p = mta()
+    send(p, ["bob@multi.test"])
+    got = up.wait_acked(1)
+    assert len(got) == 1 and "<bob@multi.test>" in got[0].rcpts[0]
+    assert b"Subject: hello" in got[0].data
+    assert queue_empty(p)
+    assert "relay=up.multi.test[127.0.0.3]" in p.log_text()
+
+
+def test_a_record_fallback(mta, fakes, port):
+    a = fakes("aonly", port)
+    p = mta()
+    send(p, ["carol@aonly.test", "dave@aonly.test"])
+    got = a.wait_acked(1)
+    assert len(got) == 1 and len(got[0].rcpts) == 2  # one transaction
+    assert queue_empty(p)
+
+
+def test_null_mx_bounces_at_once(mta):
+    p = mta()
+    send(p, ["nobody@nullmx.test"], subject="to null")
+    [dsn] = dsns(p)
+    parts, groups = report_fields(dsn)
+    assert dsn["To"] == "alice@example.test" or "<alice@example.test>" in dsn["To"]
+    rcpt = groups[1]
+    assert rcpt["Action"] == "failed" and rcpt["Status"] == "5.1.10"
+    assert "nobody@nullmx.test" in rcpt["Final-Recipient"]
+    assert queue_empty(p)
+
+
+def test_temporary_failure_then_success(mta, fakes, port):
+    r = fakes("retry", port, data_reply=lambda n: (451, "4.3.0 try later") if n == 0 else None)
+    p = mta()
+    t0 = time.monotonic()
+    send(p, ["bob@retry.test"])
+    got = r.wait_acked(1, timeout=30)
+    assert len(got) == 1 and len(r.messages) == 2
+    assert time.monotonic() - t0 >= 1  # retried after the back-off
+    assert queue_empty(p)
+    log = p.log_text()
+    assert "status=deferred (451 4.3.0 try later)" in log and "status=sent" in log
+    assert messages(p.data, "alice@example.test") == []  # no DSN for a success
+
+
+def test_permanent_failure_sends_a_dsn(mta, fakes, port):
+    fakes("fail", port, rcpt_reply=lambda a: (550, "5.1.1 no such user here")
+          if a.startswith("bob@") else None)
+    p = mta()
+    send(p, ["bob@fail.test", "ok@fail.test"], subject="partly wrong",
+         rcpt_options=["NOTIFY=FAILURE"])
+    [dsn] = dsns(p)
+    assert dsn["From"].addresses[0].addr_spec.lower().startswith("mailer-daemon@")
+    assert dsn["Auto-Submitted"] == "auto-replied"
+    parts, groups = report_fields(dsn)
+    assert parts[0].get_content_type() == "text/plain"
+    assert "bob@fail.test" in parts[0].get_content()
+    assert groups[0]["Reporting-MTA"] == "dns; mx.example.test"
+    assert len(groups) == 2  # per-message group, one failed recipient
+    rcpt = groups[1]
+    assert rcpt["Final-Recipient"] == "rfc822; bob@fail.test"
+    assert rcpt["Action"] == "failed" and rcpt["Status"] == "5.1.1"
+    assert rcpt["Remote-MTA"] == "dns; mx.fail.test"
+    assert "550 5.1.1 no such user here" in rcpt["Diagnostic-Code"]
+    original = parts[2]
+    assert original.get_content_type() == "message/rfc822"
+    assert original.get_payload()[0]["Subject"] == "partly wrong"
+    assert queue_empty(p)
+
+
+def test_no_bounce_to_the_null_sender(mta, fakes, port):
+    f = fakes("fail", port, rcpt_reply=lambda a: (550, "5.1.1 no"))
+    p = mta()
+    send(p, ["bob@fail.test"], sender="")
+    assert wait_for(lambda: "status=bounced" in p.log_text(), 20)
+    assert f.messages == []
+    assert queue_empty(p)
+    time.sleep(0.5)
+    assert queued(p.data) == []
+    for u in ("alice", "bob", "carol"):
+        assert messages(p.data, f"{u}@example.test") == []
+
+
+def test_starttls_with_the_peer(mta, fakes, port, tmp_path):
+    f = fakes("tls", port, tls=make_cert(tmp_path, "mx.tls.test"))
+    p = mta()
+    send(p, ["bob@tls.test"])
+    got = f.wait_acked(1)
+    assert len(got) == 1 and got[0].tls
+    assert queue_empty(p)
+
+
+def test_eight_bit_to_a_seven_bit_peer(mta, fakes, port):
+    f = fakes("seven", port, ehlo=["PIPELINING", "SIZE 1000000", "ENHANCEDSTATUSCODES"])
+    p = mta()
+    text = "Grüße aus Köln, naïve café.\r\n"
+    send(p, ["bob@seven.test"], subject="eight", body=text,
+         extra_headers="MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                       "Content-Transfer-Encoding: 8bit\r\n",
+         mail_options=["BODY=8BITMIME"])
+    [m] = f.wait_acked(1)
+    assert "BODY=" not in m.mail
+    assert all(b < 128 for b in m.data)
+    parsed = email.message_from_bytes(m.data, policy=email.policy.default)
+    assert parsed["Content-Transfer-Encoding"].lower() in ("quoted-printable", "base64")
+    assert parsed.get_content().replace("\r\n", "\n") == text.replace("\r\n", "\n")
+
+
+def test_delay_notice_then_expiry(mta):
+    p = mta(**{"delivery.delay_warning": "2s", "delivery.max_lifetime": "6s"})
+    send(p, ["bob@unreachable.test"], subject="slow")
+    first = dsns(p, n=1, wait=20)
+    parts, groups = report_fields(first[0])
+    assert groups[1]["Action"] == "delayed"
+    assert parts[2].get_content_type() == "text/rfc822-headers"
+    both = dsns(p, n=2, wait=30)
+    assert len(both) == 2
+    actions = sorted(report_fields(m)[1][1]["Action"] for m in both)
+    assert actions == ["delayed", "failed"]
+    assert queue_empty(p)
+
+
+def test_success_notification_when_asked(mta, fakes, port):
+    # The fake announces no DSN: postern reports "relayed" itself.
+    f = fakes("mx1", port, ehlo=["PIPELINING", "8BITMIME"])
+    p = mta()
+    send(p, ["bob@remote.test"], rcpt_options=["NOTIFY=SUCCESS"])
+    assert len(f.wait_acked(1)) == 1
+    [dsn] = dsns(p)
+    _, groups = report_fields(dsn)
+    assert groups[1]["Action"] == "relayed"
+    assert "NOTIFY" not in f.acked()[0].rcpts[0]
+
+
+def test_dsn_parameters_passed_on(mta, fakes, port):
+    f = fakes("mx1", port)
+    p = mta()
+    send(p, ["bob@remote.test"], mail_options=["RET=HDRS", "ENVID=abc123"],
+         rcpt_options=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;bob@remote.test"])
+    [m] = f.wait_acked(1)
+    assert "RET=HDRS" in m.mail and "ENVID=abc123" in m.mail
+    assert "NOTIFY=SUCCESS,FAILURE" in m.rcpts[0] and "ORCPT=rfc822;bob@remote.test" in m.rcpts[0]
+    time.sleep(1)
+    assert messages(p.data, "alice@example.test") == []  # the next hop reports
+
+
+def test_kill_runner_mid_delivery(mta, fakes, port):
+    # The first message's final reply is held back while the runner is
+    # killed: after the restart every message is delivered, and only
+    # messages in flight at the kill may arrive twice.
+    f = fakes("kill", port, stall=3, stall_first=1)
+    p = mta(**{"delivery.destination_concurrency": "2"})
+    n = 10
+    for i in range(n):
+        send(p, [f"u{i}@kill.test"], subject=f"kill {i}")
+    assert wait_for(lambda: len(f.messages) >= 1, 20)
+    runner = p.runner()
+    assert runner is not None
+    os.kill(runner, signal.SIGKILL)
+    assert wait_for(lambda: p.runner() not in (None, runner), 10)
+    assert queue_empty(p, timeout=40)
+    acked = f.acked()
+    subjects = {}
+    for m in acked:
+        s = email.message_from_bytes(m.data)["Subject"]
+        subjects[s] = subjects.get(s, 0) + 1
+    assert set(subjects) == {f"kill {i}" for i in range(n)}
+    assert sum(subjects.values()) - n <= 2  # at most the two in flight
+
+
+def test_etrn_flushes_a_domain(mta, fakes, port):
+    p = mta(**{"delivery.retry_min": "1h", "delivery.retry_max": "2h"})
+    send(p, ["bob@remote.test"])
+    assert wait_for(lambda: "status=deferred" in p.log_text(), 20)
+    f = fakes("mx1", port)
+    with smtplib.SMTP(*p.addr("smtp")) as s:
+        s.ehlo("client.test")
+        assert "etrn" in s.esmtp_features
+        code, text = s.docmd("ETRN", "remote.test")
+        assert code == 253, text
+        code, text = s.docmd("ETRN", "nothing.test")
+        assert code == 251, text
+    assert len(f.wait_acked(1)) == 1
+    assert queue_empty(p)
+
+
+def test_sendmail_through_the_runner(mta, fakes, port):
+    f = fakes("mx1", port)
+    p = mta()
+    msg = b"To: bob@remote.test\nCc: carol@example.test\nSubject: via sendmail\n\nhi\n"
+    r = subprocess.run([BIN, "--data", str(p.data), "sendmail", "-t", "-i",
+                        "-f", "alice@example.test"], input=msg, capture_output=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stderr
+    [m] = f.wait_acked(1)
+    assert b"Subject: via sendmail" in m.data and b"\r\n" in m.data
+    got = messages(p.data, "carol@example.test", wait=10)
+    assert len(got) == 1 and b"Subject: via sendmail" in got[0]
+    assert queue_empty(p)
+
+
+def test_smtputf8_required_and_not_offered_bounces(mta, fakes, port):
+    f = fakes("mx1", port, ehlo=["PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES"])
+    p = mta()
+    send(p, ["bob@remote.test"], subject="utf8", mail_options=["SMTPUTF8"],
+         extra_headers="X-Note: ünïcode\r\n")
+    [dsn] = dsns(p)
+    _, groups = report_fields(dsn)
+    assert groups[1]["Action"] == "failed" and groups[1]["Status"] == "5.6.7"
+    assert f.messages == []
+    assert queue_empty(p)
+
+
+def test_relay_host_with_auth(mta, fakes, port):
+    f = fakes("mx1", port, auth=("relayuser", "relay secret"))
+    p = mta(**{"delivery.relayhost": f"[{HOSTS['mx1']}]:{port}",
+               "delivery.relayhost_user": "relayuser",
+               "delivery.relayhost_password": "relay secret"})
+    # No DNS is asked: the relay host takes everything, whatever the domain.
+    send(p, ["x@nowhere-in-dns.test", "y@other.test"], subject="smarthost")
+    [m] = f.wait_acked(1)
+    assert f.logins == [("relayuser", "relay secret")]
+    assert len(m.rcpts) == 2
+    assert queue_empty(p)
+
+
+def test_ipv6_exchanger(mta, fakes, port):
+    f = FakeMX("::1", port)
+    try:
+        p = mta(**{"delivery.ipv6": "yes"})
+        send(p, ["bob@six.test"], subject="over six")
+        assert len(f.wait_acked(1)) == 1
+        assert queue_empty(p)
+        assert "mx.six.test[::1]" in p.log_text()
+    finally:
+        f.close()
