@@ -188,6 +188,11 @@ int queue_msg_move(struct queue_msg *msg, enum queue_state to, const char **erro
  * scan hint to its next due time. Frees msg and sets *msg to NULL whatever
  * the result. */
 int queue_msg_finish(struct queue_msg **msg, const char **error_r);
+/* queue_msg_finish for n messages at once (each freed, each msgs[i] set
+ * to NULL): the removals of the messages whose every recipient is final
+ * share one fsync per directory. Returns -1 (*error_r: the first error)
+ * when any finish failed. */
+int queue_msg_finish_many(struct queue_msg **msgs, size_t n, const char **error_r);
 /* Release the lock and free, writing nothing (unsynced changes are lost). */
 void queue_msg_close(struct queue_msg **msg);
 

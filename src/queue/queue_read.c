@@ -272,13 +272,15 @@ queue_msg_finish(struct queue_msg **msgp, const char **error_r)
 	const char *id = msg->env->id;
 	int ret = -1;
 
-	if (queue_msg_sync(msg, error_r) < 0)
-		goto out;
 	time_t due = queue_envelope_due(msg->env);
 	if (due < 0) {
+		/* Every recipient is final: the message goes, and its state
+		 * with it; writing that state first would be wasted. */
 		ret = queue_remove(q, id, msg->dir, error_r);
 		goto out;
 	}
+	if (queue_msg_sync(msg, error_r) < 0)
+		goto out;
 	struct stat st;
 	if (fstatat(q->dir_fd[QDIR_STATE], id, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		/* Never tried (no state yet): it stays where it is. */
@@ -296,6 +298,56 @@ queue_msg_finish(struct queue_msg **msgp, const char **error_r)
 out:
 	queue_msg_close(msgp);
 	return ret;
+}
+
+int
+queue_msg_finish_many(struct queue_msg **msgs, size_t n, const char **error_r)
+{
+	bool unlinked_in[QDIR_COUNT] = {false};
+	bool *removed = xcalloc(n + 1, sizeof(*removed));
+	int ret = 0;
+
+	/* The messages whose every recipient is final: unlink them all,
+	 * sync each directory once, then drop their state files (the order
+	 * of queue_remove, shared). */
+	for (size_t i = 0; i < n; i++) {
+		struct queue_msg *msg = msgs[i];
+		if (queue_envelope_due(msg->env) >= 0)
+			continue;
+		if (unlinkat(msg->q->dir_fd[msg->dir], msg->env->id, 0) < 0) {
+			log_error("queue: cannot remove %s/%s: %s", queue_dir_names[msg->dir],
+				  msg->env->id, strerror(errno));
+			continue;
+		}
+		removed[i] = true;
+		unlinked_in[msg->dir] = true;
+	}
+	queue_crash_point("remove-unlinked");
+	bool synced = true;
+	for (int d = 0; d < QDIR_COUNT; d++)
+		if (unlinked_in[d] && n > 0 && queue_dir_sync(msgs[0]->q, (enum queue_dir)d, error_r) < 0)
+			synced = false;
+	queue_crash_point("remove-synced");
+	for (size_t i = 0; i < n; i++) {
+		if (!removed[i]) {
+			if (queue_msg_finish(&msgs[i], error_r) < 0)
+				ret = -1;
+			continue;
+		}
+		struct queue_msg *msg = msgs[i];
+		if (synced) {
+			char tmp_name[QUEUE_ID_LEN + 8];
+			if (unlinkat(msg->q->dir_fd[QDIR_STATE], msg->env->id, 0) < 0 &&
+			    errno != ENOENT)
+				log_warning("queue %s: cannot remove its state file: %s",
+					    msg->env->id, strerror(errno));
+			(void)snprintf(tmp_name, sizeof(tmp_name), "%s.tmp", msg->env->id);
+			(void)unlinkat(msg->q->dir_fd[QDIR_STATE], tmp_name, 0);
+		}
+		queue_msg_close(&msgs[i]);
+	}
+	free(removed);
+	return synced ? ret : -1;
 }
 
 int

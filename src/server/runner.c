@@ -25,24 +25,68 @@ is_active(const struct runner *r, const char *id)
 	return false;
 }
 
-void
-runner_start_message(struct runner *r, const char *id)
+static void
+backlog_push(struct runner *r, const char *id)
 {
-	struct queue_msg *qm;
-	const char *error;
-
-	if (r->stopping || is_active(r, id))
-		return;
-	if (r->nactive >= RUNNER_ACTIVE_MAX) {
+	if (r->backlog_len - r->backlog_head >= RUNNER_BACKLOG_MAX) {
 		r->scan_again = true;
 		return;
 	}
-	switch (queue_msg_open(r->q, id, &qm, &error)) {
+	if (r->backlog_head > 0 && r->backlog_len == r->backlog_alloc) {
+		/* Slide the live part to the front. */
+		memmove(r->backlog, r->backlog + r->backlog_head,
+			(r->backlog_len - r->backlog_head) * sizeof(*r->backlog));
+		r->backlog_len -= r->backlog_head;
+		r->backlog_head = 0;
+	}
+	if (r->backlog_len == r->backlog_alloc) {
+		r->backlog_alloc = r->backlog_alloc == 0 ? 256 : r->backlog_alloc * 2;
+		r->backlog = xreallocarray(r->backlog, r->backlog_alloc, sizeof(*r->backlog));
+	}
+	str_copy(r->backlog[r->backlog_len++], QUEUE_ID_SIZE, id);
+}
+
+void
+runner_slot_free(struct runner *r)
+{
+	/* A run that ends inside runner_start_message calls this again:
+	 * the outer loop goes on instead (no recursion per message). */
+	if (r->in_slot_free)
+		return;
+	r->in_slot_free = true;
+	while (r->nactive < RUNNER_ACTIVE_MAX && r->backlog_head < r->backlog_len && !r->stopping) {
+		char id[QUEUE_ID_SIZE];
+		str_copy(id, sizeof(id), r->backlog[r->backlog_head++]);
+		runner_start_message(r, id);
+	}
+	r->in_slot_free = false;
+	if (r->backlog_head == r->backlog_len) {
+		r->backlog_head = r->backlog_len = 0;
+		if (r->scan_again)
+			runner_scan_soon(r);
+	}
+}
+
+/* Returns QUEUE_SKIP when the message is busy (or gone), else 0. */
+static int
+try_start(struct runner *r, const char *id)
+{
+	struct queue_msg *qm;
+	const char *error;
+	int ret;
+
+	if (r->stopping || is_active(r, id))
+		return 0;
+	if (r->nactive >= RUNNER_ACTIVE_MAX) {
+		backlog_push(r, id);
+		return 0;
+	}
+	switch ((ret = queue_msg_open(r->q, id, &qm, &error))) {
 	case 0:
 		rmsg_start(r, qm);
 		break;
 	case QUEUE_SKIP:
-		break;
+		return QUEUE_SKIP;
 	case QUEUE_CORRUPT_FILE:
 		log_error("%s: queue file does not parse (%s): moved to queue/corrupt", id, error);
 		if (queue_quarantine(r->q, id, &error) < 0)
@@ -51,6 +95,57 @@ runner_start_message(struct runner *r, const char *id)
 	default:
 		log_error("%s: open: %s", id, error);
 		break;
+	}
+	return 0;
+}
+
+void
+runner_start_message(struct runner *r, const char *id)
+{
+	(void)try_start(r, id);
+}
+
+/* A message just committed may still be locked by its writer (inotify
+ * reports the link into incoming/ before the writer's directory fsync and
+ * close, which take long on a busy disk): try again every BUSY_RETRY_MS,
+ * for up to BUSY_RETRIES times (30 s); the periodic scan covers the rest. */
+#define BUSY_RETRY_MS 10
+#define BUSY_RETRIES 3000
+
+static void
+busy_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct runner *r = arg;
+	size_t keep = 0, n = r->nbusy;
+
+	r->nbusy = 0; /* try_start may not add to it */
+	for (size_t i = 0; i < n; i++) {
+		struct runner_busy b = r->busy[i];
+		if (try_start(r, b.id) == QUEUE_SKIP && ++b.tries < BUSY_RETRIES)
+			r->busy[keep++] = b;
+	}
+	r->nbusy = keep;
+	if (keep > 0) {
+		struct timeval tv = {.tv_usec = BUSY_RETRY_MS * 1000};
+		evtimer_add(r->busy_timer, &tv);
+	}
+}
+
+/* A new message: start it, or retry soon while its writer holds it. */
+static void
+start_new(struct runner *r, const char *id)
+{
+	if (try_start(r, id) != QUEUE_SKIP)
+		return;
+	if (r->nbusy == r->busy_alloc) {
+		r->busy_alloc = r->busy_alloc == 0 ? 64 : r->busy_alloc * 2;
+		r->busy = xreallocarray(r->busy, r->busy_alloc, sizeof(*r->busy));
+	}
+	str_copy(r->busy[r->nbusy].id, QUEUE_ID_SIZE, id);
+	r->busy[r->nbusy++].tries = 0;
+	if (!evtimer_pending(r->busy_timer, NULL)) {
+		struct timeval tv = {.tv_usec = BUSY_RETRY_MS * 1000};
+		evtimer_add(r->busy_timer, &tv);
 	}
 }
 
@@ -76,6 +171,7 @@ scan(evutil_socket_t fd, short what, void *arg)
 	time_t now = time(NULL);
 	time_t next = now + r->cfg->delivery_scan_interval;
 	r->scan_again = false;
+	r->backlog_head = r->backlog_len = 0; /* the scan finds them again */
 	if (queue_scan(r->q, &entries, &n, &error) < 0) {
 		log_error("queue scan: %s", error);
 		n = 0;
@@ -86,8 +182,6 @@ scan(evutil_socket_t fd, short what, void *arg)
 			break; /* sorted by due time */
 		}
 		runner_start_message(r, entries[i].id);
-		if (r->scan_again)
-			break;
 	}
 	free(entries);
 	if (!r->scan_pending)
@@ -120,7 +214,7 @@ on_inotify(evutil_socket_t fd, short what, void *arg)
 			if ((ev->mask & IN_Q_OVERFLOW) != 0)
 				runner_scan_soon(r);
 			else if (ev->len > 0 && queue_id_valid(ev->name))
-				runner_start_message(r, ev->name);
+				start_new(r, ev->name);
 			p += sizeof(*ev) + ev->len;
 		}
 	}
@@ -129,7 +223,7 @@ on_inotify(evutil_socket_t fd, short what, void *arg)
 static void
 submitted(const char *id, void *arg)
 {
-	runner_start_message(arg, id);
+	start_new(arg, id);
 }
 
 /* True when some recipient of a deferred message is in domain. */
@@ -202,10 +296,43 @@ exit_now(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(r->base, NULL);
 }
 
+static void
+finish_batch(struct runner *r)
+{
+	const char *error;
+
+	if (r->nfinishing == 0)
+		return;
+	if (queue_msg_finish_many(r->finishing, r->nfinishing, &error) < 0)
+		log_error("finishing delivered messages: %s", error);
+	r->nfinishing = 0;
+}
+
+static void
+on_finish(evutil_socket_t fd, short what, void *arg)
+{
+	struct runner *r = arg;
+
+	finish_batch(r);
+	runner_check_idle(r);
+}
+
+void
+runner_finish_later(struct runner *r, struct queue_msg *qm)
+{
+	if (r->nfinishing == r->finishing_alloc) {
+		r->finishing_alloc = r->finishing_alloc == 0 ? 64 : r->finishing_alloc * 2;
+		r->finishing = xreallocarray(r->finishing, r->finishing_alloc, sizeof(*r->finishing));
+	}
+	r->finishing[r->nfinishing++] = qm;
+	if (r->nfinishing == 1)
+		event_active(r->finish_ev, EV_TIMEOUT, 0);
+}
+
 void
 runner_check_idle(struct runner *r)
 {
-	if (r->stopping && r->nactive == 0)
+	if (r->stopping && r->nactive == 0 && r->nfinishing == 0)
 		event_base_loopexit(r->base, NULL);
 }
 
@@ -273,6 +400,8 @@ setup(struct runner *r)
 		event_add(r->inotify_ev, NULL);
 	}
 	r->scan_timer = evtimer_new(r->base, scan, r);
+	r->finish_ev = event_new(r->base, -1, 0, on_finish, r);
+	r->busy_timer = evtimer_new(r->base, busy_retry, r);
 	runner_scan_soon(r);
 	return 0;
 }
@@ -281,6 +410,15 @@ static void
 teardown(struct runner *r)
 {
 	rdest_free_all(r);
+	if (r->finish_ev != NULL) {
+		finish_batch(r);
+		event_free(r->finish_ev);
+	}
+	free(r->finishing);
+	free(r->backlog);
+	free(r->busy);
+	if (r->busy_timer != NULL)
+		event_free(r->busy_timer);
 	while (r->active != NULL) {
 		struct rmsg *m = r->active;
 		r->active = m->next;

@@ -169,7 +169,6 @@ request_answer(struct rreq *rq, const struct smtpc_reply *reply, const char *rem
 
 	for (size_t k = 0; k < rq->n; k++)
 		rmsg_result(m, rq->rcpts[k], reply, remote, peer_dsn);
-	rmsg_sync(m);
 	free(rq->rcpts);
 	free(rq);
 	rmsg_request_done(m);
@@ -511,7 +510,6 @@ conn_done(struct smtpc *c, const struct smtpc_result *result, void *arg)
 	for (size_t k = 0; k < rq->n && k < result->nreplies; k++)
 		rmsg_result(m, rq->rcpts[k], &result->replies[k], peer->name,
 			    (peer->ext & SMTPC_EXT_DSN) != 0);
-	rmsg_sync(m);
 	free(rq->rcpts);
 	free(rq);
 	rc->req = NULL;

@@ -85,8 +85,9 @@ rmsg_result(struct rmsg *m, size_t i, const struct smtpc_reply *reply, const cha
 	buf_init(&text, REPLY_TEXT_MAX + 16);
 	format_reply(&text, reply);
 	bool expired = now >= m->env->arrival + (time_t)cfg->delivery_max_lifetime;
+	bool local = reply->stage != NULL && strcmp(reply->stage, "local delivery") == 0;
 	log_info("%s: to=<%s> relay=%s status=%s (%s)", m->id, rc->addr,
-		 remote != NULL ? remote : "local",
+		 remote != NULL ? remote : local ? "local" : "none",
 		 cls == 2 ? "sent" : cls == 5 || expired ? "bounced" : "deferred", buf_cstr(&text));
 
 	struct queue_attempt a = {.when = now, .remote = remote, .reply = buf_cstr(&text)};
@@ -135,8 +136,12 @@ rmsg_sync(struct rmsg *m)
 void
 rmsg_request_done(struct rmsg *m)
 {
+	/* Results become durable after each transaction; after the last
+	 * one, rmsg_finish writes them (or removes the message). */
 	if (--m->requests == 0)
 		rmsg_finish(m);
+	else
+		rmsg_sync(m);
 }
 
 /* ---- local copies ---- */
@@ -399,7 +404,8 @@ rmsg_start(struct runner *r, struct queue_msg *qm)
 	}
 	if (nitems > 0) {
 		deliver_local(m, items, nitems);
-		rmsg_sync(m);
+		if (ngroups > 0)
+			rmsg_sync(m);
 	}
 	for (size_t i = 0; i < nitems; i++) {
 		free(items[i].address);
@@ -618,7 +624,6 @@ rmsg_finish(struct rmsg *m)
 {
 	struct runner *r = m->r;
 	time_t now = time(NULL);
-	const char *error;
 	bool any = false;
 
 	finish_failures(m, now);
@@ -627,8 +632,8 @@ rmsg_finish(struct rmsg *m)
 		any |= m->notify_success[i];
 	if (any && m->env->sender[0] != '\0')
 		(void)send_dsn(m, m->notify_success, DSN_DELIVERED, now);
-	if (queue_msg_finish(&m->qm, &error) < 0)
-		log_error("%s: %s", m->id, error);
+	runner_finish_later(r, m->qm);
+	m->qm = NULL;
 	if (m->prev != NULL)
 		m->prev->next = m->next;
 	else
@@ -638,7 +643,5 @@ rmsg_finish(struct rmsg *m)
 	r->nactive--;
 	m->env = NULL; /* freed with qm */
 	rmsg_free(m);
-	if (r->scan_again)
-		runner_scan_soon(r);
-	runner_check_idle(r);
+	runner_slot_free(r);
 }

@@ -32,6 +32,8 @@ struct submit_server;
 
 /* Messages open at once (each holds a descriptor and a lock). */
 #define RUNNER_ACTIVE_MAX 1000
+/* Due messages remembered beyond those; more wait for the next scan. */
+#define RUNNER_BACKLOG_MAX 100000
 /* A destination's route is looked up again after this long. */
 #define RUNNER_ROUTE_TTL 300
 /* An idle connection is kept this long for the next request. */
@@ -122,9 +124,25 @@ struct runner {
 	size_t ndest_buckets;
 	unsigned connections; /* open or opening, all destinations */
 
+	struct queue_msg **finishing; /* ended runs, finished together */
+	size_t nfinishing, finishing_alloc;
+	struct event *finish_ev;
+
 	struct event *scan_timer; /* next scan (the earliest due time) */
 	bool scan_pending;
-	bool scan_again;	  /* more due messages than RUNNER_ACTIVE_MAX */
+	bool scan_again;	  /* the backlog overflowed: scan when it is empty */
+	/* Due messages waiting for a free slot (RUNNER_ACTIVE_MAX), oldest
+	 * first: backlog[backlog_head..backlog_len). */
+	char (*backlog)[QUEUE_ID_SIZE];
+	size_t backlog_head, backlog_len, backlog_alloc;
+	bool in_slot_free;
+	/* New messages still locked by their writer, tried again shortly. */
+	struct runner_busy {
+		char id[QUEUE_ID_SIZE];
+		unsigned tries;
+	} *busy;
+	size_t nbusy, busy_alloc;
+	struct event *busy_timer;
 	int inotify_fd;
 	struct event *inotify_ev;
 	bool stopping;
@@ -137,6 +155,11 @@ void runner_scan_soon(struct runner *r);
 /* Open message id and start its run unless it is active, held, busy or
  * not due. */
 void runner_start_message(struct runner *r, const char *id);
+/* A message left the active list: start waiting ones. */
+void runner_slot_free(struct runner *r);
+/* Finish qm (remove or move it) with the others ended in this turn of
+ * the loop: their removals share one fsync per directory. */
+void runner_finish_later(struct runner *r, struct queue_msg *qm);
 /* The stopping runner exits once nothing is in flight. */
 void runner_check_idle(struct runner *r);
 

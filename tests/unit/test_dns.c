@@ -787,7 +787,7 @@ test_live_free(void **state)
 	assert_int_equal(dns_new(live.base, resolver, &dns, &error), 0);
 	dns_route(dns, "plain.test", 0, free_in_callback, &dns);
 	dns_route(dns, lagging(lag), 0, route_done, &res);
-	run_loop(live.base, 3000);
+	run_loop(live.base, 15000); /* ends at the callback */
 	assert_null(dns);
 	assert_int_equal(res.calls, 0);
 }
