@@ -57,6 +57,8 @@ class FakeMX:
         self.logins = []  # (user, password) received
         self.messages = []   # Received, acknowledged or not
         self.connections = 0
+        self.active = 0       # sessions open now
+        self.max_active = 0   # most sessions open at once
         self.lock = threading.Lock()
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
@@ -102,11 +104,16 @@ class FakeMX:
             threading.Thread(target=self._session, args=(conn,), daemon=True).start()
 
     def _session(self, conn):
+        with self.lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
         try:
             self._serve(conn)
         except (OSError, ssl.SSLError, ValueError):
             pass
         finally:
+            with self.lock:
+                self.active -= 1
             try:
                 conn.close()
             except OSError:

@@ -378,3 +378,29 @@ def test_ipv6_exchanger(mta, fakes, port):
         assert "mx.six.test[::1]" in p.log_text()
     finally:
         f.close()
+
+
+def test_destination_concurrency_and_connection_reuse(mta, fakes, port):
+    f = fakes("aonly", port, stall=0.3, stall_first=1000)
+    p = mta(**{"delivery.destination_concurrency": "2"})
+    for i in range(10):
+        send(p, [f"r{i}@aonly.test"], subject=f"conc {i}")
+    assert len(f.wait_acked(10, timeout=30)) == 10
+    assert f.max_active <= 2
+    assert f.connections < 10  # connections carried several messages
+    assert queue_empty(p)
+
+
+def test_queue_flush_wakes_the_runner(mta, fakes, port):
+    p = mta(**{"delivery.retry_min": "1h", "delivery.retry_max": "2h"})
+    send(p, ["bob@remote.test"], subject="flush me")
+    assert wait_for(lambda: "status=deferred" in p.log_text(), 20)
+    listing = subprocess.run([BIN, "--data", str(p.data), "queue", "list"],
+                             capture_output=True, text=True, timeout=30)
+    assert "bob@remote.test" in listing.stdout and "deferred" in listing.stdout
+    f = fakes("mx1", port)
+    r = subprocess.run([BIN, "--data", str(p.data), "queue", "flush"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert len(f.wait_acked(1)) == 1
+    assert queue_empty(p)
