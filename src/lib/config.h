@@ -93,6 +93,7 @@ struct config {
 
 	/* [dns] */
 	char *dns_resolver;              /* "IP" or "IP@PORT", comma-separated; NULL = system */
+	char *dns_trust_anchor;          /* DNSSEC root key file; NULL = no validation */
 
 	/* [auth] */
 	unsigned auth_threads;           /* password hashes verified at once */

@@ -370,6 +370,9 @@ setup(struct runner *r)
 		return log_error("mail store: %s", error), -1;
 	if (dns_new(r->base, cfg->dns_resolver, &r->dns, &error) < 0)
 		return log_error("DNS: %s", error), -1;
+	if (cfg->dns_trust_anchor != NULL &&
+	    dns_set_trust_anchor(r->dns, cfg->dns_trust_anchor, &error) < 0)
+		return log_error("DNS: %s", error), -1;
 	if (cfg->delivery_tls != DELIVERY_TLS_NONE &&
 	    (r->tls = tls_client_ctx_new(cfg->delivery_tls == DELIVERY_TLS_VERIFY, &error)) == NULL)
 		return log_error("TLS client: %s", error), -1;

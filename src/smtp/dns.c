@@ -370,6 +370,21 @@ dns_new(struct event_base *base, const char *resolvers, struct dns **dns_r, cons
 	return 0;
 }
 
+int
+dns_set_trust_anchor(struct dns *dns, const char *file, const char **error_r)
+{
+	int r;
+
+	if ((r = ub_ctx_set_option(dns->ub, "module-config:", "validator iterator")) != 0 ||
+	    (r = ub_ctx_add_ta_autr(dns->ub, file)) != 0) {
+		snprintf(dns_error_buf, sizeof(dns_error_buf), "trust anchor %s: libunbound: %s",
+			 file, ub_strerror(r));
+		*error_r = dns_error_buf;
+		return -1;
+	}
+	return 0;
+}
+
 void
 dns_set_timeout(struct dns *dns, unsigned seconds)
 {

@@ -95,6 +95,11 @@ struct dns_query;
  * text) when libunbound cannot be set up or a resolver address is bad. */
 int dns_new(struct event_base *base, const char *resolvers, struct dns **dns_r,
 	    const char **error_r);
+/* Validate answers with DNSSEC from the root trust anchor in file (an
+ * RFC 5011 auto-updated key file such as Debian's /usr/share/dns/root.key
+ * copied where the process may write it). Before the first lookup.
+ * Validated MX answers set route->secure; bogus answers are DNS_TEMPFAIL. */
+int dns_set_trust_anchor(struct dns *dns, const char *file, const char **error_r);
 /* Cancels every query in flight (their callbacks are not called). */
 void dns_free(struct dns **dns);
 /* The time limit of routes started from now on (default DNS_TIMEOUT; 0
