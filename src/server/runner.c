@@ -467,10 +467,16 @@ runner_run(struct server *srv)
 		evsignal_add(sigs[i], NULL);
 	}
 	int status = 0;
-	if (setup(&r) == 0)
+	if (setup(&r) == 0) {
 		event_base_dispatch(r.base);
-	else
+		/* Connections closed at the stop are sending QUIT: give their
+		 * answers a moment (they free themselves). */
+		struct timeval drain = {.tv_usec = 200000};
+		event_base_loopexit(r.base, &drain);
+		event_base_dispatch(r.base);
+	} else {
 		status = 1;
+	}
 	teardown(&r);
 	for (size_t i = 0; i < N_ELEMENTS(signals); i++)
 		event_free(sigs[i]);

@@ -346,11 +346,12 @@ conn_ready(struct smtpc *c, const struct smtpc_error *error, void *arg)
 		 : error->kind == SMTPC_ERR_TLS	  ? "TLS failed"
 						  : "session failed",
 		 error->reply.code, error->reply.enhanced, error->reply.text);
+	enum smtpc_error_kind kind = error->kind;
+	rc->last_error = error->reply; /* error belongs to c */
+	rc->have_error = true;
 	smtpc_free(c);
 	rc->c = NULL;
-	rc->last_error = error->reply;
-	rc->have_error = true;
-	if (error->kind == SMTPC_ERR_TLS && r->cfg->delivery_tls == DELIVERY_TLS_MAY && !rc->plain) {
+	if (kind == SMTPC_ERR_TLS && r->cfg->delivery_tls == DELIVERY_TLS_MAY && !rc->plain) {
 		rc->plain = true; /* the same address, without STARTTLS */
 	} else {
 		rc->plain = false;
