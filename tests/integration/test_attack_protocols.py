@@ -14,13 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (SANITIZER_MARKERS, Postern, processes_using,
+from conftest import (BIN, SANITIZER_MARKERS, Postern, processes_using,
                       tls_client_context)
 from imap_helpers import RawImap
 from smtp_helpers import PASSWORD, Raw, queued, setup_accounts
 
 MiB = 1024 * 1024
 FAST = {"auth.failure_delay": "100"}
+# Under AddressSanitizer freed memory sits in a quarantine (up to 256 MiB),
+# so RSS says nothing about what postern holds: the memory bounds are
+# checked on the normal build only; every other assertion holds for both.
+with open(BIN, "rb") as _f:
+    SANITIZED = b"__asan_init" in _f.read()
 
 
 # ---- servers and measurements ----------------------------------------------
@@ -88,6 +93,13 @@ def memory(p):
     pids = p.pids
     return (sum(status_kib(pid, "VmRSS") for pid in pids),
             sum(status_kib(pid, "VmHWM") for pid in pids))
+
+
+def assert_grew_less(before, after, kib):
+    """Memory (KiB, as from memory()) grew by less than kib."""
+    if SANITIZED:
+        return
+    assert after[0] - before[0] < kib and after[1] - before[1] < kib, (before, after)
 
 
 def stored(data):
@@ -336,7 +348,7 @@ def test_long_line(fresh, svc, size):
     p = fresh()
     head, after, want = LONG_LINES[svc]
     fast_reply(p)  # warm up
-    rss0, hwm0 = memory(p)
+    mem0 = memory(p)
     for _ in range(2):
         s = socket.create_connection(p.addr(svc), timeout=10)
         s.recv(4096)  # greeting
@@ -349,9 +361,8 @@ def test_long_line(fresh, svc, size):
         s.close()
         # The server answers a new client at once.
         assert fast_reply(p, limit=1.0) < 1.0
-    rss1, hwm1 = memory(p)
     # Neither kept nor even briefly held: the line is never buffered whole.
-    assert rss1 - rss0 < 4 * 1024 and hwm1 - hwm0 < 4 * 1024, (rss0, rss1, hwm0, hwm1)
+    assert_grew_less(mem0, memory(p), 4 * 1024)
 
 
 # ---- 5. IMAP literals of 4 GiB ---------------------------------------------
@@ -364,7 +375,7 @@ def test_imap_4gib_literal(fresh, logged_in, plus):
     if logged_in:
         r.login()  # (the password hash's memory is not the literal's)
         r.cmd("SELECT INBOX")
-    rss0, hwm0 = memory(p)
+    mem0 = memory(p)
     marker = b"{4294967295+}" if plus else b"{4294967295}"
     cmd = b"APPEND INBOX " if logged_in else b"LOGIN "
     r.send(b"a " + cmd + marker + b"\r\n")
@@ -381,8 +392,7 @@ def test_imap_4gib_literal(fresh, logged_in, plus):
         junk = (b"c LOGOUT\r\n" + b"y" * 1000) * (4 * 1024)
         send_ignoring_close(r.sock, junk)
         assert nothing_more(r.sock, 0.5)
-    rss1, hwm1 = memory(p)
-    assert rss1 - rss0 < 4 * 1024 and hwm1 - hwm0 < 4 * 1024, (rss0, rss1, hwm0, hwm1)
+    assert_grew_less(mem0, memory(p), 4 * 1024)
     r.close()
     assert fast_reply(p, limit=1.0) < 1.0
 
@@ -457,7 +467,7 @@ def test_million_rcpts_answered(fresh):
     assert counts == {b"250": 1000, b"452": 999000, b"421": 0}, counts
     assert not probes, "the flood ended before every probe ran"
     assert slowest[0] < 2.0, slowest  # other clients are served meanwhile
-    assert peak[0] < 16 * 1024, peak  # KiB
+    assert SANITIZED or peak[0] < 16 * 1024, peak  # KiB
 
 
 def test_million_rcpts_closed_after_errors(fresh):
@@ -467,7 +477,7 @@ def test_million_rcpts_closed_after_errors(fresh):
     counts, closed = rcpt_flood(p, 1000000, lambda got: None)
     assert closed
     assert counts == {b"250": 1000, b"452": 20, b"421": 1}, counts
-    assert memory(p)[0] - rss0 < 8 * 1024
+    assert SANITIZED or memory(p)[0] - rss0 < 8 * 1024
     assert fast_reply(p, limit=1.0) < 1.0
 
 
@@ -489,7 +499,7 @@ def test_pipelining_without_reading_replies(fresh):
     except socket.timeout:
         pass
     assert sent < 100 * MiB, "the server kept reading without being read"
-    assert memory(p)[0] - rss0 < 16 * 1024
+    assert SANITIZED or memory(p)[0] - rss0 < 16 * 1024
     assert fast_reply(p, limit=1.0) < 1.0
     c.close()
 
@@ -512,7 +522,7 @@ def test_input_while_a_password_is_checked(fresh):
     except socket.timeout:
         pass
     assert sent < 100 * MiB
-    assert memory(p)[0] - rss0 < 16 * 1024
+    assert SANITIZED or memory(p)[0] - rss0 < 16 * 1024
     c.close()
 
 
@@ -536,7 +546,7 @@ def test_pop3_pipelined_retr_not_read(fresh):
     s.settimeout(1)
     send_ignoring_close(s, b"RETR 1\r\n" * 2000)
     time.sleep(1)
-    assert memory(p)[0] - rss0 < 16 * 1024
+    assert SANITIZED or memory(p)[0] - rss0 < 16 * 1024
     # Reading it all still works, in order.
     s.settimeout(30)
     total = 0
