@@ -757,8 +757,10 @@ pop3_input(struct conn *c)
 {
 	struct pop3d *p = c->session;
 
+	/* Pipelined RETRs each add a whole message to the output: stop while
+	 * the client has not taken what it asked for (pop3_drained resumes). */
 	while (p->state != POP3_DONE && p->state != POP3_AUTH_CHECK && !c->closing &&
-	       !c->starttls_pending) {
+	       !c->starttls_pending && !conn_output_full(c)) {
 		struct line line;
 		enum line_result r = conn_read_line(c, &p->lr, &line);
 		if (r == LINE_NEED_MORE)
@@ -769,6 +771,12 @@ pop3_input(struct conn *c)
 		}
 		handle_line(p, &line);
 	}
+}
+
+static void
+pop3_drained(struct conn *c)
+{
+	pop3_input(c);
 }
 
 static void
@@ -839,6 +847,7 @@ const struct protocol proto_pop3 = {
 	.input = pop3_input,
 	.timeout = pop3_timeout,
 	.shutdown = pop3_shutdown,
+	.drained = pop3_drained,
 	.free = pop3_free,
 	.refusal_prefix = "-ERR [SYS/TEMP] ",
 	.refusal_suffix = "\r\n",

@@ -20,6 +20,14 @@
 #define CONN_WRITE_TIMEOUT 300
 /* Time a client gets for the implicit TLS handshake. */
 #define CONN_HANDSHAKE_TIMEOUT 60
+/* Input held while the session does not take it (it waits for a password
+ * check or a delivery): reading stops beyond this. Above the longest line a
+ * session needs whole (smtpd.max_line is at most 1 MiB). */
+#define CONN_INPUT_MAX (2 * 1024 * 1024)
+/* Replies not yet taken by the client: reading stops beyond this until the
+ * client has read them all, so pipelining without reading cannot make the
+ * output grow without bound. */
+#define CONN_OUTPUT_MAX (256 * 1024)
 
 static void conn_read_cb(struct bufferevent *bev, void *arg);
 static void conn_write_cb(struct bufferevent *bev, void *arg);
@@ -51,6 +59,8 @@ attach(struct conn *c, struct bufferevent *bev, unsigned read_timeout)
 	c->bev = bev;
 	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	set_timeouts(c, read_timeout);
+	bufferevent_setwatermark(bev, EV_READ, 0, CONN_INPUT_MAX);
+	c->read_paused = false;
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
@@ -177,6 +187,13 @@ struct evbuffer *
 conn_input(struct conn *c)
 {
 	return bufferevent_get_input(c->bev);
+}
+
+bool
+conn_output_full(struct conn *c)
+{
+	return c->bev != NULL &&
+	       evbuffer_get_length(bufferevent_get_output(c->bev)) > CONN_OUTPUT_MAX;
 }
 
 void
@@ -318,8 +335,14 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
-	if (!c->closing && !c->starttls_pending)
-		c->proto->input(c);
+	if (c->closing || c->starttls_pending)
+		return;
+	c->proto->input(c);
+	/* Sessions only close after a flush, so c is still ours here. */
+	if (!c->closing && !c->starttls_pending && c->bev == bev && conn_output_full(c)) {
+		bufferevent_disable(bev, EV_READ);
+		c->read_paused = true; /* until the output is drained */
+	}
 }
 
 static void
@@ -329,9 +352,15 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 
 	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
 		return;
-	if (c->closing)
+	if (c->closing) {
 		conn_close(c);
-	else if (c->proto->drained != NULL && !c->starttls_pending)
+		return;
+	}
+	if (c->read_paused) {
+		c->read_paused = false;
+		bufferevent_enable(bev, EV_READ);
+	}
+	if (c->proto->drained != NULL && !c->starttls_pending)
 		c->proto->drained(c);
 }
 

@@ -69,6 +69,7 @@ struct conn {
 	bool started;
 	bool closing;   /* close when output is flushed */
 	bool starttls_pending;
+	bool read_paused; /* too much output not yet taken by the client */
 };
 
 /* The protocol serving each service. */
@@ -79,6 +80,11 @@ void conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr
 		 int socklen, void *arg);
 
 struct evbuffer *conn_input(struct conn *c);
+/* More output is waiting for the client than a session should add to: a
+ * session whose commands can answer with much more than they take (POP3
+ * RETR) stops reading commands until its drained callback. The connection
+ * itself stops reading from the socket while this is true. */
+bool conn_output_full(struct conn *c);
 void conn_write(struct conn *c, const void *data, size_t len);
 void conn_printf(struct conn *c, const char *fmt, ...) ATTR_PRINTF(2, 3);
 
