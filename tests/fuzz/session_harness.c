@@ -2,6 +2,7 @@
  * session_harness.h). */
 #include "lib/common.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
@@ -51,7 +52,7 @@ static struct {
 	char work[96]; /* the data directory of the current session */
 	struct server srv;
 	uint64_t received; /* bytes the client end has read */
-	bool echo;         /* HARNESS_ECHO: replies to stderr */
+	bool echo;	   /* HARNESS_ECHO: replies to stderr */
 } h;
 
 static void
@@ -176,6 +177,30 @@ cleanup(void)
 		rm_tree(h.base);
 }
 
+/* A run that crashed left its directory (libFuzzer exits without atexit
+ * handlers then): remove those of processes that are gone. */
+static void
+remove_stale(const char *top)
+{
+	char path[PATH_MAX];
+	DIR *dir = opendir(top);
+	struct dirent *de;
+	long pid;
+	char end;
+
+	if (dir == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		/* Alive (or another user's: EPERM) when kill does not say ESRCH. */
+		if (sscanf(de->d_name, "postern-fuzz-%ld%c", &pid, &end) != 1 || pid <= 0 ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", top, de->d_name) < (int)sizeof(path))
+			rm_tree(path);
+	}
+	closedir(dir);
+}
+
 static void
 setup(void)
 {
@@ -201,8 +226,10 @@ setup(void)
 	if (h.srv.base == NULL)
 		die("event_base_new", "failed");
 	const char *top = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-	snprintf(h.base, sizeof(h.base), "%s/postern-fuzz-XXXXXX", top);
-	if (mkdtemp(h.base) == NULL)
+	remove_stale(top);
+	snprintf(h.base, sizeof(h.base), "%s/postern-fuzz-%ld", top, (long)getpid());
+	rm_tree(h.base);
+	if (mkdir(h.base, 0700) < 0)
 		die(h.base, strerror(errno));
 	atexit(cleanup);
 	snprintf(h.tmpl, sizeof(h.tmpl), "%s/template", h.base);
