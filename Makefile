@@ -6,6 +6,8 @@ JOBS     ?= $(shell nproc)
 PYTHON   := /usr/bin/python3
 DATA     ?= ./var
 FUZZ_SECONDS ?= 10
+# Seconds per fuzz target in 'make test' (the fuzz smoke run).
+TEST_FUZZ_SECONDS ?= 2
 
 .PHONY: all deps build run test unit integration asan fuzz fuzz-smoke bench clean format
 
@@ -30,8 +32,8 @@ integration: build
 	POSTERN_BIN=$(abspath $(BUILD))/postern $(PYTHON) -m pytest -q tests/integration bench/tests
 
 test: deps
-	@$(MAKE) --no-print-directory build
-	@scripts/test-all.sh $(BUILD)
+	@$(MAKE) --no-print-directory build fuzz
+	@FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) scripts/test-all.sh $(BUILD) $(FUZZ_BUILD)
 
 asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPOSTERN_SANITIZE=ON >/dev/null

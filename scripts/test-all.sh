@@ -1,8 +1,11 @@
 #!/bin/sh
-# test-all.sh BUILD_DIR - run the unit tests (ctest) and the integration tests
-# (pytest against BUILD_DIR/postern) and print one closing summary line.
+# test-all.sh BUILD_DIR [FUZZ_BUILD_DIR] - run the unit tests (ctest), the
+# integration tests (pytest against BUILD_DIR/postern) and, given a fuzz
+# build, the fuzz smoke run (every libFuzzer target for FUZZ_SECONDS, default
+# 2, each: scripts/fuzz-smoke.sh), and print one closing summary line.
 set -u
 build=${1:-build}
+fuzz_build=${2:-}
 top=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
 cd "$top" || exit 1
@@ -24,8 +27,20 @@ p_failed=$(grep -Eo '[0-9]+ (failed|error)' "$py_log" | awk '{s+=$1} END {print 
 p_skipped=$(grep -Eo '[0-9]+ skipped' "$py_log" | tail -1 | cut -d' ' -f1)
 rm -f "$py_log"
 
-passed=$(( u_total - u_failed + ${p_passed:-0} ))
-failed=$(( u_failed + p_failed ))
+# Each fuzz target counts as one test.
+f_passed=0 f_failed=0
+if [ -n "$fuzz_build" ]; then
+	fuzz_log=$(mktemp)
+	scripts/fuzz-smoke.sh "$fuzz_build" "${FUZZ_SECONDS:-2}" 2>&1 | tee "$fuzz_log"
+	f_passed=$(sed -n 's/^fuzz-smoke: \([0-9]*\) of [0-9]* targets ran clean.*/\1/p' "$fuzz_log")
+	f_failed=$(sed -n 's/^fuzz-smoke: [0-9]* of [0-9]* targets ran clean, \([0-9]*\) failed.*/\1/p' "$fuzz_log")
+	rm -f "$fuzz_log"
+	# No summary line: the smoke run itself broke.
+	[ -n "$f_failed" ] || { f_passed=0; f_failed=1; }
+fi
+
+passed=$(( u_total - u_failed + ${p_passed:-0} + f_passed ))
+failed=$(( u_failed + p_failed + f_failed ))
 [ "$py_rc" -eq 0 ] || [ "$p_failed" -gt 0 ] || failed=$((failed + 1))
 echo
 echo "$passed passed, $failed failed, ${p_skipped:-0} skipped"

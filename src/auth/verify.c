@@ -284,6 +284,12 @@ auth_request_cancel(struct auth_request **reqp)
 		request_free(r);
 }
 
+size_t
+auth_verifier_pending(const struct auth_verifier *v)
+{
+	return workpool_pending(v->pool);
+}
+
 unsigned long
 auth_verifier_hashes(const struct auth_verifier *v)
 {

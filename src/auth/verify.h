@@ -58,6 +58,11 @@ struct auth_request *auth_verify(struct auth_verifier *v, struct accounts *db,
 /* The callback will not be called; *req becomes NULL. */
 void auth_request_cancel(struct auth_request **req);
 
+/* Verifications queued or running on the threads (a failure waiting for
+ * its failure_delay is not counted): for harnesses that wait for the
+ * verifier to answer (tests/fuzz/session_harness.c). */
+size_t auth_verifier_pending(const struct auth_verifier *v);
+
 /* Password hashes computed so far (cache hits compute none). */
 unsigned long auth_verifier_hashes(const struct auth_verifier *v);
 

@@ -358,7 +358,7 @@ uid_command(struct imapd *s, const struct imap_command *cmd)
 	struct imap_command rest = {
 	    .tag = cmd->tag,
 	    .name = sub,
-	    .args = cmd->args + 1,
+	    .args = cmd->count > 0 ? cmd->args + 1 : NULL, /* args may be NULL */
 	    .count = cmd->count > 0 ? cmd->count - 1 : 0,
 	};
 

@@ -64,6 +64,28 @@ attach(struct conn *c, struct bufferevent *bev, unsigned read_timeout)
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
+/* A new connection of svc from peer_ip, linked into srv->conns. */
+static struct conn *
+conn_new(struct server *srv, enum service svc, const char *peer_ip, bool loopback)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+
+	c->srv = srv;
+	c->svc = svc;
+	c->scfg = &srv->cfg->svc[svc];
+	c->proto = protocol_for(svc);
+	make_id(c->id);
+	buf_init(&c->line, BUF_UNLIMITED);
+	str_copy(c->peer_ip, sizeof(c->peer_ip), peer_ip);
+	c->peer_loopback = loopback;
+	c->next = srv->conns;
+	if (srv->conns != NULL)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->conn_count++;
+	return c;
+}
+
 static void
 refuse(const struct protocol *proto, int fd, const char *reason)
 {
@@ -138,24 +160,11 @@ conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 		return;
 	}
 
-	struct conn *c = xcalloc(1, sizeof(*c));
-	c->srv = srv;
-	c->svc = l->svc;
-	c->scfg = scfg;
-	c->proto = proto;
+	struct conn *c = conn_new(srv, l->svc, ip, net_is_loopback(sa));
 	c->ticket = ticket;
-	make_id(c->id);
-	buf_init(&c->line, BUF_UNLIMITED);
-	str_copy(c->peer_ip, sizeof(c->peer_ip), ip);
 	c->peer_port = port;
-	c->peer_loopback = net_is_loopback(sa);
 	str_copy(c->local_ip, sizeof(c->local_ip), l->host);
 	c->local_port = l->port;
-	c->next = srv->conns;
-	if (srv->conns != NULL)
-		srv->conns->prev = c;
-	srv->conns = c;
-	srv->conn_count++;
 
 	int one = 1;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -179,6 +188,18 @@ conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 		return;
 	}
 	attach(c, bev, scfg->idle_timeout);
+	c->started = true;
+	c->proto->start(c);
+}
+
+void
+conn_open_bufferevent(struct server *srv, enum service svc, struct bufferevent *bev,
+		      const char *peer_ip, bool loopback)
+{
+	struct conn *c = conn_new(srv, svc, peer_ip, loopback);
+
+	str_copy(c->local_ip, sizeof(c->local_ip), "127.0.0.1");
+	attach(c, bev, c->scfg->idle_timeout);
 	c->started = true;
 	c->proto->start(c);
 }
@@ -264,7 +285,8 @@ conn_close(struct conn *c)
 		c->proto->free(c);
 	if (c->bev != NULL)
 		tls_free(&c->bev);
-	limits_release(srv->limits, &c->ticket);
+	if (srv->limits != NULL)
+		limits_release(srv->limits, &c->ticket);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else

@@ -79,6 +79,16 @@ const struct protocol *protocol_for(enum service svc);
 void conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 		 int socklen, void *arg);
 
+/* Serve svc on a connected bufferevent the caller made (one end of a
+ * bufferevent_pair: the in-process session fuzzers,
+ * tests/fuzz/session_harness.c), without a socket, TLS or limits: srv needs
+ * cfg and base (srv->limits may be NULL, and is then not counted). The
+ * connection takes bev, joins srv->conns and starts its protocol at once;
+ * peer_ip is for logs, loopback for what a loopback peer may do. It closes
+ * as an accepted one does (srv->conn_count tells when). */
+void conn_open_bufferevent(struct server *srv, enum service svc, struct bufferevent *bev,
+			   const char *peer_ip, bool loopback);
+
 struct evbuffer *conn_input(struct conn *c);
 /* More output is waiting for the client than a session should add to: a
  * session whose commands can answer with much more than they take (POP3
