@@ -10,18 +10,24 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
 cd "$top" || exit 1
 
+rc_file=$(mktemp)
+# "cmd | tee" gives tee's status: each command writes its own to rc_file.
 unit_log=$(mktemp)
-(cd "$build" && ctest --output-on-failure -j "$jobs") 2>&1 | tee "$unit_log"
-unit_rc=$?
+{ (cd "$build" && ctest --output-on-failure -j "$jobs"); echo $? >"$rc_file"; } 2>&1 | tee "$unit_log"
+unit_rc=$(cat "$rc_file")
 u_total=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\2/p' "$unit_log")
 u_failed=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\1/p' "$unit_log")
 rm -f "$unit_log"
 [ -n "$u_total" ] || { u_total=0; u_failed=1; }
 
 py_log=$(mktemp)
-POSTERN_BIN="$top/$build/postern" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-	tests/integration bench/tests 2>&1 | tee "$py_log"
-py_rc=$?
+{
+	POSTERN_BIN="$top/$build/postern" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+		tests/integration bench/tests
+	echo $? >"$rc_file"
+} 2>&1 | tee "$py_log"
+py_rc=$(cat "$rc_file")
+rm -f "$rc_file"
 p_passed=$(grep -Eo '[0-9]+ passed' "$py_log" | tail -1 | cut -d' ' -f1)
 p_failed=$(grep -Eo '[0-9]+ (failed|error)' "$py_log" | awk '{s+=$1} END {print s+0}')
 p_skipped=$(grep -Eo '[0-9]+ skipped' "$py_log" | tail -1 | cut -d' ' -f1)
