@@ -12,6 +12,8 @@
 #include <time.h>
 
 #include "lib/buf.h"
+#include "lib/xalloc.h"
+#include "lib/xtext.h"
 #include "mime/header.h"
 #include "queue/dsn.h"
 #include "smtp/smtp_path.h"
@@ -204,42 +206,15 @@ add_date_field(struct buf *b, const char *name, time_t when)
 
 /* ---- xtext ---- */
 
-static int
-hex_upper(unsigned char c)
-{
-	if (ascii_is_digit(c))
-		return c - '0';
-	return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 int
 dsn_xtext_decode(const char *in, size_t len, struct buf *out)
 {
-	size_t orig = out->len;
+	char *tmp = xmalloc(len + 1);
+	ssize_t n = xtext_decode(in, len, tmp, len, XTEXT_UPPER | XTEXT_PRINTABLE);
+	int ret = n < 0 || buf_add(out, tmp, (size_t)n) < 0 ? -1 : 0;
 
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)in[i];
-
-		if (c == '+') {
-			int hi = i + 2 < len ? hex_upper((unsigned char)in[i + 1]) : -1;
-			int lo = hi >= 0 ? hex_upper((unsigned char)in[i + 2]) : -1;
-
-			if (lo < 0)
-				goto fail;
-			c = (unsigned char)(hi << 4 | lo);
-			if (c < 0x20 || c == 0x7f)
-				goto fail;
-			i += 2;
-		} else if (c < 33 || c > 126 || c == '=') {
-			goto fail;
-		}
-		if (buf_add_char(out, (char)c) < 0)
-			goto fail;
-	}
-	return 0;
-fail:
-	buf_set_len(out, orig);
-	return -1;
+	free(tmp);
+	return ret;
 }
 
 /* The value of Original-Envelope-Id or the address of Original-Recipient:

@@ -325,7 +325,8 @@ queue_msg_finish_many(struct queue_msg **msgs, size_t n, const char **error_r)
 	queue_crash_point("remove-unlinked");
 	bool synced = true;
 	for (int d = 0; d < QDIR_COUNT; d++)
-		if (unlinked_in[d] && n > 0 && queue_dir_sync(msgs[0]->q, (enum queue_dir)d, error_r) < 0)
+		if (unlinked_in[d] && n > 0 &&
+		    queue_dir_sync(msgs[0]->q, (enum queue_dir)d, error_r) < 0)
 			synced = false;
 	queue_crash_point("remove-synced");
 	for (size_t i = 0; i < n; i++) {

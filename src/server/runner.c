@@ -322,7 +322,8 @@ runner_finish_later(struct runner *r, struct queue_msg *qm)
 {
 	if (r->nfinishing == r->finishing_alloc) {
 		r->finishing_alloc = r->finishing_alloc == 0 ? 64 : r->finishing_alloc * 2;
-		r->finishing = xreallocarray(r->finishing, r->finishing_alloc, sizeof(*r->finishing));
+		r->finishing =
+		    xreallocarray(r->finishing, r->finishing_alloc, sizeof(*r->finishing));
 	}
 	r->finishing[r->nfinishing++] = qm;
 	if (r->nfinishing == 1)
@@ -388,10 +389,11 @@ setup(struct runner *r)
 	r->smtpc_plain.tls_ctx = NULL;
 
 	static const struct submit_handlers handlers = {submitted, flush_requested};
-	if (submit_server_new(r->base, r->q, cfg, SUBMIT_SOCKET, &handlers, r, &r->submit,
-			      &error) < 0)
+	if (submit_server_new(r->base, r->q, cfg, SUBMIT_SOCKET, &handlers, r, &r->submit, &error) <
+	    0)
 		log_error("local submission socket %s: %s (postern sendmail will queue "
-			  "directly when it can)", SUBMIT_SOCKET, error);
+			  "directly when it can)",
+			  SUBMIT_SOCKET, error);
 
 	r->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (r->inotify_fd < 0 ||
@@ -399,7 +401,8 @@ setup(struct runner *r)
 		log_warning("inotify on %s/incoming: %s; new messages wait for the next scan",
 			    QUEUE_DIR, strerror(errno));
 	} else {
-		r->inotify_ev = event_new(r->base, r->inotify_fd, EV_READ | EV_PERSIST, on_inotify, r);
+		r->inotify_ev =
+		    event_new(r->base, r->inotify_fd, EV_READ | EV_PERSIST, on_inotify, r);
 		event_add(r->inotify_ev, NULL);
 	}
 	r->scan_timer = evtimer_new(r->base, scan, r);

@@ -162,8 +162,7 @@ generated_reply(struct smtpc_reply *reply, unsigned code, const char *enhanced, 
 
 /* Every recipient of rq gets reply; rq is freed. */
 static void
-request_answer(struct rreq *rq, const struct smtpc_reply *reply, const char *remote,
-	       bool peer_dsn)
+request_answer(struct rreq *rq, const struct smtpc_reply *reply, const char *remote, bool peer_dsn)
 {
 	struct rmsg *m = rq->msg;
 
@@ -211,9 +210,15 @@ route_failed(struct rdest *d)
 	case DNS_NULL_MX:
 		generated_reply(&reply, 556, "5.1.10", "Recipient address has null MX");
 		break;
-	case DNS_TEMPFAIL: generated_reply(&reply, 451, "4.4.3", route->error); break;
-	case DNS_INVALID: generated_reply(&reply, 550, "5.1.2", route->error); break;
-	default: generated_reply(&reply, 550, "5.4.4", route->error); break;
+	case DNS_TEMPFAIL:
+		generated_reply(&reply, 451, "4.4.3", route->error);
+		break;
+	case DNS_INVALID:
+		generated_reply(&reply, 550, "5.1.2", route->error);
+		break;
+	default:
+		generated_reply(&reply, 550, "5.4.4", route->error);
+		break;
 	}
 	if (reply.text[0] == '\0')
 		str_copy(reply.text, sizeof(reply.text), dns_status_name(route->status));
@@ -454,7 +459,8 @@ conn_send(struct rconn *rc)
 		    .offset = queue_msg_content_offset(m->qm),
 		    .size = env->content_size,
 		};
-		bool eight = env->body == QUEUE_BODY_8BITMIME && (peer->ext & SMTPC_EXT_8BITMIME) == 0;
+		bool eight =
+		    env->body == QUEUE_BODY_8BITMIME && (peer->ext & SMTPC_EXT_8BITMIME) == 0;
 		bool binary = env->body == QUEUE_BODY_BINARYMIME &&
 			      (peer->ext & (SMTPC_EXT_BINARYMIME | SMTPC_EXT_CHUNKING)) !=
 				  (SMTPC_EXT_BINARYMIME | SMTPC_EXT_CHUNKING);
@@ -535,8 +541,7 @@ dest_dispatch(struct rdest *d)
 
 	if (r->stopping || d->waiting == 0 || d->dq != NULL)
 		return;
-	if (d->route != NULL && d->active == 0 &&
-	    time(NULL) - d->route_time >= RUNNER_ROUTE_TTL)
+	if (d->route != NULL && d->active == 0 && time(NULL) - d->route_time >= RUNNER_ROUTE_TTL)
 		route_free(&d->route);
 	if (d->route == NULL) {
 		d->dq = dns_route(r->dns, d->lookup, d->lookup_flags, route_done, d);

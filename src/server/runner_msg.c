@@ -87,8 +87,13 @@ rmsg_result(struct rmsg *m, size_t i, const struct smtpc_reply *reply, const cha
 	bool expired = now >= m->env->arrival + (time_t)cfg->delivery_max_lifetime;
 	bool local = reply->stage != NULL && strcmp(reply->stage, "local delivery") == 0;
 	log_info("%s: to=<%s> relay=%s status=%s (%s)", m->id, rc->addr,
-		 remote != NULL ? remote : local ? "local" : "none",
-		 cls == 2 ? "sent" : cls == 5 || expired ? "bounced" : "deferred", buf_cstr(&text));
+		 remote != NULL ? remote
+		 : local	? "local"
+				: "none",
+		 cls == 2	       ? "sent"
+		 : cls == 5 || expired ? "bounced"
+				       : "deferred",
+		 buf_cstr(&text));
 
 	struct queue_attempt a = {.when = now, .remote = remote, .reply = buf_cstr(&text)};
 	if (cls == 2) {
@@ -101,7 +106,8 @@ rmsg_result(struct rmsg *m, size_t i, const struct smtpc_reply *reply, const cha
 		/* Recorded once the bounce is queued (rmsg_finish). */
 		m->failed[i] = true;
 		buf_reset(&m->failed_reply[i]);
-		if (cls != 5 && buf_add_str(&m->failed_reply[i], "delivery time expired; last error: ") < 0)
+		if (cls != 5 &&
+		    buf_add_str(&m->failed_reply[i], "delivery time expired; last error: ") < 0)
 			panic("runner: reply buffer");
 		if (buf_add(&m->failed_reply[i], text.data, text.len) < 0)
 			panic("runner: reply buffer");
@@ -147,9 +153,9 @@ rmsg_request_done(struct rmsg *m)
 /* ---- local copies ---- */
 
 struct local_item {
-	size_t rcpt;	 /* envelope index */
-	char *address;	 /* canonical user address */
-	char *folder;	 /* from the +tag, or NULL */
+	size_t rcpt;   /* envelope index */
+	char *address; /* canonical user address */
+	char *folder;  /* from the +tag, or NULL */
 	uint64_t quota;
 };
 
@@ -175,16 +181,24 @@ static void
 store_reply(const struct config *cfg, const struct store_result *res, struct smtpc_reply *reply)
 {
 	switch (res->status) {
-	case STORE_OK: local_reply(reply, 250, "2.0.0", "delivered to mailbox"); break;
+	case STORE_OK:
+		local_reply(reply, 250, "2.0.0", "delivered to mailbox");
+		break;
 	case STORE_OVER_QUOTA:
 		if (cfg->smtpd_quota_reply == 552)
 			local_reply(reply, 552, "5.2.2", "mailbox full");
 		else
 			local_reply(reply, 452, "4.2.2", "mailbox full");
 		break;
-	case STORE_NO_SPACE: local_reply(reply, 452, "4.3.1", "insufficient system storage"); break;
-	case STORE_REFUSED: local_reply(reply, 550, "5.1.1", "mailbox unavailable"); break;
-	default: local_reply(reply, 451, "4.3.0", "local delivery failed"); break;
+	case STORE_NO_SPACE:
+		local_reply(reply, 452, "4.3.1", "insufficient system storage");
+		break;
+	case STORE_REFUSED:
+		local_reply(reply, 550, "5.1.1", "mailbox unavailable");
+		break;
+	default:
+		local_reply(reply, 451, "4.3.0", "local delivery failed");
+		break;
 	}
 }
 
@@ -239,7 +253,8 @@ deliver_local(struct rmsg *m, struct local_item *items, size_t n)
 			continue;
 		size_t pick = i;
 		for (size_t k = i; k < n; k++)
-			if (items[k].rcpt == items[i].rcpt && replies[k].code / 100 != 2 && !worse) {
+			if (items[k].rcpt == items[i].rcpt && replies[k].code / 100 != 2 &&
+			    !worse) {
 				pick = k;
 				worse = true;
 			}
@@ -326,7 +341,8 @@ route_rcpt(struct rmsg *m, size_t i, struct local_item **items, size_t *nitems,
 			size_t len;
 			const char *content = rmsg_content(m, &len);
 			if (content == NULL ||
-			    runner_queue_message(r, m->env->sender, (const char *const *)ar.external,
+			    runner_queue_message(r, m->env->sender,
+						 (const char *const *)ar.external,
 						 ar.external_count, m->env->body, m->env->smtputf8,
 						 content, len, id, &error) < 0) {
 				local_reply(&reply, 451, "4.3.0", "forwarding failed");
@@ -536,7 +552,8 @@ send_dsn(struct rmsg *m, const bool *which, enum dsn_action action, time_t now)
 		buf_release(&out);
 	}
 	if (ret < 0)
-		log_error("%s: cannot queue the notification to <%s>: %s", m->id, env->sender, error);
+		log_error("%s: cannot queue the notification to <%s>: %s", m->id, env->sender,
+			  error);
 	for (size_t i = 0; i < env->rcpt_count; i++)
 		free(statuses[i]);
 	free(statuses);

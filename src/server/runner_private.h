@@ -61,13 +61,13 @@ struct rmsg {
 	size_t nrcpts;
 	size_t requests; /* remote requests not yet answered */
 	/* What the run decided per recipient, applied at the end. */
-	bool *failed;	    /* final failure: recorded after the bounce is queued */
+	bool *failed;		  /* final failure: recorded after the bounce is queued */
 	struct buf *failed_reply; /* per recipient, the reply or reason (failed) */
 	char **failed_remote;
 	const char **failed_stage; /* the command the reply answered (static) */
-	bool *notify_success; /* delivered, and a success DSN is due */
-	bool *relayed;	    /* delivered to a next hop without DSN */
-	char *content;	    /* loaded on first need (local copies, conversion, DSN) */
+	bool *notify_success;	   /* delivered, and a success DSN is due */
+	bool *relayed;		   /* delivered to a next hop without DSN */
+	char *content;		   /* loaded on first need (local copies, conversion, DSN) */
 	size_t content_len;
 	bool content_loaded;
 };
@@ -82,11 +82,11 @@ struct rdest {
 	uint16_t port;
 	struct rreq *head, *tail; /* waiting */
 	size_t waiting;
-	unsigned active;	  /* connections open or opening */
-	struct dns_query *dq;	  /* route lookup in flight */
-	struct dns_route *route;  /* the last route found (a copy) */
+	unsigned active;	 /* connections open or opening */
+	struct dns_query *dq;	 /* route lookup in flight */
+	struct dns_route *route; /* the last route found (a copy) */
 	time_t route_time;
-	struct rconn *idle;	  /* idle connections */
+	struct rconn *idle; /* idle connections */
 };
 
 /* One SMTP connection of a destination. */
@@ -94,12 +94,12 @@ struct rconn {
 	struct rdest *dest;
 	struct rconn *next; /* in the idle list */
 	struct smtpc *c;
-	struct rreq *req;	/* the transaction in progress, or the one to send */
-	size_t host, addr;	/* position in the route */
-	bool plain;		/* retrying this address without STARTTLS */
-	struct smtpc_msg msg;	/* the transaction being sent */
+	struct rreq *req;     /* the transaction in progress, or the one to send */
+	size_t host, addr;    /* position in the route */
+	bool plain;	      /* retrying this address without STARTTLS */
+	struct smtpc_msg msg; /* the transaction being sent */
 	struct smtpc_rcpt *rcpts;
-	struct buf converted;	/* 7-bit copy of the content, when needed */
+	struct buf converted;	       /* 7-bit copy of the content, when needed */
 	struct smtpc_reply last_error; /* why the last address failed */
 	bool have_error;
 	struct event *idle_timer;
@@ -130,7 +130,7 @@ struct runner {
 
 	struct event *scan_timer; /* next scan (the earliest due time) */
 	bool scan_pending;
-	bool scan_again;	  /* the backlog overflowed: scan when it is empty */
+	bool scan_again; /* the backlog overflowed: scan when it is empty */
 	/* Due messages waiting for a free slot (RUNNER_ACTIVE_MAX), oldest
 	 * first: backlog[backlog_head..backlog_len). */
 	char (*backlog)[QUEUE_ID_SIZE];
@@ -140,7 +140,7 @@ struct runner {
 	struct runner_busy {
 		char id[QUEUE_ID_SIZE];
 		unsigned tries;
-	} *busy;
+	} * busy;
 	size_t nbusy, busy_alloc;
 	struct event *busy_timer;
 	int inotify_fd;
@@ -181,9 +181,9 @@ void rmsg_request_done(struct rmsg *m);
 /* The content, loaded on first call; NULL when it cannot be read. */
 const char *rmsg_content(struct rmsg *m, size_t *len_r);
 /* Queue a new message (DSNs, forwarded copies): returns 0 with its id. */
-int runner_queue_message(struct runner *r, const char *sender, const char *const *rcpts,
-			 size_t n, enum queue_body body, bool smtputf8, const char *content,
-			 size_t len, char id_r[QUEUE_ID_SIZE], const char **error_r);
+int runner_queue_message(struct runner *r, const char *sender, const char *const *rcpts, size_t n,
+			 enum queue_body body, bool smtputf8, const char *content, size_t len,
+			 char id_r[QUEUE_ID_SIZE], const char **error_r);
 
 /* runner_dest.c */
 /* Queue request rq on its destination (found or made for domain). */

@@ -3,6 +3,7 @@
  * ORCPT utf-8 addresses of RFC 6533), AUTH (RFC 4954 5). */
 #include "lib/common.h"
 
+#include "lib/xtext.h"
 #include "smtp/smtp_cmd.h"
 
 struct pctx {
@@ -44,34 +45,6 @@ hex_value(unsigned char c)
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* RFC 3461 4: xtext = *( xchar / hexchar ), xchar = "!".."~" except "+"
- * and "=", hexchar = "+" 2HEXDIG (upper case in the RFC; lower case is
- * accepted too). Decodes into out[max + 1], NUL-terminated. Returns the
- * decoded length, or -1 when malformed or longer than max. */
-static ssize_t
-xtext_decode(const char *s, size_t len, char *out, size_t max)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '+') {
-			int hi = i + 2 < len ? hex_value((unsigned char)s[i + 1]) : -1;
-			int lo = hi >= 0 ? hex_value((unsigned char)s[i + 2]) : -1;
-			if (lo < 0)
-				return -1;
-			c = (unsigned char)(hi << 4 | lo);
-			i += 2;
-		} else if (c < 33 || c > 126 || c == '=') {
-			return -1;
-		}
-		if (o >= max)
-			return -1;
-		out[o++] = (char)c;
-	}
-	out[o] = '\0';
-	return (ssize_t)o;
-}
 
 /* Printable US-ASCII, space included ("graphic and white space", RFC 3461). */
 static bool
@@ -159,7 +132,7 @@ parse_envid(struct pctx *ctx, const char *v, size_t len)
 {
 	if (len > SMTP_ENVID_PARAM_MAX - strlen("ENVID="))
 		return bad(ctx, SMTP_CMD_E_PARAM_SYNTAX, "ENVID parameter too long");
-	ssize_t n = xtext_decode(v, len, ctx->params->envid, SMTP_ENVID_MAX);
+	ssize_t n = xtext_decode(v, len, ctx->params->envid, SMTP_ENVID_MAX, 0);
 	if (n < 0 || !is_printable_ascii(ctx->params->envid, (size_t)n))
 		return bad(ctx, SMTP_CMD_E_PARAM_SYNTAX, "Bad ENVID parameter syntax");
 	return 0;
@@ -172,7 +145,7 @@ parse_auth(struct pctx *ctx, const char *v, size_t len)
 		ctx->params->auth_null = true;
 		return 0;
 	}
-	ssize_t n = xtext_decode(v, len, ctx->params->auth, SMTP_AUTH_PARAM_MAX);
+	ssize_t n = xtext_decode(v, len, ctx->params->auth, SMTP_AUTH_PARAM_MAX, 0);
 	if (n <= 0 || !is_printable_utf8(ctx->params->auth, (size_t)n))
 		return bad(ctx, SMTP_CMD_E_PARAM_SYNTAX, "Bad AUTH parameter syntax");
 	return 0;
@@ -313,7 +286,7 @@ parse_orcpt(struct pctx *ctx, const char *v, size_t len)
 		n = utf8_addr_decode(a, alen, ctx->opts->smtputf8, p->orcpt, SMTP_ORCPT_MAX);
 	} else {
 		/* RFC 3461 4.2: printable US-ASCII before xtext encoding. */
-		n = xtext_decode(a, alen, p->orcpt, SMTP_ORCPT_MAX);
+		n = xtext_decode(a, alen, p->orcpt, SMTP_ORCPT_MAX, 0);
 		if (n >= 0 && !is_printable_ascii(p->orcpt, (size_t)n))
 			n = -1;
 	}
