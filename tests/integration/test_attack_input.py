@@ -406,3 +406,283 @@ def test_shell_metacharacters_exec_nothing(fresh, tmp_path):
     runs = execs(p.tmp / "exec.strace")
     assert len(runs) == 1 and f'execve("{BIN}"' in runs[0], runs
     assert not marker.exists()
+
+
+# ---- 4. 1,000 failed logins from one address ------------------------------------
+
+def add_cheap_user(p, address, password):
+    """A user whose stored hash is SHA512-crypt (5,000 rounds, a few ms):
+    a flood of wrong passwords then costs the delay, not argon2's 0.2 s."""
+    hashed = subprocess.run(["openssl", "passwd", "-6", "-salt", "attacksalt", password],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    run_cli("user", "add", address, "--password-hash", hashed, data=p.data, check=True)
+
+
+def pipelined_logins(p, user, password, count, out, i):
+    r = RawImap(p.addr("imap"), timeout=60)
+    cmds = b"".join(b"a%d LOGIN %s {%d+}\r\n%s\r\n" % (n, user.encode(), len(password),
+                                                        password.encode())
+                    for n in range(count))
+    t0 = time.monotonic()
+    r.send(cmds)
+    times = []
+    for n in range(count):
+        _, ok = r.until(f"a{n}")
+        times.append((time.monotonic() - t0, ok))
+    out[i] = times
+    r.close()
+
+
+def test_thousand_failed_logins(fresh):
+    delay = 0.2
+    p = fresh(**{"auth.failure_delay": str(int(delay * 1000)), "imap.max_per_ip": "0"})
+    add_cheap_user(p, "dave@example.test", "dave's secret")
+    fast_reply(p)
+    mem0 = memory(p)
+    conns, each = 50, 20
+    out = [None] * conns
+    threads = [threading.Thread(target=pipelined_logins, daemon=True,
+                                args=(p, "dave@example.test", "wrong", each, out, i))
+               for i in range(conns)]
+    for t in threads:
+        t.start()
+    probes, peak = [], [0, 0]
+    while any(t.is_alive() for t in threads):
+        probes.append(fast_reply(p, "smtp"))
+        _, took = timed(lambda: imaplib.IMAP4(*p.addr("imap"), timeout=5).logout())
+        probes.append(took)
+        mem = memory(p)
+        peak[:] = [max(peak[0], mem[0]), max(peak[1], mem[1])]
+        time.sleep(0.2)
+    for t in threads:
+        t.join()
+    # Another user logs in meanwhile and afterwards at once.
+    _, took = timed(lambda: RawImap(p.addr("imap")).login("bob@example.test").close())
+    assert took < 2.0, took
+    answers = [ok for times in out for _, ok in times]
+    assert len(answers) == conns * each
+    assert all(b"NO [AUTHENTICATIONFAILED]" in ok for ok in answers), set(answers)
+    # The failures of one connection come one delay apart: each waits out
+    # its failure_delay before the next command is read.
+    for times in out:
+        gaps = [b[0] - a[0] for a, b in zip(times, times[1:])]
+        assert times[0][0] >= delay * 0.9 and statistics.median(gaps) >= delay * 0.9, times
+        assert times[-1][0] >= each * delay * 0.9
+    assert max(probes) < 1.0, max(probes)
+    assert_grew_less(mem0, tuple(peak), 32 * 1024)
+    print(f"1000 failures: last answer after {max(t[-1][0] for t in out):.1f} s, "
+          f"slowest probe {max(probes):.2f} s, memory {mem0} -> {peak} KiB")
+
+
+# ---- 5. Unknown user and wrong password take the same time -----------------------
+
+def test_unknown_user_and_bad_password_timing(fresh):
+    delay = 250  # ms
+    p = fresh(**{"auth.failure_delay": str(delay), "auth.threads": "2"})
+    conns = [RawImap(p.addr("imap"), timeout=30) for _ in range(2)]
+    kinds = {"unknown": "nobody@example.test", "bad": "alice@example.test"}
+    took = {"unknown": [], "bad": []}
+
+    def attempt(r, kind, n):
+        t0 = time.monotonic()
+        _, ok = r.cmd(f'LOGIN {kinds[kind]} "wrong password {n}"')
+        assert b"NO [AUTHENTICATIONFAILED]" in ok, ok
+        took[kind].append(time.monotonic() - t0)
+
+    # Interleaved: each round runs one of each kind at once, on alternating
+    # connections, so that load falls on both alike.
+    for n in range(50):
+        order = ["unknown", "bad"] if n % 2 else ["bad", "unknown"]
+        ts = [threading.Thread(target=attempt, args=(conns[i], order[i], n))
+              for i in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    for r in conns:
+        r.close()
+    assert len(took["unknown"]) == len(took["bad"]) == 50
+    med = {k: statistics.median(v) for k, v in took.items()}
+    assert min(med.values()) >= delay / 1000 * 0.9, med
+    assert abs(med["unknown"] - med["bad"]) < 0.2 * delay / 1000, med
+    print(f"medians: unknown {med['unknown'] * 1000:.0f} ms, "
+          f"bad password {med['bad'] * 1000:.0f} ms")
+
+
+# ---- 6. 5,000 slow connections -------------------------------------------------
+
+def test_slow_connections(fresh):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    limits = {f"{svc}.{key}": value for svc in ("smtp", "imap")
+              for key, value in (("max_per_ip", "0"), ("max_connections", "10000"))}
+    p = fresh(**limits)
+    socks = []
+    try:
+        for n in range(5000):
+            socks.append(socket.create_connection(p.addr("smtp" if n % 2 else "imap"),
+                                                  timeout=10))
+        probes = []
+        for round_ in range(3):
+            # A third of them sends one byte of a command, the rest nothing.
+            for s in socks[round_::3]:
+                s.sendall(b"N")
+            _, took = timed(lambda: smtplib.SMTP(*p.addr("smtp"), timeout=5).quit())
+            probes.append(took)
+            _, took = timed(lambda: imaplib.IMAP4(*p.addr("imap"), timeout=5).logout())
+            probes.append(took)
+            time.sleep(1)
+        assert max(probes) < 1.0, probes
+        # Every slow connection got its greeting and is still open.
+        sel = selectors.DefaultSelector()
+        for s in socks:
+            s.setblocking(False)
+            sel.register(s, selectors.EVENT_READ)
+        greeted = set()
+        deadline = time.monotonic() + 10
+        while len(greeted) < len(socks) and time.monotonic() < deadline:
+            for key, _ in sel.select(1):
+                data = key.fileobj.recv(4096)
+                assert data, "a slow connection was closed"
+                greeted.add(key.fileobj)
+                sel.unregister(key.fileobj)
+        assert len(greeted) == len(socks)
+        print(f"5,000 slow connections: slowest probe {max(probes):.2f} s, "
+              f"memory {memory(p)} KiB")
+    finally:
+        for s in socks:
+            s.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert fast_reply(p, limit=1.0) < 1.0
+
+
+# ---- 7. TLS close_notify in the middle of a BDAT chunk or a literal ---------------
+
+class BioTls:
+    """TLS over memory BIOs on a TCP socket, so that the test decides when
+    a close_notify goes out and can write plaintext after it."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = tls_client_context().wrap_bio(self.inc, self.out)
+        self.buf = b""
+        self._run(self.tls.do_handshake)
+
+    def _run(self, fn, *args):
+        while True:
+            try:
+                value = fn(*args)
+                self._flush()
+                return value
+            except ssl.SSLWantReadError:
+                self._flush()
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise EOFError("closed")
+                self.inc.write(chunk)
+
+    def _flush(self):
+        data = self.out.read()
+        if data:
+            self.sock.sendall(data)
+
+    def send(self, data):
+        self._run(self.tls.write, data)
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            self.buf += self._run(self.tls.read, 65536)
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def smtp(self, cmd):
+        """Send an SMTP command; the last line of its reply."""
+        self.send(cmd + b"\r\n")
+        while True:
+            line = self.line()
+            if line[3:4] != b"-":
+                return line
+
+    def close_notify(self):
+        try:
+            self.tls.unwrap()
+        except ssl.SSLWantReadError:
+            pass
+        self._flush()
+
+
+def plaintext_after(t, plain):
+    """Send plaintext on the bare TCP connection; what comes back until the
+    server closes (None if it does not within 5 s)."""
+    try:
+        t.sock.sendall(plain)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    t.sock.settimeout(5)
+    got = b""
+    try:
+        while True:
+            chunk = t.sock.recv(65536)
+            if not chunk:
+                return got
+            got += chunk
+    except ConnectionResetError:
+        return got
+    except socket.timeout:
+        return None
+
+
+SMUGGLED_SMTP = (b"\r\nMAIL FROM:<alice@example.test>\r\nRCPT TO:<carol@example.test>\r\n"
+                 b"DATA\r\nSubject: plaintext\r\n\r\nevil\r\n.\r\nQUIT\r\n")
+
+
+@pytest.mark.parametrize("svc", ["submission", "smtps"])
+def test_close_notify_mid_bdat(fresh, svc):
+    p = fresh()
+    before = stored(p.data)
+    sock = socket.create_connection(p.addr(svc), timeout=10)
+    if svc == "submission":
+        c = Raw.__new__(Raw)
+        c.sock, c.buf = sock, b""
+        c.reply()
+        c.cmd("EHLO attacker.test")
+        assert c.cmd("STARTTLS")[0] == 220
+    t = BioTls(sock)
+    if svc == "smtps":
+        assert t.line().startswith(b"220 ")  # the greeting
+    assert t.smtp(b"EHLO attacker.test").startswith(b"250 ")
+    token = base64.b64encode(f"\0alice@example.test\0{PASSWORD}".encode())
+    assert t.smtp(b"AUTH PLAIN " + token).startswith(b"235 ")
+    assert t.smtp(b"MAIL FROM:<alice@example.test>").startswith(b"250 ")
+    assert t.smtp(b"RCPT TO:<bob@example.test>").startswith(b"250 ")
+    t.send(b"BDAT 1000 LAST\r\nSubject: tls\r\n\r\n" + b"x" * 80)
+    t.close_notify()
+    got = plaintext_after(t, b"y" * 900 + SMUGGLED_SMTP)
+    assert got is not None, "the server did not close the connection"
+    assert b"250 " not in got and b"354 " not in got, got
+    time.sleep(0.5)
+    assert new_messages(p.data, before) == ([], [])
+    assert fast_reply(p, limit=1.0) < 1.0
+
+
+def test_close_notify_mid_literal(fresh):
+    p = fresh()
+    before = stored(p.data)
+    t = BioTls(socket.create_connection(p.addr("imaps"), timeout=10))
+    assert t.line().startswith(b"* OK")
+    t.send(f'a LOGIN alice@example.test "{PASSWORD}"\r\n'.encode())
+    while not t.line().startswith(b"a OK"):
+        pass
+    t.send(b"b APPEND INBOX {1000}\r\n")
+    assert t.line().startswith(b"+")
+    t.send(b"Subject: tls\r\n\r\n" + b"x" * 80)
+    t.close_notify()
+    plain = b"Subject: plain\r\n\r\nx\r\n"
+    got = plaintext_after(t, b"y" * 900 + b"\r\nc APPEND INBOX {%d+}\r\n%sd LOGOUT\r\n"
+                          % (len(plain), plain))
+    assert got is not None, "the server did not close the connection"
+    assert b"OK" not in got and b"BYE" not in got, got
+    time.sleep(0.5)
+    assert new_messages(p.data, before) == ([], [])
+    assert fast_reply(p, limit=1.0) < 1.0
