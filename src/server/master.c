@@ -242,15 +242,19 @@ spawn_worker(struct master *m, unsigned index)
 			w = &m->workers[i];
 			break;
 		}
-	int row = w != NULL ? limits_row_claim(m->srv.limits) : -1;
-	if (row < 0) {
+	/* The runner accepts no connection, so it has no row: counted among
+	 * the rows in use it would lower every worker's fair share, and all
+	 * would wait before each accept (limits_over_share). */
+	int row = w != NULL && index != RUNNER_INDEX ? limits_row_claim(m->srv.limits) : -1;
+	if (w == NULL || (row < 0 && index != RUNNER_INDEX)) {
 		log_error("no free worker slot for worker %u", index);
 		return;
 	}
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_error("fork: %s", strerror(errno));
-		limits_row_release(m->srv.limits, row);
+		if (row >= 0)
+			limits_row_release(m->srv.limits, row);
 		return;
 	}
 	if (pid == 0) {
@@ -349,7 +353,8 @@ on_sigchld(evutil_socket_t sig, short what, void *arg)
 			log_error("%s %u (pid %ld) exited with status %d",
 				  w->index == RUNNER_INDEX ? "runner" : "worker", w->index,
 				  (long)pid, WEXITSTATUS(status));
-		limits_row_release(m->srv.limits, w->row);
+		if (w->row >= 0)
+			limits_row_release(m->srv.limits, w->row);
 		if (current && !m->stopping) {
 			if (time(NULL) - w->started < RESPAWN_QUICK_DEATH && !clean)
 				m->quick_deaths++;

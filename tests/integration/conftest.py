@@ -119,8 +119,11 @@ class Postern:
     """One `postern serve` process on its own data directory and ports."""
 
     def __init__(self, tmp, options=None, config_text=None, host="127.0.0.1",
-                 services=SERVICES):
+                 services=SERVICES, wrapper=None):
         self.tmp = Path(tmp)
+        # A command the server runs under, e.g. ["strace", "-f", "-o", LOG]:
+        # the master is then the wrapper's child (see master()).
+        self.wrapper = list(wrapper or [])
         self.data = self.tmp / "var"
         self.host = host
         self.ports = {svc: free_port(host) for svc in services}
@@ -167,7 +170,7 @@ class Postern:
 
     def _start(self, wait):
         self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen(self.argv(), stdout=self.logf,
+        self.proc = subprocess.Popen(self.wrapper + self.argv(), stdout=self.logf,
                                      stderr=subprocess.STDOUT)
         if wait:
             ok = wait_for(lambda: self.proc.poll() is not None or all(
@@ -180,8 +183,15 @@ class Postern:
                 self.options.get("server.workers", "2")), 5)
         return self
 
+    def master(self):
+        """The master's pid: the process started, or the wrapper's child."""
+        if not self.wrapper:
+            return self.proc.pid
+        kids = wait_for(lambda: children_of(self.proc.pid), 5)
+        return kids[0] if kids else self.proc.pid
+
     def children(self):
-        return children_of(self.proc.pid) if self.proc else []
+        return children_of(self.master()) if self.proc else []
 
     def workers(self):
         """The worker processes (not the queue runner)."""
@@ -198,13 +208,13 @@ class Postern:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def signal(self, sig):
-        self.proc.send_signal(sig)
+        os.kill(self.master(), sig)
 
     def stop(self, timeout=15):
         if self.proc is None:
             return
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            os.kill(self.master(), signal.SIGTERM)
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
