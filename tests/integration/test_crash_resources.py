@@ -1,0 +1,356 @@
+"""Crash and resource tests (issue #8): random kill -9 of workers, of the
+queue runner and of the whole server during local deliveries, during relay,
+and during APPEND/EXPUNGE; the relay queue on a small full tmpfs.
+
+Counts: POSTERN_STRESS=1 gives the figures of issue #8 (10,000 messages);
+the default run is smaller so that `make test` stays short. docs/security.md
+("Crash and resource tests") has the figures of the last run.
+
+What the client side may see and what it proves:
+- a 250 after the final dot: the message must be in every recipient's
+  mailbox (local) or reach the exchanger (relay), also after any kill;
+- no reply after the final dot (the connection died with the 250 perhaps in
+  flight): the message may or may not have been taken; the client sends it
+  again, as a real client would, so a second copy is allowed for such a
+  message only (counted apart from the duplicates, which must be 0);
+- a 4xx or a dead connection before the dot: nothing was taken.
+"""
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conftest import processes_using, run_cli, wait_for
+from dns_helpers import DnsServer
+from imap_helpers import RawImap
+from outbound_helpers import FakeMX, free_port_on
+from smtp_helpers import PASSWORD, queued, setup_accounts
+
+STRESS = os.environ.get("POSTERN_STRESS") == "1"
+LOCAL_MESSAGES = 10000 if STRESS else 1000
+RELAY_MESSAGES = 10000 if STRESS else 1000
+KILLS = 100
+CYCLES = 1000
+CLIENTS = 6
+
+USERS = ["alice", "bob", "carol"]
+MSGID = re.compile(rb"^Message-ID: <([^>]+)>", re.M | re.I)
+
+
+def kill_all(p):
+    """kill -9 the master and every child, as a crash of the whole server."""
+    for pid in processes_using(p.data):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    p.proc.wait()
+    assert wait_for(lambda: not processes_using(p.data), 10)
+    p.logf.close()
+    p.proc = None
+
+
+class Ledger:
+    """What the clients were told, per message number."""
+
+    def __init__(self, n):
+        self.lock = threading.Lock()
+        self.acked = [False] * n
+        self.in_flight = [0] * n  # attempts whose reply to the dot never came
+        self.refused = Counter()  # codes of 4xx/5xx replies
+        self.errors = []          # replies no test expects
+        self.gate = n             # senders wait while this many are acked
+
+    def wait_gate(self, stop):
+        while self.count_acked() >= self.gate and not stop.is_set():
+            time.sleep(0.005)
+
+    def count_acked(self):
+        return sum(self.acked)
+
+
+class SmtpClient:
+    """A plain SMTP client that knows where in a transaction a failure hit."""
+
+    def __init__(self, addr, timeout=20):
+        self.sock = socket.create_connection(addr, timeout=timeout)
+        self.buf = b""
+        code, _ = self.reply()
+        if code != 220:
+            raise ConnectionError("greeting %d" % code)
+        code, _ = self.cmd(b"EHLO crash.test")
+        if code != 250:
+            raise ConnectionError("EHLO %d" % code)
+
+    def reply(self):
+        lines = []
+        while True:
+            while b"\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("closed")
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\n", 1)
+            lines.append(line)
+            if len(line) < 4 or line[3:4] != b"-":
+                return int(line[:3]), lines
+
+    def cmd(self, line):
+        self.sock.sendall(line + b"\r\n")
+        return self.reply()
+
+    def send(self, sender, rcpts, body):
+        """Returns ("ok"|"refused"|"in-flight", code). Raises OSError or
+        ConnectionError when the connection died before the dot was sent."""
+        code, _ = self.cmd(b"MAIL FROM:<%s>" % sender.encode())
+        if code != 250:
+            return "refused", code
+        for r in rcpts:
+            code, _ = self.cmd(b"RCPT TO:<%s>" % r.encode())
+            if code != 250:
+                self.cmd(b"RSET")
+                return "refused", code
+        code, _ = self.cmd(b"DATA")
+        if code != 354:
+            return "refused", code
+        self.sock.sendall(body + b".\r\n")
+        try:
+            code, _ = self.reply()
+        except (OSError, ConnectionError):
+            return "in-flight", 0
+        return ("ok" if code == 250 else "refused"), code
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def message(n, rcpts, size):
+    head = (f"From: sender@remote.test\r\nTo: {', '.join(rcpts)}\r\n"
+            f"Subject: crash {n}\r\nMessage-ID: <{n}.crash@remote.test>\r\n\r\n")
+    return head.encode() + (b"x" * 70 + b"\r\n") * size
+
+
+def sender_thread(server_addr, ledger, work, rcpts_of, stop, rng_seed):
+    """Send the message numbers in work, each until it gets a 250 (a real
+    client retries after a 4xx or a dropped connection)."""
+    rng = random.Random(rng_seed)
+    client = None
+    pending = list(work)
+    while pending and not stop.is_set():
+        n = pending[0]
+        ledger.wait_gate(stop)
+        if client is None:
+            try:
+                client = SmtpClient(server_addr())
+            except (OSError, ConnectionError, ValueError):
+                time.sleep(0.05)
+                continue
+        rcpts = rcpts_of(n)
+        try:
+            outcome, code = client.send("sender@remote.test", rcpts,
+                                        message(n, rcpts, rng.randrange(1, 40)))
+        except (OSError, ConnectionError, ValueError):
+            client.close()
+            client = None
+            continue
+        with ledger.lock:
+            if outcome == "ok":
+                ledger.acked[n] = True
+                pending.pop(0)
+            elif outcome == "in-flight":
+                ledger.in_flight[n] += 1
+            else:
+                ledger.refused[code] += 1
+                if code >= 500:
+                    ledger.errors.append((n, code))
+                    pending.pop(0)
+        if outcome != "ok":
+            client.close()
+            client = None
+    if client is not None:
+        try:
+            client.cmd(b"QUIT")
+        except (OSError, ConnectionError):
+            pass
+        client.close()
+
+
+def run_senders(p, ledger, n_messages, rcpts_of, stop):
+    threads = []
+    for i in range(CLIENTS):
+        work = range(i, n_messages, CLIENTS)
+        t = threading.Thread(target=sender_thread,
+                             args=(lambda: p.addr("smtp"), ledger, work, rcpts_of, stop, i))
+        t.start()
+        threads.append(t)
+    return threads
+
+
+class Killer(threading.Thread):
+    """kill -9 at KILLS points spread over the run (by acknowledged count):
+    a worker, the queue runner, or the master with every child (then
+    `postern serve` is started again on the same data directory)."""
+
+    def __init__(self, p, ledger, total, kinds, seed):
+        super().__init__()
+        self.p, self.ledger, self.total = p, ledger, total
+        self.kinds = kinds  # (kind, weight)
+        self.rng = random.Random(seed)
+        self.done = Counter()
+        self.stop = threading.Event()
+        self.failure = None
+
+    def run(self):
+        try:
+            self._run()
+        except Exception as e:  # reported by the test
+            self.failure = e
+
+    def _run(self):
+        marks = sorted(self.rng.randrange(self.total * 9 // 10) for _ in range(KILLS))
+        names = [k for k, _ in self.kinds]
+        weights = [w for _, w in self.kinds]
+        # The senders may run a little ahead of the next kill, not past it:
+        # every kill lands while deliveries are going on.
+        slack = max(CLIENTS, self.total // KILLS // 2)
+        try:
+            self._kill_at(marks, names, weights, slack)
+        finally:
+            self.ledger.gate = self.total
+
+    def _kill_at(self, marks, names, weights, slack):
+        for mark in marks:
+            self.ledger.gate = mark + slack
+            while self.ledger.count_acked() < mark and not self.stop.is_set():
+                time.sleep(0.01)
+            if self.stop.is_set():
+                return
+            time.sleep(self.rng.uniform(0, 0.05))
+            kind = self.rng.choices(names, weights)[0]
+            while not self._kill(kind):  # the process is being replaced
+                time.sleep(0.01)
+            self.done[kind] += 1
+
+    def _kill(self, kind):
+        if kind == "master":
+            kill_all(self.p)
+            self.p.start()
+            return True
+        pids = self.p.workers() if kind == "worker" else [self.p.runner()]
+        pids = [x for x in pids if x]
+        if not pids:
+            return False
+        try:
+            os.kill(self.rng.choice(pids), signal.SIGKILL)
+        except OSError:
+            return False
+        return True
+
+
+def stale_tmp_files(data):
+    """Files left in any tmp/ directory of the data directory (the store's
+    spool, the queue's, every Maildir's) and state/*.tmp of the queue."""
+    left = []
+    for d in [data / "tmp", data / "queue" / "tmp"] + list((data / "mail").glob("*/*/tmp")) \
+            + list((data / "mail").glob("*/*/.*/tmp")):
+        if d.is_dir():
+            left += [d / f for f in os.listdir(d)]
+    state = data / "queue" / "state"
+    if state.is_dir():
+        left += [state / f for f in os.listdir(state) if f.endswith(".tmp")]
+    return left
+
+
+def mailbox_ids(data, user):
+    """Message-IDs (message numbers) of every file in the user's INBOX."""
+    box = data / "mail" / "example.test" / user
+    ids = []
+    for sub in ("new", "cur"):
+        d = box / sub
+        if d.is_dir():
+            for name in os.listdir(d):
+                m = MSGID.search((d / name).read_bytes()[:4096])
+                assert m, name
+                ids.append(int(m.group(1).split(b".")[0]))
+    return ids
+
+
+def check_copies(ledger, copies_by_box):
+    """Lost: acknowledged and absent from a box it was for. Duplicates: more
+    copies in one box than 1 + the attempts whose reply was in flight.
+    Returns (lost, duplicates, in-flight copies)."""
+    lost, dups, extra = [], [], 0
+    for box, (expected, counts) in copies_by_box.items():
+        for n in expected:
+            c = counts.get(n, 0)
+            if ledger.acked[n] and c == 0:
+                lost.append((box, n))
+            if c > 1 + ledger.in_flight[n]:
+                dups.append((box, n, c))
+            elif c > 1:
+                extra += c - 1
+        for n in counts:
+            if n not in expected:
+                dups.append((box, n, "not addressed here"))
+    return lost, dups, extra
+
+
+# --- 1. kill -9 during local deliveries ------------------------------------
+
+def local_rcpts(n):
+    """Mostly one recipient, every fourth message two."""
+    first = USERS[n % 3]
+    if n % 4 == 3:
+        return [f"{first}@example.test", f"{USERS[(n + 1) % 3]}@example.test"]
+    return [f"{first}@example.test"]
+
+
+def test_kill_9_during_local_deliveries(postern_factory):
+    p = postern_factory(services=["smtp"], options={"auth.failure_delay": "100"})
+    setup_accounts(p.data)
+    p.start()
+    total = LOCAL_MESSAGES
+    ledger = Ledger(total)
+    stop = threading.Event()
+    killer = Killer(p, ledger, total, [("worker", 6), ("master", 3), ("runner", 1)], seed=8)
+    t0 = time.monotonic()
+    killer.start()
+    threads = run_senders(p, ledger, total, local_rcpts, stop)
+    for t in threads:
+        t.join(timeout=900)
+    killer.stop.set()
+    killer.join()
+    elapsed = time.monotonic() - t0
+    assert killer.failure is None, killer.failure
+    # After recovery: a clean stop, a clean start (the master's start-time
+    # recovery: the queue's and the spool's), and a clean stop.
+    p.stop()
+    p.start()
+    p.stop()
+    boxes = {}
+    for u in USERS:
+        addr = f"{u}@example.test"
+        expected = {n for n in range(total) if addr in local_rcpts(n)}
+        boxes[u] = (expected, Counter(mailbox_ids(p.data, u)))
+    lost, dups, extra = check_copies(ledger, boxes)
+    acked = ledger.count_acked()
+    print(f"\nlocal: messages={total} acked={acked} kills={dict(killer.done)} "
+          f"in-flight={sum(ledger.in_flight)} in-flight copies={extra} "
+          f"refused={dict(ledger.refused)} seconds={elapsed:.0f}")
+    assert sum(killer.done.values()) == KILLS, killer.done
+    assert ledger.errors == []
+    assert acked == total
+    assert lost == [], lost[:10]
+    assert dups == [], dups[:10]
+    assert stale_tmp_files(p.data) == []
