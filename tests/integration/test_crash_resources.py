@@ -38,7 +38,7 @@ STRESS = os.environ.get("POSTERN_STRESS") == "1"
 LOCAL_MESSAGES = 10000 if STRESS else 1000
 RELAY_MESSAGES = 10000 if STRESS else 1000
 KILLS = 100
-CYCLES = 1000
+CYCLES = int(os.environ.get("POSTERN_CYCLES", 1000 if STRESS else 200))
 CLIENTS = 6
 
 USERS = ["alice", "bob", "carol"]
@@ -456,3 +456,293 @@ def test_kill_9_during_relay(postern_factory, relay_dns):
         assert stale_tmp_files(p.data) == []
     finally:
         fake.close()
+
+
+# --- 3. the relay queue on a small full tmpfs -------------------------------
+
+def mount_tmpfs(path, size):
+    path.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                       capture_output=True, text=True)
+    return r.returncode == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to mount a small tmpfs")
+def test_relay_queue_on_a_full_disk(postern_factory, relay_dns):
+    port = free_port_on([RELAY_HOST])
+    p = postern_factory(services=["smtp"], options=relay_options(relay_dns, port))
+    if not mount_tmpfs(p.data, "3m"):
+        pytest.skip("cannot mount tmpfs here")
+    fake = None
+    try:
+        setup_accounts(p.data)
+        p.start()
+        # No exchanger yet: everything stays queued, and the runner keeps
+        # rewriting state files on the full disk as it retries.
+        accepted, refused, n = [], [], 0
+        client = SmtpClient(p.addr("smtp"))
+        while len(refused) < 5 and n < 200:
+            outcome, code = client.send("sender@remote.test", relay_rcpts(n),
+                                        message(n, relay_rcpts(n), 1400))  # ~100 KiB
+            if outcome == "ok":
+                accepted.append(n)
+            else:
+                refused.append((outcome, code))
+                client.close()
+                client = SmtpClient(p.addr("smtp"))
+            n += 1
+        client.close()
+        assert refused, "the disk never filled"
+        assert all(o == "refused" and 400 <= c < 500 for o, c in refused), refused
+        assert len(accepted) >= 5
+        # Retries on the full disk lose nothing and bounce nothing.
+        time.sleep(4)
+        assert len(queued(p.data)) == len(accepted)
+        assert "status=bounced" not in p.log_text()
+        # Room again and an exchanger: everything accepted is delivered.
+        subprocess.run(["mount", "-o", "remount,size=64m", str(p.data)], check=True)
+        fake = FakeMX(RELAY_HOST, port)
+        client = SmtpClient(p.addr("smtp"))
+        assert client.send("sender@remote.test", relay_rcpts(n),
+                           message(n, relay_rcpts(n), 10)) == ("ok", 250)
+        client.close()
+        want = set(accepted) | {n}
+        assert wait_for(lambda: want <= set(fake_acks(fake)) and queued(p.data) == [],
+                        timeout=60, interval=0.5), sorted(want - set(fake_acks(fake)))
+        assert set(fake_acks(fake)) == want
+        print(f"\nfull disk: accepted={len(accepted)} refused={refused[:3]}")
+        p.stop()
+    finally:
+        p.stop()
+        if fake is not None:
+            fake.close()
+        subprocess.run(["umount", "-l", str(p.data)], capture_output=True)
+
+
+# --- 4. APPEND / EXPUNGE / kill -9 cycles with concurrent delivery ---------
+
+FETCH_LINE = re.compile(rb"^\* (\d+) FETCH \(UID (\d+) BODY\[HEADER\.FIELDS \(MESSAGE-ID\)\] "
+                        rb"\{\d+\}\r\n(?:Message-ID: <([^>]+)>)?", re.I)
+
+
+class UidWatch:
+    """Every UID seen in INBOX, checked as it is seen: never given to two
+    messages, new ones above every UID seen before, listings in ascending
+    order, expunged ones never back, UIDVALIDITY fixed."""
+
+    def __init__(self):
+        self.uids = {}         # uid -> Message-ID
+        self.high = 0          # highest UID seen so far
+        self.listed_high = 0   # highest UID of the listings so far
+        self.listed = set()    # UIDs some listing showed
+        self.expunged = set()  # UIDs whose EXPUNGE was answered OK
+        self.gone_ids = set()  # their Message-IDs
+        self.validity = None
+        self.errors = []
+
+    def see_validity(self, v):
+        if self.validity is None:
+            self.validity = v
+        elif v != self.validity:
+            self.errors.append(("UIDVALIDITY changed", self.validity, v))
+
+    def see_new(self, uid, mid, high_before):
+        """A UID the server just gave (APPENDUID): above all seen before."""
+        if uid <= high_before:
+            self.errors.append(("APPENDUID not above earlier UIDs", uid, high_before))
+        self.see(uid, mid)
+
+    def see(self, uid, mid):
+        old = self.uids.get(uid)
+        if old is not None and old != mid:
+            self.errors.append(("UID reused", uid, old, mid))
+        if uid in self.expunged:
+            self.errors.append(("expunged UID back", uid, mid))
+        if old is None and mid in self.gone_ids:
+            self.errors.append(("expunged message back under a new UID", uid, mid))
+        self.uids[uid] = mid
+        self.high = max(self.high, uid)
+
+    def see_listing(self, pairs):
+        """pairs: (uid, Message-ID) in sequence order. A UID that no listing
+        showed before is above every UID an earlier listing showed (every
+        message committed before that listing was in it); an APPENDUID may
+        come first, so it does not count here."""
+        high_before = self.listed_high
+        last = 0
+        for uid, mid in pairs:
+            if uid <= last:
+                self.errors.append(("listing not ascending", last, uid))
+            last = uid
+            if uid not in self.listed and uid <= high_before:
+                self.errors.append(("new UID below one seen earlier", uid, high_before))
+            self.see(uid, mid)
+        self.listed_high = max([high_before] + [u for u, _ in pairs])
+        for uid, _ in pairs:
+            self.listed.add(uid)
+
+
+def imap_session(p):
+    r = RawImap(p.addr("imap"), timeout=10)
+    try:
+        _, ok = r.cmd(f'LOGIN alice@example.test "{PASSWORD}"')
+        if b" OK" not in ok:
+            raise ConnectionError(ok)
+        untagged, ok = r.cmd("SELECT INBOX")
+        if b" OK" not in ok:
+            raise ConnectionError(ok)
+    except Exception:
+        r.close()
+        raise
+    m = re.search(rb"UIDVALIDITY (\d+)", b"".join(untagged))
+    return r, int(m.group(1))
+
+
+def listing(r):
+    untagged, ok = r.cmd("UID FETCH 1:* (BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+    if b" OK" not in ok:
+        raise ConnectionError(ok)
+    pairs = []
+    for line in untagged:
+        m = FETCH_LINE.match(line)
+        if m:
+            pairs.append((int(m.group(2)), (m.group(3) or b"").decode()))
+    return pairs
+
+
+def smtp_trickle(p, ledger, stop, acked_ids):
+    """Deliver to alice until stopped, each message until it gets a 250."""
+    n, client = 0, None
+    while not stop.is_set():
+        if client is None:
+            try:
+                client = SmtpClient(p.addr("smtp"))
+            except (OSError, ConnectionError, ValueError):
+                time.sleep(0.05)
+                continue
+        rcpts = ["alice@example.test"]
+        try:
+            outcome, code = client.send("sender@remote.test", rcpts,
+                                        message(n, rcpts, 2).replace(b".crash@", b".smtp@"))
+        except (OSError, ConnectionError, ValueError):
+            outcome, code = "dropped", 0
+        if outcome == "ok":
+            acked_ids.add(f"{n}.smtp@remote.test")
+            n += 1
+        else:
+            client.close()
+            client = None
+        time.sleep(0.02)
+    if client is not None:
+        client.close()
+
+
+def test_append_expunge_kill_cycles(postern_factory):
+    p = postern_factory(services=["smtp", "imap"],
+                        options={"auth.failure_delay": "100", "server.workers": "3"})
+    setup_accounts(p.data)
+    p.start()
+    rng = random.Random(10)
+    watch = UidWatch()
+    stop = threading.Event()
+    smtp_acked = set()
+    trickle = threading.Thread(target=smtp_trickle, args=(p, None, stop, smtp_acked))
+    trickle.start()
+    appended = {}  # Message-ID -> UID of each APPEND answered OK
+    expunged_ids = set()  # Message-IDs whose UID EXPUNGE got OK
+    tried_ids = set()     # Message-IDs whose UID EXPUNGE was sent
+    kills, sessions, t0 = Counter(), 0, time.monotonic()
+    r = None
+    try:
+        for cycle in range(CYCLES):
+            # The kill: a random moment of this cycle; every 50th takes the
+            # whole server down (and `postern serve` starts again).
+            if cycle % 50 == 49:
+                kind = "master"
+            else:
+                kind = "worker"
+            timer = None
+            if kind == "worker":
+                def kill_one():
+                    pids = p.workers()
+                    if pids:
+                        try:
+                            os.kill(rng.choice(pids), signal.SIGKILL)
+                            kills["worker"] += 1
+                        except OSError:
+                            pass
+                timer = threading.Timer(rng.uniform(0, 0.03), kill_one)
+                timer.start()
+            try:
+                if r is None:
+                    r, validity = imap_session(p)
+                    sessions += 1
+                    watch.see_validity(validity)
+                mid = f"{cycle}.append@t"
+                body = f"Subject: a{cycle}\r\nMessage-ID: <{mid}>\r\n\r\nx\r\n".encode()
+                high = watch.high
+                r.send(b"a APPEND INBOX {%d+}\r\n%s\r\n" % (len(body), body))
+                _, ok = r.until("a")
+                m = re.search(rb"OK \[APPENDUID (\d+) (\d+)\]", ok)
+                if m:
+                    watch.see_validity(int(m.group(1)))
+                    watch.see_new(int(m.group(2)), mid, high)
+                    appended[mid] = int(m.group(2))
+                pairs = listing(r)
+                watch.see_listing(pairs)
+                victims = [u for u, _ in pairs if rng.random() < 0.3]
+                if victims:
+                    # Gone or not when no OK comes back.
+                    tried_ids.update(watch.uids[u] for u in victims)
+                    seq = ",".join(map(str, victims))
+                    _, ok = r.cmd(f"UID STORE {seq} +FLAGS.SILENT (\\Deleted)")
+                    if b" OK" in ok:
+                        _, ok = r.cmd(f"UID EXPUNGE {seq}")
+                        if b" OK" in ok:
+                            for u in victims:
+                                watch.expunged.add(u)
+                                watch.gone_ids.add(watch.uids[u])
+                                expunged_ids.add(watch.uids[u])
+            except (OSError, EOFError, ConnectionError, ValueError):
+                if r is not None:
+                    r.close()
+                r = None
+            if timer is not None:
+                timer.join()
+            if kind == "master":
+                if r is not None:
+                    r.close()
+                    r = None
+                kill_all(p)
+                kills["master"] += 1
+                p.start()
+    finally:
+        stop.set()
+        trickle.join(timeout=30)
+        if r is not None:
+            r.close()
+    elapsed = time.monotonic() - t0
+    # After a clean restart, everything acknowledged is there, once.
+    p.stop()
+    p.start()
+    r, validity = imap_session(p)
+    watch.see_validity(validity)
+    pairs = listing(r)
+    watch.see_listing(pairs)
+    r.cmd("LOGOUT")
+    r.close()
+    p.stop()
+    final = Counter(mid for _, mid in pairs)
+    print(f"\ncycles={CYCLES} sessions={sessions} kills={dict(kills)} "
+          f"appends acknowledged={len(appended)} smtp acknowledged={len(smtp_acked)} "
+          f"UIDs seen={len(watch.uids)} expunged={len(watch.expunged)} "
+          f"highest UID={watch.high} seconds={elapsed:.0f}")
+    assert watch.errors == [], watch.errors[:10]
+    assert len(appended) >= CYCLES // 2
+    missing = [m for m in list(appended) + sorted(smtp_acked)
+               if m not in tried_ids and final[m] == 0]
+    assert missing == [], missing[:10]
+    assert [m for m, c in final.items() if c > 1 and not m.endswith(".smtp@remote.test")] == []
+    for mid, uid in appended.items():
+        if mid not in tried_ids:
+            assert (uid, mid) in pairs
