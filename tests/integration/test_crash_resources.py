@@ -15,7 +15,9 @@ What the client side may see and what it proves:
   message only (counted apart from the duplicates, which must be 0);
 - a 4xx or a dead connection before the dot: nothing was taken.
 """
+import json
 import os
+import shutil
 import random
 import re
 import signal
@@ -746,3 +748,139 @@ def test_append_expunge_kill_cycles(postern_factory):
     for mid, uid in appended.items():
         if mid not in tried_ids:
             assert (uid, mid) in pairs
+
+
+# --- 5. TLS configuration: testssl.sh --------------------------------------
+
+TESTSSL = shutil.which("testssl") or shutil.which("testssl.sh")
+OLD_PROTOCOLS = ["SSLv2", "SSLv3", "TLS1", "TLS1_1"]
+
+
+def make_ca_signed_cert(tmp):
+    """A test CA and a server certificate it signed, for 127.0.0.1 and
+    mx.example.test, naming a CRL: what testssl.sh judges of the certificate
+    is then the deployment's business, not postern's."""
+    def ossl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=tmp)
+    ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-days", "90", "-subj", "/CN=postern test CA", "-keyout", "ca.key", "-out", "ca.crt")
+    ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-subj", "/CN=mx.example.test", "-keyout", "server.key", "-out", "server.csr")
+    (tmp / "ext.cnf").write_text(
+        "subjectAltName=DNS:mx.example.test,IP:127.0.0.1\n"
+        "crlDistributionPoints=URI:http://ca.example.test/crl.pem\n"
+        "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n")
+    ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+         "-CAcreateserial", "-days", "90", "-extfile", "ext.cnf", "-out", "server.crt")
+    return tmp / "ca.crt", tmp / "server.crt", tmp / "server.key"
+
+
+@pytest.mark.skipif(os.environ.get("POSTERN_SLOW") != "1",
+                    reason="slow (testssl.sh, minutes): set POSTERN_SLOW=1")
+@pytest.mark.skipif(TESTSSL is None, reason="testssl.sh (Debian package testssl.sh) not installed")
+def test_testssl(postern_factory, tmp_path):
+    ca, cert, key = make_ca_signed_cert(tmp_path)
+    p = postern_factory(services=["submission", "smtps", "imaps", "pop3s"],
+                        options={"tls.cert": str(cert), "tls.key": str(key)}).start()
+    findings = {}
+    for svc, starttls in [("smtps", None), ("submission", "smtp"), ("imaps", None),
+                          ("pop3s", None)]:
+        out = tmp_path / f"testssl-{svc}.json"
+        argv = [TESTSSL, "--quiet", "--warnings", "off", "--color", "0", "--fast",
+                "--add-ca", str(ca), "--jsonfile", str(out)]
+        if starttls:
+            argv += ["--starttls", starttls]
+        argv.append(f"127.0.0.1:{p.ports[svc]}")
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+        assert out.exists(), r.stdout[-2000:] + r.stderr[-2000:]
+        findings[svc] = json.loads(out.read_text())
+    report = []
+    for svc, items in findings.items():
+        by_id = {i["id"]: i for i in items}
+        for proto in OLD_PROTOCOLS:
+            assert proto in by_id, (svc, proto)
+            assert "not offered" in by_id[proto]["finding"], (svc, by_id[proto])
+        bad = [(i["id"], i["severity"], i["finding"]) for i in items
+               if i["severity"] in ("HIGH", "CRITICAL")]
+        assert bad == [], (svc, bad)
+        sev = Counter(i["severity"] for i in items)
+        report.append(f"{svc}: {dict(sev)}")
+    print("\ntestssl: " + "; ".join(report))
+
+
+# --- 6. privileges ---------------------------------------------------------
+
+def ids_of(pid, field):
+    """Real, effective, saved and filesystem ids ("Uid" or "Gid") of every
+    thread of pid."""
+    out = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    out += [int(x) for x in line.split()[1:]]
+    return out
+
+
+def tcp_sockets(pid):
+    """State (hex, "0A" = LISTEN) of each TCP socket pid holds."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    states = {}
+    for table in ("tcp", "tcp6"):
+        with open(f"/proc/{pid}/net/{table}") as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[9] in inodes:
+                    states[fields[9]] = fields[3]
+    return states
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs to be started as root")
+def test_no_network_facing_process_runs_as_root(postern_factory):
+    p = postern_factory(options={"auth.failure_delay": "100"})
+    setup_accounts(p.data)
+    p.start()
+    assert wait_for(lambda: p.runner() is not None, 10)
+    # Sessions open on several services while the processes are looked at.
+    held = [SmtpClient(p.addr("smtp")), RawImap(p.addr("imap")), p.connect("pop3")]
+    try:
+        master = p.proc.pid
+        assert ids_of(master, "Uid")[0] == 0  # the test starts it as root
+        kids = p.children()
+        assert len(kids) == 3  # two workers and the runner
+        for pid in kids:
+            assert 0 not in ids_of(pid, "Uid"), (pid, ids_of(pid, "Uid"))
+            assert 0 not in ids_of(pid, "Gid"), (pid, ids_of(pid, "Gid"))
+            with open(f"/proc/{pid}/status") as f:
+                groups = [l for l in f if l.startswith("Groups:")][0].split()[1:]
+            assert "0" not in groups
+            with open(f"/proc/{pid}/status") as f:
+                assert "NoNewPrivs:\t1" in f.read()
+        # The master holds the listening sockets only: every connection is
+        # accepted by a worker.
+        states = tcp_sockets(master)
+        assert states and set(states.values()) == {"0A"}, states
+        established = [s for pid in kids for s in tcp_sockets(pid).values() if s == "01"]
+        assert len(established) >= 3
+        # The data directory's modes.
+        mode = lambda path: os.stat(path).st_mode & 0o7777
+        assert mode(p.data) == 0o751
+        assert mode(p.data / "public") == 0o755
+        for entry in os.listdir(p.data):
+            path = p.data / entry
+            if entry == "public" or path.is_symlink():
+                continue
+            assert mode(path) & 0o077 == 0, (entry, oct(mode(path)))
+            # tls/ (the generated key) stays root's: the master reads it.
+            if entry != "tls":
+                assert os.stat(path).st_uid != 0, entry
+    finally:
+        for c in held:
+            c.close()
