@@ -173,6 +173,9 @@ tls_server_ctx_new(const char *cert_file, const char *key_file, const char **err
 		tls_error_set(error_r, "cannot set the TLS 1.2 cipher list");
 		goto fail;
 	}
+	/* TLS 1.2: the server's order (strongest first), except that a client
+	 * putting ChaCha20 first (no AES hardware) gets it. */
+	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA);
 	/* For the DHE-RSA suites: RFC 7919 groups sized to the key. */
 	SSL_CTX_set_dh_auto(ctx, 1);
 	/* Stateless tickets only: a session cache in one worker is useless to

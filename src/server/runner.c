@@ -369,6 +369,8 @@ setup(struct runner *r)
 		return log_error("accounts database: %s", error), -1;
 	if (store_open(".", cfg->hostname, &r->store, &error) < 0)
 		return log_error("mail store: %s", error), -1;
+	if (store_cleanup_spool(r->store, STORE_SPOOL_STALE_SECS, &error) < 0)
+		log_error("mail store: %s", error);
 	if (dns_new(r->base, cfg->dns_resolver, &r->dns, &error) < 0)
 		return log_error("DNS: %s", error), -1;
 	if (cfg->dns_trust_anchor != NULL &&

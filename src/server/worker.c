@@ -36,9 +36,14 @@ worker_resources(struct server *srv)
 		log_error("accounts database: %s", error);
 		return -1;
 	}
-	if (srv->store == NULL && store_open(".", srv->cfg->hostname, &srv->store, &error) < 0) {
-		log_error("mail store: %s", error);
-		return -1;
+	if (srv->store == NULL) {
+		if (store_open(".", srv->cfg->hostname, &srv->store, &error) < 0) {
+			log_error("mail store: %s", error);
+			return -1;
+		}
+		/* Spool files of a process killed mid-delivery. */
+		if (store_cleanup_spool(srv->store, STORE_SPOOL_STALE_SECS, &error) < 0)
+			log_error("mail store: %s", error);
 	}
 	if (srv->queue == NULL && queue_open(QUEUE_DIR, &srv->queue, &error) < 0) {
 		log_error("queue: %s", error);

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -216,6 +217,42 @@ store_close(struct store **storep)
 	*storep = NULL;
 }
 
+/* The writer of a spool file "<sec>.M<usec>P<pid>Q<n>.<host>" is gone when
+ * host is this store's and no process has that pid: nobody will link or
+ * remove it any more (a kill -9 between store_spool_open and
+ * store_spool_free). A pid that is reused keeps the file until it is old. */
+static bool
+spool_writer_gone(const struct store *store, const char *name)
+{
+	const char *p = strstr(name, ".M");
+	char *end;
+
+	if (p == NULL || (p = strchr(p, 'P')) == NULL || !ascii_is_digit((unsigned char)p[1]))
+		return false;
+	errno = 0;
+	long pid = strtol(p + 1, &end, 10);
+	if (errno != 0 || pid <= 0 || pid > INT_MAX || *end != 'Q')
+		return false;
+	const char *host = strchr(end, '.');
+	if (host == NULL || strcmp(host + 1, store->host) != 0)
+		return false;
+	if (kill((pid_t)pid, 0) < 0)
+		return errno == ESRCH;
+	/* A zombie (killed, not yet reaped by init) is gone too. */
+	char path[64], stat[512];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, stat, sizeof(stat) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	stat[n] = '\0';
+	const char *paren = strrchr(stat, ')');
+	return paren != NULL && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
 int
 store_cleanup_spool(struct store *store, time_t max_age, const char **error_r)
 {
@@ -235,7 +272,8 @@ store_cleanup_spool(struct store *store, time_t max_age, const char **error_r)
 		if (e->d_name[0] == '.')
 			continue;
 		if (fstatat(store->tmp_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(st.st_mode) || st.st_mtime > now - max_age)
+		    !S_ISREG(st.st_mode) ||
+		    (st.st_mtime > now - max_age && !spool_writer_gone(store, e->d_name)))
 			continue;
 		if (unlinkat(store->tmp_fd, e->d_name, 0) == 0) {
 			log_info("removed stale spool file tmp/%s", e->d_name);

@@ -95,8 +95,11 @@ int store_open(const char *data_dir, const char *hostname, struct store **store_
 void store_close(struct store **store);
 
 /* Remove spool files in tmp/ last modified more than max_age seconds ago
- * (STORE_SPOOL_STALE_SECS for the server). Returns how many were removed,
- * or -1. Safe while deliveries run: live spool files are younger. */
+ * (STORE_SPOOL_STALE_SECS for the server), and those whose writer is gone:
+ * the pid in the name is no process and the host in it is this store's (a
+ * process killed mid-delivery). Workers and the queue runner call it when
+ * they start. Returns how many were removed, or -1. Safe while deliveries
+ * run: live spool files are younger and their writers alive. */
 int store_cleanup_spool(struct store *store, time_t max_age, const char **error_r);
 
 /* Deliveries keep the index connections of recent recipients open (at

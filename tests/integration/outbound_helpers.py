@@ -29,6 +29,7 @@ class Received:
         self.data = b""
         self.tls = False
         self.acked = False
+        self.session = None  # {"quit": bool}: did its session end with QUIT
 
 
 class FakeMX:
@@ -136,6 +137,7 @@ class FakeMX:
             return
         cur = None
         authed = False
+        session = {"quit": False}
         while True:
             line = f.readline(4096)
             if not line:
@@ -179,6 +181,7 @@ class FakeMX:
                 cur.helo = helo
                 cur.mail = cmd
                 cur.tls = tls
+                cur.session = session
                 send(250, "2.1.0 ok")
             elif verb == "RCPT":
                 addr = cmd.split("<", 1)[1].split(">", 1)[0] if "<" in cmd else ""
@@ -220,6 +223,7 @@ class FakeMX:
             elif verb == "NOOP":
                 send(250, "2.0.0 ok")
             elif verb == "QUIT":
+                session["quit"] = True
                 send(221, "2.0.0 bye")
                 return
             else:
