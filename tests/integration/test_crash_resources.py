@@ -612,8 +612,11 @@ def listing(r):
     return pairs
 
 
-def smtp_trickle(p, ledger, stop, acked_ids):
-    """Deliver to alice until stopped, each message until it gets a 250."""
+def smtp_trickle(p, ledger, stop, acked_ids, resent=None):
+    """Deliver to alice until stopped, each message until it gets a 250.
+    resent (a set) gets the Message-IDs sent more than once: a try whose
+    250 was lost may have been delivered, and its resending is a second
+    copy the client asked for."""
     n, client = 0, None
     while not stop.is_set():
         if client is None:
@@ -632,6 +635,8 @@ def smtp_trickle(p, ledger, stop, acked_ids):
             acked_ids.add(f"{n}.smtp@remote.test")
             n += 1
         else:
+            if resent is not None:
+                resent.add(f"{n}.smtp@remote.test")
             client.close()
             client = None
         time.sleep(0.02)
@@ -647,8 +652,9 @@ def test_append_expunge_kill_cycles(postern_factory):
     rng = random.Random(10)
     watch = UidWatch()
     stop = threading.Event()
-    smtp_acked = set()
-    trickle = threading.Thread(target=smtp_trickle, args=(p, None, stop, smtp_acked))
+    smtp_acked, smtp_resent = set(), set()
+    trickle = threading.Thread(target=smtp_trickle,
+                               args=(p, None, stop, smtp_acked, smtp_resent))
     trickle.start()
     appended = {}  # Message-ID -> UID of each APPEND answered OK
     expunged_ids = set()  # Message-IDs whose UID EXPUNGE got OK
@@ -739,7 +745,11 @@ def test_append_expunge_kill_cycles(postern_factory):
           f"appends acknowledged={len(appended)} smtp acknowledged={len(smtp_acked)} "
           f"UIDs seen={len(watch.uids)} expunged={len(watch.expunged)} "
           f"highest UID={watch.high} seconds={elapsed:.0f}")
-    assert watch.errors == [], watch.errors[:10]
+    # A message the SMTP client sent again (its first 250 lost to a kill)
+    # may come back as the client's second copy: not a store error.
+    errors = [e for e in watch.errors
+              if not (e[0] == "expunged message back under a new UID" and e[2] in smtp_resent)]
+    assert errors == [], errors[:10]
     assert len(appended) >= CYCLES // 2
     missing = [m for m in list(appended) + sorted(smtp_acked)
                if m not in tried_ids and final[m] == 0]
