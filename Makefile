@@ -9,7 +9,7 @@ FUZZ_SECONDS ?= 10
 # Seconds per fuzz target in 'make test' (the fuzz smoke run).
 TEST_FUZZ_SECONDS ?= 2
 
-.PHONY: all deps build run test unit integration asan fuzz fuzz-smoke bench clean format
+.PHONY: all deps build run test unit integration asan valgrind fuzz fuzz-smoke bench clean format
 
 all: build
 
@@ -40,6 +40,14 @@ asan: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		scripts/test-all.sh $(ASAN_BUILD)
+
+# The protocol integration tests with every postern process under valgrind
+# memcheck (conftest.py: POSTERN_VALGRIND); any error or definite leak fails.
+VALGRIND_TESTS ?= tests/integration/test_smtp.py tests/integration/test_pop3.py \
+	tests/integration/test_imap.py tests/integration/test_outbound.py
+valgrind: deps build
+	POSTERN_VALGRIND=1 POSTERN_BIN=$(abspath $(BUILD))/postern $(PYTHON) -m pytest -q \
+		-p no:cacheprovider $(VALGRIND_TESTS)
 
 fuzz: deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPOSTERN_FUZZ=ON >/dev/null

@@ -41,5 +41,9 @@ cmd_serve(struct cli *cli, int argc, char **argv)
 	struct config *cfg = cli_config(cli);
 	if (cfg == NULL)
 		return 1;
-	return master_run(cli, cfg);
+	int status = master_run(cli, cfg);
+	free(cli->overrides); /* kept for reloads until here */
+	cli->overrides = NULL;
+	cli->override_count = 0;
+	return status;
 }

@@ -124,6 +124,15 @@ class Postern:
         # A command the server runs under, e.g. ["strace", "-f", "-o", LOG]:
         # the master is then the wrapper's child (see master()).
         self.wrapper = list(wrapper or [])
+        self.wrapper_forks = bool(self.wrapper)
+        if not self.wrapper and os.environ.get("POSTERN_VALGRIND"):
+            # make valgrind: the server under memcheck (which runs it in
+            # the same process and follows its forks), one log per process.
+            self.wrapper = ["valgrind", "--quiet", "--leak-check=full",
+                            "--errors-for-leak-kinds=definite",
+                            "--child-silent-after-fork=no", "--num-callers=30",
+                            f"--log-file={self.tmp}/valgrind.%p.log"]
+            self.wrapper_forks = False
         self.data = self.tmp / "var"
         self.host = host
         self.ports = {svc: free_port(host) for svc in services}
@@ -185,7 +194,7 @@ class Postern:
 
     def master(self):
         """The master's pid: the process started, or the wrapper's child."""
-        if not self.wrapper:
+        if not self.wrapper_forks:
             return self.proc.pid
         kids = wait_for(lambda: children_of(self.proc.pid), 5)
         return kids[0] if kids else self.proc.pid
@@ -261,6 +270,10 @@ def postern_factory(tmp_path):
         log = p.log_text()
         for marker in SANITIZER_MARKERS:
             assert marker not in log, f"sanitizer report in the server log:\n{log}"
+        for vlog in sorted(p.tmp.glob("valgrind.*.log")):
+            text = vlog.read_text(errors="replace")
+            assert "ERROR SUMMARY: 0 errors" in text or not text.strip(), \
+                f"valgrind found errors ({vlog.name}):\n{text[-6000:]}"
 
 
 @pytest.fixture
