@@ -243,22 +243,15 @@ deliver_local(struct rmsg *m, struct local_item *items, size_t n)
 	}
 	store_spool_free(&spool);
 	buf_release(&rp);
-	/* One result per envelope recipient: its first failure wins. */
-	for (size_t i = 0; i < n; i++) {
-		bool first = true, worse = false;
-		for (size_t k = 0; k < i; k++)
-			if (items[k].rcpt == items[i].rcpt)
-				first = false;
-		if (!first)
-			continue;
-		size_t pick = i;
-		for (size_t k = i; k < n; k++)
-			if (items[k].rcpt == items[i].rcpt && replies[k].code / 100 != 2 &&
-			    !worse) {
+	/* One result per envelope recipient: its first failure wins. The
+	 * items of one recipient are next to each other (route_rcpt). */
+	for (size_t i = 0; i < n;) {
+		size_t pick = i, k = i;
+		for (; k < n && items[k].rcpt == items[i].rcpt; k++)
+			if (replies[pick].code / 100 == 2 && replies[k].code / 100 != 2)
 				pick = k;
-				worse = true;
-			}
 		rmsg_result(m, items[i].rcpt, &replies[pick], NULL, false);
+		i = k;
 	}
 	free(replies);
 }

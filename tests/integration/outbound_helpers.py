@@ -2,7 +2,6 @@
 on a 127.0.0.x address that records what it is sent and answers as told
 (per-recipient refusals, temporary failures, no 8BITMIME, STARTTLS, a
 stall before the final reply)."""
-import os
 import socket
 import ssl
 import subprocess
@@ -228,6 +227,23 @@ class FakeMX:
                 return
             else:
                 send(502, "5.5.2 unknown")
+
+
+def outbound_options(dns, port, **extra):
+    """Options for a postern that delivers to fake exchangers on port,
+    routed by the test resolver dns, retrying fast."""
+    opts = {
+        "delivery.port": str(port),
+        "dns.resolver": dns.resolver,
+        "delivery.retry_min": "1s",
+        "delivery.retry_max": "2s",
+        "delivery.ipv6": "no",
+        "delivery.connect_timeout": "2s",
+        "delivery.scan_interval": "1s",
+        "smtpd.relay_networks": "127.0.0.0/8",
+    }
+    opts.update(extra)
+    return opts
 
 
 def free_port_on(hosts):

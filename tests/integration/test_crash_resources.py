@@ -26,15 +26,15 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
-from conftest import processes_using, run_cli, wait_for
+from conftest import wait_for
 from dns_helpers import DnsServer
 from imap_helpers import RawImap
-from outbound_helpers import FakeMX, free_port_on
+from outbound_helpers import FakeMX, free_port_on, outbound_options
 from smtp_helpers import PASSWORD, queued, setup_accounts
+from test_smtp_durability import kill_all
 
 STRESS = os.environ.get("POSTERN_STRESS") == "1"
 LOCAL_MESSAGES = 10000 if STRESS else 1000
@@ -58,19 +58,6 @@ def restart(p):
                 raise
             time.sleep(0.1)
     raise AssertionError("the server's ports stayed in use")
-
-
-def kill_all(p):
-    """kill -9 the master and every child, as a crash of the whole server."""
-    for pid in processes_using(p.data):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    p.proc.wait()
-    assert wait_for(lambda: not processes_using(p.data), 10)
-    p.logf.close()
-    p.proc = None
 
 
 class Ledger:
@@ -392,18 +379,8 @@ def relay_dns(tmp_path):
 
 
 def relay_options(dns, port):
-    return {
-        "auth.failure_delay": "100",
-        "delivery.port": str(port),
-        "dns.resolver": dns.resolver,
-        "delivery.retry_min": "1s",
-        "delivery.retry_max": "2s",
-        "delivery.ipv6": "no",
-        "delivery.connect_timeout": "2s",
-        "delivery.scan_interval": "1s",
-        "delivery.destination_concurrency": "4",
-        "smtpd.relay_networks": "127.0.0.0/8",
-    }
+    return outbound_options(dns, port, **{"auth.failure_delay": "100",
+                                          "delivery.destination_concurrency": "4"})
 
 
 def relay_rcpts(n):

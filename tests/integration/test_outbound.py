@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from conftest import BIN, run_cli, wait_for
+from conftest import BIN, wait_for
 from dns_helpers import DnsServer
-from outbound_helpers import FakeMX, free_port_on, make_cert
+from outbound_helpers import FakeMX, free_port_on, make_cert, outbound_options
 from smtp_helpers import messages, queued, setup_accounts
 
 HOSTS = {
@@ -63,18 +63,7 @@ def port():
 @pytest.fixture
 def mta(postern_factory, dns, port):
     def make(**extra):
-        opts = {
-            "delivery.port": str(port),
-            "dns.resolver": dns.resolver,
-            "delivery.retry_min": "1s",
-            "delivery.retry_max": "2s",
-            "delivery.ipv6": "no",
-            "delivery.connect_timeout": "2s",
-            "delivery.scan_interval": "1s",
-            "smtpd.relay_networks": "127.0.0.0/8",
-        }
-        opts.update(extra)
-        p = postern_factory(options=opts)
+        p = postern_factory(options=outbound_options(dns, port, **extra))
         setup_accounts(p.data)
         return p.start()
     return make

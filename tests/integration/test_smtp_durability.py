@@ -25,7 +25,7 @@ def kill_all(p):
         except OSError:
             pass
     p.proc.wait()
-    assert wait_for(lambda: not processes_using(p.data), 5)
+    assert wait_for(lambda: not processes_using(p.data), 10)
     p.logf.close()
     p.proc = None
 
