@@ -777,11 +777,14 @@ test_live_free(void **state)
 	dns_route(dns, "multi.test", DNS_ROUTE_IPV6, route_done, &res);
 	dns_route(dns, lagging(lag), DNS_ROUTE_IPV6, route_done, &res);
 	loop_turn(live.base);
+	/* multi.test may have been answered in that turn (the resolver has it
+	 * cached from earlier tests); no call after the free is what counts */
+	int before = res.calls;
 	dns_route(dns, "[192.0.2.1]", 0, route_done, &res);
 	dns_free(&dns);
 	assert_null(dns);
 	run_loop(live.base, 200);
-	assert_int_equal(res.calls, 0);
+	assert_int_equal(res.calls, before);
 
 	/* dns_free from inside a callback */
 	assert_int_equal(dns_new(live.base, resolver, &dns, &error), 0);
