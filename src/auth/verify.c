@@ -12,6 +12,7 @@
 #include <openssl/sha.h>
 
 #include "auth/password.h"
+#include "auth/penalty.h"
 #include "auth/verify.h"
 #include "lib/addr.h"
 #include "lib/buf.h"
@@ -34,22 +35,25 @@ struct auth_request {
 	struct auth_verifier *v;
 	auth_verify_cb *cb;
 	void *ctx;
-	char *address;              /* canonical */
+	char *address; /* canonical */
+	char peer[64]; /* client address, "" when not counted */
 	char *password;
-	char *stored;               /* hash to verify against */
-	bool must_fail;             /* unknown or disabled user: verify for timing only */
+	char *stored;	/* hash to verify against */
+	bool must_fail; /* unknown or disabled user: verify for timing only */
 	const char *fail_reason;
 	enum auth_result result;
-	struct event *ev;           /* deferred callback or failure delay */
-	struct workpool_job *job;   /* while the hash is being verified */
+	struct event *ev;	  /* deferred callback or failure delay */
+	struct workpool_job *job; /* while the hash is being verified */
 	bool cancelled;
-	bool verified;              /* the pool's result */
+	bool verified; /* the pool's result */
 	char error[128];
 };
 
 struct auth_verifier {
 	struct event_base *base;
 	unsigned ttl, failure_delay_ms;
+	struct auth_penalty *penalty; /* NULL: failures not counted */
+	unsigned max_failures, failure_window;
 	struct workpool *pool;
 	uint8_t secret[32];
 	struct cache_entry *cache;
@@ -176,6 +180,8 @@ verify_run(void *thread_ctx, void *arg)
 			 error != NULL ? error : "?");
 }
 
+static void fail(struct auth_request *r);
+
 static void
 verify_done(void *arg, bool cancelled)
 {
@@ -194,7 +200,50 @@ verify_done(void *arg, bool cancelled)
 	}
 	if (r->fail_reason == NULL)
 		r->fail_reason = r->error[0] != '\0' ? r->error : "wrong password";
+	fail(r);
+}
+
+/* A failed login: counted against the client, reported after the delay. */
+static void
+fail(struct auth_request *r)
+{
+	struct auth_verifier *v = r->v;
+
+	if (v->penalty != NULL && r->peer[0] != '\0') {
+		unsigned n = auth_penalty_fail(v->penalty, r->peer, v->failure_window, time(NULL));
+		if (v->max_failures != 0 && n == v->max_failures)
+			log_notice("auth: %s: %u failed logins, refused for up to %u s", r->peer, n,
+				   v->failure_window);
+	}
 	finish(r, AUTH_FAILED, v->failure_delay_ms);
+}
+
+/* A new request; NULL (answered already) when the client is refused. */
+static struct auth_request *
+request_new(struct auth_verifier *v, const char *peer_ip, auth_verify_cb *cb, void *ctx)
+{
+	struct auth_request *r = xcalloc(1, sizeof(*r));
+
+	r->v = v;
+	r->cb = cb;
+	r->ctx = ctx;
+	if (peer_ip != NULL)
+		str_copy(r->peer, sizeof(r->peer), peer_ip);
+	return r;
+}
+
+/* Is r's client refused? Then it is answered so after the failure delay. */
+static bool
+refused(struct auth_request *r)
+{
+	struct auth_verifier *v = r->v;
+
+	if (r->peer[0] == '\0' || !auth_penalty_refused(v->penalty, r->peer, v->max_failures,
+							v->failure_window, time(NULL)))
+		return false;
+	r->fail_reason = "too many failed logins from this address";
+	finish(r, AUTH_REFUSED, v->failure_delay_ms);
+	return true;
 }
 
 struct auth_verifier *
@@ -213,19 +262,47 @@ auth_verifier_new(struct event_base *base, unsigned threads, unsigned ttl,
 	return v;
 }
 
+void
+auth_verifier_set_penalty(struct auth_verifier *v, struct auth_penalty *penalty,
+			  unsigned max_failures, unsigned window)
+{
+	v->penalty = penalty;
+	v->max_failures = max_failures;
+	v->failure_window = window;
+}
+
 struct auth_request *
-auth_verify(struct auth_verifier *v, struct accounts *db, const char *address,
+auth_verify_checked(struct auth_verifier *v, const char *peer_ip, const char *address,
+		    const char *fail_reason, auth_verify_cb *cb, void *ctx)
+{
+	struct auth_request *r = request_new(v, peer_ip, cb, ctx);
+
+	r->address = xstrdup(address != NULL ? address : "");
+	if (refused(r))
+		return r;
+	if (address != NULL) {
+		finish(r, AUTH_OK, 0);
+		return r;
+	}
+	r->fail_reason = fail_reason;
+	fail(r);
+	return r;
+}
+
+struct auth_request *
+auth_verify(struct auth_verifier *v, struct accounts *db, const char *peer_ip, const char *address,
 	    const char *password, auth_verify_cb *cb, void *ctx)
 {
-	struct auth_request *r = xcalloc(1, sizeof(*r));
+	struct auth_request *r = request_new(v, peer_ip, cb, ctx);
 	struct buf canon;
 	struct accounts_user user = {0};
 	const char *error;
 
-	r->v = v;
-	r->cb = cb;
-	r->ctx = ctx;
 	r->password = xstrdup(password);
+	if (refused(r)) {
+		r->address = xstrdup("");
+		return r;
+	}
 	buf_init(&canon, ADDR_INPUT_MAX);
 	if (addr_canon(address, &canon, &error) < 0) {
 		r->address = xstrdup("");

@@ -135,6 +135,14 @@ login_finish(struct imapd *s, enum auth_result result, const char *address, cons
 		imapd_tagged(s, tag, "NO", "[UNAVAILABLE] Temporary authentication failure");
 		goto out;
 	}
+	if (result == AUTH_REFUSED) {
+		conn_log(s->conn, LOG_LVL_NOTICE, "authentication refused: %s", reason);
+		imapd_untagged(s, "BYE Too many failed logins, try again later");
+		imapd_tagged(s, tag, "NO", "[UNAVAILABLE] Too many failed logins");
+		imapd_set_state(s, IMAPD_LOGOUT);
+		conn_close_after_flush(s->conn);
+		goto out;
+	}
 	if (result == AUTH_FAILED) {
 		conn_log(s->conn, LOG_LVL_NOTICE, "authentication failed: %s", reason);
 		imapd_tagged(s, tag, "NO", "[AUTHENTICATIONFAILED] Authentication failed");
@@ -176,8 +184,8 @@ login_check(struct imapd *s, const char *tag, const char *user, const char *pass
 	free(s->tag);
 	s->tag = xstrdup(tag);
 	s->wait = IMAPD_WAIT_AUTH;
-	s->auth_req =
-	    auth_verify(s->conn->srv->auth, s->conn->srv->accounts, user, password, login_done, s);
+	s->auth_req = auth_verify(s->conn->srv->auth, s->conn->srv->accounts, s->conn->peer_ip,
+				  user, password, login_done, s);
 }
 
 void

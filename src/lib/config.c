@@ -117,6 +117,11 @@ static const struct key_def global_keys[] = {
 	 "how long a successful login is remembered (0 = never)"},
 	{"auth.failure_delay", KEY_UINT, offsetof(struct config, auth_failure_delay), "2000",
 	 "milliseconds before a failed login is answered"},
+	{"auth.max_failures", KEY_UINT, offsetof(struct config, auth_max_failures), "30",
+	 "failed logins from one address within auth.failure_window before its logins are "
+	 "refused (0 = never refuse)"},
+	{"auth.failure_window", KEY_DURATION, offsetof(struct config, auth_failure_window), "15m",
+	 "how long failed logins count against an address, from its first failure"},
 	{"auth.plaintext_loopback", KEY_BOOL,
 	 offsetof(struct config, auth_allow_plaintext_loopback), "yes",
 	 "allow plaintext passwords without TLS from loopback clients"},
@@ -687,6 +692,9 @@ config_finish(struct config *cfg, uid_t euid, const char **error_r)
 	if (cfg->delivery_retry_min == 0 || cfg->delivery_retry_max < cfg->delivery_retry_min)
 		return set_error(cfg, error_r, "delivery.retry_min must be at least 1s and at most "
 				 "delivery.retry_max");
+	if (cfg->auth_max_failures != 0 && cfg->auth_failure_window == 0)
+		return set_error(cfg, error_r, "auth.failure_window: at least 1s when "
+				 "auth.max_failures is set");
 	free(cfg->relay_nets);
 	cfg->relay_nets = NULL;
 	cfg->relay_net_count = 0;

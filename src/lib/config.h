@@ -99,6 +99,8 @@ struct config {
 	unsigned auth_threads;           /* password hashes verified at once */
 	unsigned auth_cache_ttl;         /* seconds a successful login is cached */
 	unsigned auth_failure_delay;     /* milliseconds before a failure is told */
+	unsigned auth_max_failures;      /* per address and window, then refused */
+	unsigned auth_failure_window;    /* seconds */
 	bool auth_allow_plaintext_loopback; /* plaintext passwords from loopback without TLS */
 
 	char error[512];      /* last error message (see error_r below) */

@@ -53,7 +53,6 @@ struct pop3d {
 	char mech[32];
 	int lock_fd;
 	char timestamp[128];  /* APOP: <pid.time.id@host>, unique per connection */
-	struct event *apop_delay;
 	struct store_user *su;
 	struct store_mailbox *box;
 	uint32_t uidvalidity;
@@ -220,6 +219,12 @@ finish_login(struct pop3d *p, enum auth_result result, const char *address, cons
 		err(p, "SYS/TEMP", "Temporary authentication failure");
 		return;
 	}
+	if (result == AUTH_REFUSED) {
+		conn_log(p->conn, LOG_LVL_NOTICE, "authentication refused: %s", reason);
+		err(p, "SYS/TEMP", "Too many failed logins, try again later");
+		close_session(p);
+		return;
+	}
 	if (result == AUTH_FAILED) {
 		conn_log(p->conn, LOG_LVL_NOTICE, "authentication failed: %s", reason);
 		err(p, "AUTH", "Authentication failed");
@@ -259,8 +264,8 @@ static void
 check_login(struct pop3d *p, const char *user, const char *password)
 {
 	pop3_set_state(p, POP3_AUTH_CHECK);
-	p->auth_req = auth_verify(p->conn->srv->auth, p->conn->srv->accounts, user, password,
-				  login_done, p);
+	p->auth_req = auth_verify(p->conn->srv->auth, p->conn->srv->accounts, p->conn->peer_ip, user,
+				  password, login_done, p);
 }
 
 static void
@@ -369,19 +374,10 @@ auth_response(struct pop3d *p, const char *line)
 	sasl_advance(p, line);
 }
 
-static void
-apop_failed(evutil_socket_t fd, short what, void *arg)
-{
-	struct pop3d *p = arg;
-
-	event_free(p->apop_delay);
-	p->apop_delay = NULL;
-	login_done(AUTH_FAILED, NULL, "APOP digest mismatch or no APOP secret", p);
-}
-
 /* APOP name digest (RFC 1939 7). The secret is the user's explicit APOP
- * opt-in; without one, APOP fails like a wrong digest (no enumeration),
- * after the same delay as a failed password. */
+ * opt-in; without one, APOP fails like a wrong digest (no enumeration).
+ * The verifier answers: a failure is counted and delayed like a wrong
+ * password, a client with too many failures refused. */
 static void
 cmd_apop(struct pop3d *p, const char *arg)
 {
@@ -407,17 +403,11 @@ cmd_apop(struct pop3d *p, const char *arg)
 	buf_release(&secret);
 	str_copy(p->mech, sizeof(p->mech), "APOP");
 	p->via_sasl = true;
-	if (good) {
-		finish_login(p, AUTH_OK, buf_cstr(&canon), NULL);
-		buf_release(&canon);
-		return;
-	}
-	buf_release(&canon);
-	struct timeval delay = {.tv_sec = srv->cfg->auth_failure_delay / 1000,
-				.tv_usec = (srv->cfg->auth_failure_delay % 1000) * 1000};
 	pop3_set_state(p, POP3_AUTH_CHECK);
-	p->apop_delay = evtimer_new(srv->base, apop_failed, p);
-	evtimer_add(p->apop_delay, &delay);
+	p->auth_req = auth_verify_checked(srv->auth, p->conn->peer_ip,
+					  good ? buf_cstr(&canon) : NULL,
+					  "APOP digest mismatch or no APOP secret", login_done, p);
+	buf_release(&canon);
 }
 
 static void
@@ -830,8 +820,6 @@ pop3_free(struct conn *c)
 	if (p == NULL)
 		return;
 	auth_request_cancel(&p->auth_req);
-	if (p->apop_delay != NULL)
-		event_free(p->apop_delay);
 	sasl_free(&p->sasl);
 	release_maildrop(p);
 	free(p->msgs);

@@ -12,6 +12,7 @@
 
 #include <event2/event.h>
 
+#include "auth/penalty.h"
 #include "cli/cli.h"
 #include "lib/config.h"
 #include "lib/log.h"
@@ -500,6 +501,7 @@ master_run(const struct cli *cli, struct config *cfg)
 			   sizeof(err)) < 0)
 		fatal("%s", err);
 	m.srv.limits = limits_create();
+	m.srv.penalty = auth_penalty_create();
 	m.nworkers = workers_wanted(cfg);
 
 	signal(SIGPIPE, SIG_IGN);
@@ -536,6 +538,7 @@ master_run(const struct cli *cli, struct config *cfg)
 	free(m.srv.listeners);
 	SSL_CTX_free(m.srv.tls);
 	limits_destroy(&m.srv.limits);
+	auth_penalty_destroy(&m.srv.penalty);
 	config_free(&m.srv.cfg);
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include "lib/config.h"
 
 struct accounts;
+struct auth_penalty;
 struct auth_verifier;
 struct conn;
 struct limits;
@@ -36,6 +37,7 @@ struct server {
 	SSL_CTX *tls;
 	struct limits *limits;
 	int limits_row;
+	struct auth_penalty *penalty; /* failed logins per address, shared */
 	struct listener *listeners;
 	size_t listener_count;
 

@@ -51,10 +51,13 @@ worker_resources(struct server *srv)
 	}
 	if (srv->delivery == NULL)
 		srv->delivery = smtpd_delivery_pool_new(srv);
-	if (srv->auth == NULL)
+	if (srv->auth == NULL) {
 		srv->auth =
 		    auth_verifier_new(srv->base, srv->cfg->auth_threads, srv->cfg->auth_cache_ttl,
 				      srv->cfg->auth_failure_delay);
+		auth_verifier_set_penalty(srv->auth, srv->penalty, srv->cfg->auth_max_failures,
+					  srv->cfg->auth_failure_window);
+	}
 	return 0;
 }
 

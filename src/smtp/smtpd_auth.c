@@ -49,6 +49,11 @@ auth_done(enum auth_result result, const char *address, const char *reason, void
 		conn_log(s->conn, LOG_LVL_WARNING, "authentication unavailable: %s", reason);
 		smtpd_reply(s, 454, "4.7.0", "Temporary authentication failure");
 		break;
+	case AUTH_REFUSED:
+		conn_log(s->conn, LOG_LVL_NOTICE, "authentication refused (%s): %s", s->auth_mech,
+			 reason);
+		smtpd_close(s, "4.7.0", "Error: too many failed logins, try again later");
+		return;
 	}
 	/* Commands the client pipelined while we waited. */
 	if (s->state == SMTPD_READY && !s->conn->closing)
@@ -74,8 +79,9 @@ auth_next(struct smtpd *s, const char *response)
 		break;
 	case SASL_DONE:
 		smtpd_set_state(s, SMTPD_AUTH_CHECK);
-		s->auth_req = auth_verify(s->conn->srv->auth, s->conn->srv->accounts,
-					  sasl_authcid(s->sasl), sasl_password(s->sasl), auth_done, s);
+		s->auth_req =
+		    auth_verify(s->conn->srv->auth, s->conn->srv->accounts, s->conn->peer_ip,
+				sasl_authcid(s->sasl), sasl_password(s->sasl), auth_done, s);
 		break;
 	case SASL_FAIL:
 		sasl_free(&s->sasl);
@@ -94,8 +100,9 @@ smtpd_cmd_auth(struct smtpd *s, const struct smtp_cmd *cmd)
 		return;
 	}
 	if (!smtpd_auth_offered(s)) {
-		smtpd_reply(s, 538, "5.7.11", "Encryption required for requested authentication "
-					     "mechanism");
+		smtpd_reply(s, 538, "5.7.11",
+			    "Encryption required for requested authentication "
+			    "mechanism");
 		return;
 	}
 	s->sasl = sasl_new(cmd->auth_mech);

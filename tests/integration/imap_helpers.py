@@ -17,8 +17,11 @@ LITERAL = re.compile(rb"\{(\d+)\+?\}\r\n$")
 class RawImap:
     """Line-level IMAP: responses are bytes with literals inlined."""
 
-    def __init__(self, addr, tls=False, timeout=10):
-        self.sock = socket.create_connection(addr, timeout=timeout)
+    def __init__(self, addr, tls=False, timeout=10, source=None):
+        """source: the client's own address (e.g. 127.0.0.2), for tests
+        that tell clients apart by address."""
+        self.sock = socket.create_connection(addr, timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         if tls:
             ctx = ssl.create_default_context()
             ctx.check_hostname = False

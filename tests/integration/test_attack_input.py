@@ -419,27 +419,42 @@ def add_cheap_user(p, address, password):
 
 
 def pipelined_logins(p, user, password, count, out, i):
-    r = RawImap(p.addr("imap"), timeout=60)
-    cmds = b"".join(b"a%d LOGIN %s {%d+}\r\n%s\r\n" % (n, user.encode(), len(password),
-                                                        password.encode())
-                    for n in range(count))
+    """count LOGINs, pipelined; after a refusal (the server answers BYE and
+    closes) the rest go on a new connection. out[i]: (seconds, tagged
+    answer, refused with BYE) for each."""
     t0 = time.monotonic()
-    r.send(cmds)
     times = []
-    for n in range(count):
-        _, ok = r.until(f"a{n}")
-        times.append((time.monotonic() - t0, ok))
+    while len(times) < count:
+        r = RawImap(p.addr("imap"), timeout=60)
+        first = len(times)
+        r.send(b"".join(b"a%d LOGIN %s {%d+}\r\n%s\r\n" % (n, user.encode(), len(password),
+                                                             password.encode())
+                        for n in range(first, count)))
+        try:
+            for n in range(first, count):
+                untagged, ok = r.until(f"a{n}")
+                bye = any(l.startswith(b"* BYE") for l in untagged)
+                times.append((time.monotonic() - t0, ok, bye))
+                if bye:
+                    break
+        except (EOFError, ConnectionResetError):
+            pass  # closed after a refusal: the rest on a new connection
+        r.close()
     out[i] = times
-    r.close()
 
 
 def test_thousand_failed_logins(fresh):
-    delay = 0.2
-    p = fresh(**{"auth.failure_delay": str(int(delay * 1000)), "imap.max_per_ip": "0"})
+    """1,000 wrong passwords from 127.0.0.1 on 50 connections: each failure
+    answered after the delay; after auth.max_failures, every login from the
+    address refused (BYE, connection closed), the right password too and on
+    every protocol, without slowing anyone else down."""
+    delay, max_failures, conns, each = 0.2, 100, 50, 20
+    p = fresh(**{"auth.failure_delay": str(int(delay * 1000)), "imap.max_per_ip": "0",
+                 "auth.max_failures": str(max_failures), "auth.failure_window": "1h",
+                 "server.workers": "2"})
     add_cheap_user(p, "dave@example.test", "dave's secret")
     fast_reply(p)
     mem0 = memory(p)
-    conns, each = 50, 20
     out = [None] * conns
     threads = [threading.Thread(target=pipelined_logins, daemon=True,
                                 args=(p, "dave@example.test", "wrong", each, out, i))
@@ -456,29 +471,83 @@ def test_thousand_failed_logins(fresh):
         time.sleep(0.2)
     for t in threads:
         t.join()
-    # Another user logs in meanwhile and afterwards at once.
-    _, took = timed(lambda: RawImap(p.addr("imap")).login("bob@example.test").close())
-    assert took < 2.0, took
-    answers = [ok for times in out for _, ok in times]
+    answers = [a for times in out for a in times]
     assert len(answers) == conns * each
-    assert all(b"NO [AUTHENTICATIONFAILED]" in ok for ok in answers), set(answers)
-    # The failures of one connection come one delay apart: each waits out
-    # its failure_delay before the next command is read.
+    failed = [a for a in answers if b"NO [AUTHENTICATIONFAILED]" in a[1]]
+    refused = [a for a in answers if b"NO [UNAVAILABLE] Too many failed logins" in a[1]]
+    assert len(failed) + len(refused) == len(answers), {a[1] for a in answers}
+    # Up to one in flight per connection may pass the check as the count
+    # reaches its maximum; every answer after that is a refusal.
+    assert max_failures <= len(failed) <= max_failures + conns, len(failed)
+    assert all(bye for _, _, bye in refused) and not any(bye for _, _, bye in failed)
+    # Delays, then refusals: every answer, refusals included, waits the delay.
     for times in out:
-        gaps = [b[0] - a[0] for a, b in zip(times, times[1:])]
-        assert times[0][0] >= delay * 0.9 and statistics.median(gaps) >= delay * 0.9, times
-        assert times[-1][0] >= each * delay * 0.9
+        assert times[0][0] >= delay * 0.9, times
+        assert times[-1][0] >= each * delay * 0.9, times
+    # The address stays refused, the right password too, on every protocol.
+    r = RawImap(p.addr("imap"))
+    untagged, ok = r.cmd('LOGIN "bob@example.test" "%s"' % PASSWORD)
+    assert b"* BYE" in b"".join(untagged) and b"[UNAVAILABLE]" in ok, (untagged, ok)
+    c = Raw(p.addr("smtp"))
+    c.cmd("EHLO client.test")
+    auth = base64.b64encode(f"\0bob@example.test\0{PASSWORD}".encode()).decode()
+    code, text = c.cmd("AUTH PLAIN " + auth)
+    assert code == 421 and "too many failed logins" in text[0], (code, text)
+    c.close()
+    pop = socket.create_connection(p.addr("pop3"), timeout=10)
+    f = pop.makefile("rb")
+    f.readline()
+    pop.sendall(f"USER bob@example.test\r\nPASS {PASSWORD}\r\n".encode())
+    assert f.readline().startswith(b"+OK")
+    assert f.readline().startswith(b"-ERR [SYS/TEMP] Too many failed logins")
+    assert f.readline() == b""  # closed
+    pop.close()
+    # Another address logs in at once.
+    _, took = timed(lambda: RawImap(p.addr("imap"), source="127.0.0.2")
+                    .login("bob@example.test").close())
+    assert took < 2.0, took
     assert max(probes) < 1.0, max(probes)
     assert_grew_less(mem0, tuple(peak), 32 * 1024)
-    print(f"1000 failures: last answer after {max(t[-1][0] for t in out):.1f} s, "
-          f"slowest probe {max(probes):.2f} s, memory {mem0} -> {peak} KiB")
+    assert "127.0.0.1: %d failed logins, refused" % max_failures in p.log_text()
+    print(f"1000 logins: {len(failed)} failed, {len(refused)} refused, last answer after "
+          f"{max(t[-1][0] for t in out):.1f} s, slowest probe {max(probes):.2f} s, "
+          f"memory {mem0} -> {peak} KiB")
+
+
+def test_refusal_counts_every_protocol_and_ends(fresh):
+    """Failures over SMTP AUTH, POP3 APOP and IMAP count together, across
+    workers; the refusal ends with the window."""
+    p = fresh(**{"auth.failure_delay": "50", "auth.max_failures": "3",
+                 "auth.failure_window": "3s", "server.workers": "2"})
+    t0 = time.monotonic()
+    c = Raw(p.addr("smtp"))
+    c.cmd("EHLO client.test")
+    code, _ = c.cmd("AUTH PLAIN " + base64.b64encode(b"\0alice@example.test\0wrong").decode())
+    assert code == 535
+    c.close()
+    pop = socket.create_connection(p.addr("pop3"), timeout=10)
+    f = pop.makefile("rb")
+    f.readline()
+    pop.sendall(b"APOP alice@example.test 0123456789abcdef0123456789abcdef\r\n")
+    assert f.readline().startswith(b"-ERR [AUTH]")
+    pop.close()
+    r = RawImap(p.addr("imap"))
+    _, ok = r.cmd('LOGIN "alice@example.test" "wrong"')
+    assert b"NO [AUTHENTICATIONFAILED]" in ok
+    # The fourth attempt, with the right password, is refused.
+    untagged, ok = r.cmd('LOGIN "alice@example.test" "%s"' % PASSWORD)
+    assert b"[UNAVAILABLE]" in ok and untagged and untagged[0].startswith(b"* BYE"), ok
+    r.close()
+    time.sleep(max(0.0, t0 + 3.5 - time.monotonic()))
+    RawImap(p.addr("imap")).login().close()
 
 
 # ---- 5. Unknown user and wrong password take the same time -----------------------
 
 def test_unknown_user_and_bad_password_timing(fresh):
     delay = 250  # ms
-    p = fresh(**{"auth.failure_delay": str(delay), "auth.threads": "2"})
+    p = fresh(**{"auth.failure_delay": str(delay), "auth.threads": "2",
+                 "auth.max_failures": "0"})
     conns = [RawImap(p.addr("imap"), timeout=30) for _ in range(2)]
     kinds = {"unknown": "nobody@example.test", "bad": "alice@example.test"}
     took = {"unknown": [], "bad": []}

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "auth/password.h"
+#include "auth/penalty.h"
 #include "auth/verify.h"
 #include "lib/buf.h"
 #include "store/accounts.h"
@@ -108,7 +109,7 @@ test_ok_then_cached(void **state)
 	struct outcome o = {0};
 
 	/* Case-insensitive domain: canonicalised. */
-	assert_non_null(auth_verify(v, f->db, "alice@EXAMPLE.test", "correct horse", record, &o));
+	assert_non_null(auth_verify(v, f->db, NULL, "alice@EXAMPLE.test", "correct horse", record, &o));
 	assert_false(o.called); /* never from inside the call */
 	run_until(f, &o);
 	assert_int_equal(o.result, AUTH_OK);
@@ -117,14 +118,14 @@ test_ok_then_cached(void **state)
 
 	/* The second login is answered from the cache: no hash computed. */
 	memset(&o, 0, sizeof(o));
-	auth_verify(v, f->db, "alice@example.test", "correct horse", record, &o);
+	auth_verify(v, f->db, NULL, "alice@example.test", "correct horse", record, &o);
 	run_until(f, &o);
 	assert_int_equal(o.result, AUTH_OK);
 	assert_int_equal(auth_verifier_hashes(v), 1);
 
 	/* A wrong password is not answered from the cache. */
 	memset(&o, 0, sizeof(o));
-	auth_verify(v, f->db, "alice@example.test", "wrong", record, &o);
+	auth_verify(v, f->db, NULL, "alice@example.test", "wrong", record, &o);
 	double t = run_until(f, &o);
 	assert_int_equal(o.result, AUTH_FAILED);
 	assert_string_equal(o.reason, "wrong password");
@@ -140,11 +141,11 @@ test_ok_then_cached(void **state)
 						    &error), 0);
 	buf_release(&h);
 	memset(&o, 0, sizeof(o));
-	auth_verify(v, f->db, "alice@example.test", "correct horse", record, &o);
+	auth_verify(v, f->db, NULL, "alice@example.test", "correct horse", record, &o);
 	run_until(f, &o);
 	assert_int_equal(o.result, AUTH_FAILED);
 	memset(&o, 0, sizeof(o));
-	auth_verify(v, f->db, "alice@example.test", "new one", record, &o);
+	auth_verify(v, f->db, NULL, "alice@example.test", "new one", record, &o);
 	run_until(f, &o);
 	assert_int_equal(o.result, AUTH_OK);
 	auth_verifier_free(&v);
@@ -159,7 +160,7 @@ test_unknown_disabled_invalid(void **state)
 	struct outcome o = {0};
 	const char *error;
 
-	auth_verify(v, f->db, "bob@example.test", "correct horse", record, &o);
+	auth_verify(v, f->db, NULL, "bob@example.test", "correct horse", record, &o);
 	run_until(f, &o);
 	assert_int_equal(o.result, AUTH_FAILED);
 	assert_string_equal(o.reason, "unknown user");
@@ -168,13 +169,13 @@ test_unknown_disabled_invalid(void **state)
 
 	assert_int_equal(accounts_user_set_enabled(f->db, "alice@example.test", false, &error), 0);
 	memset(&o, 0, sizeof(o));
-	auth_verify(v, f->db, "alice@example.test", "correct horse", record, &o);
+	auth_verify(v, f->db, NULL, "alice@example.test", "correct horse", record, &o);
 	run_until(f, &o);
 	assert_int_equal(o.result, AUTH_FAILED);
 	assert_string_equal(o.reason, "account disabled");
 
 	memset(&o, 0, sizeof(o));
-	auth_verify(v, f->db, "not an address", "x", record, &o);
+	auth_verify(v, f->db, NULL, "not an address", "x", record, &o);
 	run_until(f, &o);
 	assert_int_equal(o.result, AUTH_FAILED);
 	assert_string_equal(o.reason, "invalid user name");
@@ -188,9 +189,9 @@ test_cancel(void **state)
 	struct auth_verifier *v = auth_verifier_new(f->base, 1, 0, 0);
 	struct outcome a = {0}, b = {0};
 
-	struct auth_request *ra = auth_verify(v, f->db, "alice@example.test", "correct horse",
+	struct auth_request *ra = auth_verify(v, f->db, NULL, "alice@example.test", "correct horse",
 					      record, &a);
-	auth_verify(v, f->db, "alice@example.test", "correct horse", record, &b);
+	auth_verify(v, f->db, NULL, "alice@example.test", "correct horse", record, &b);
 	auth_request_cancel(&ra);
 	assert_null(ra);
 	run_until(f, &b);
@@ -203,11 +204,74 @@ test_cancel(void **state)
 	/* Cancel one still waiting for its deferred answer, and free the
 	 * verifier with a request in flight. */
 	struct outcome c = {0}, d = {0};
-	struct auth_request *rc = auth_verify(v, f->db, "x@", "y", record, &c);
+	struct auth_request *rc = auth_verify(v, f->db, NULL, "x@", "y", record, &c);
 	auth_request_cancel(&rc);
-	auth_verify(v, f->db, "alice@example.test", "correct horse", record, &d);
+	auth_verify(v, f->db, NULL, "alice@example.test", "correct horse", record, &d);
 	auth_verifier_free(&v);
 	assert_false(c.called);
+}
+
+static enum auth_result
+login(struct fixture *f, struct auth_verifier *v, const char *peer, const char *password)
+{
+	struct outcome o = {0};
+
+	auth_verify(v, f->db, peer, "alice@example.test", password, record, &o);
+	run_until(f, &o);
+	return o.result;
+}
+
+static enum auth_result
+checked(struct fixture *f, struct auth_verifier *v, const char *peer, const char *address)
+{
+	struct outcome o = {0};
+
+	auth_verify_checked(v, peer, address, "digest mismatch", record, &o);
+	assert_false(o.called);
+	run_until(f, &o);
+	if (o.result == AUTH_OK)
+		assert_string_equal(o.address, address);
+	else if (o.result == AUTH_FAILED)
+		assert_string_equal(o.reason, "digest mismatch");
+	return o.result;
+}
+
+static void
+test_refused_after_failures(void **state)
+{
+	struct fixture *f = *state;
+	struct auth_verifier *v = auth_verifier_new(f->base, 1, 0, 0);
+	struct auth_penalty *p = auth_penalty_create();
+
+	auth_verifier_set_penalty(v, p, 3, 600);
+	/* a success does not reset the count */
+	assert_int_equal(login(f, v, "192.0.2.1", "wrong"), AUTH_FAILED);
+	assert_int_equal(login(f, v, "192.0.2.1", "correct horse"), AUTH_OK);
+	assert_int_equal(login(f, v, "192.0.2.1", "wrong"), AUTH_FAILED);
+	/* the third failure through the caller's own check (APOP) */
+	assert_int_equal(checked(f, v, "192.0.2.1", NULL), AUTH_FAILED);
+	/* now refused, the right password too, without a hash */
+	unsigned long hashes = auth_verifier_hashes(v);
+	assert_int_equal(login(f, v, "192.0.2.1", "correct horse"), AUTH_REFUSED);
+	assert_int_equal(checked(f, v, "192.0.2.1", "alice@example.test"), AUTH_REFUSED);
+	assert_int_equal(auth_verifier_hashes(v), hashes);
+	/* other clients, and logins without a peer, are not */
+	assert_int_equal(login(f, v, "192.0.2.2", "correct horse"), AUTH_OK);
+	assert_int_equal(checked(f, v, "192.0.2.2", "alice@example.test"), AUTH_OK);
+	assert_int_equal(login(f, v, NULL, "correct horse"), AUTH_OK);
+	assert_int_equal(login(f, v, NULL, "wrong"), AUTH_FAILED);
+	assert_int_equal(auth_penalty_fail(p, "192.0.2.2", 600, time(NULL)), 1);
+	/* unknown users count like wrong passwords */
+	struct outcome o = {0};
+	for (int i = 0; i < 3; i++) {
+		memset(&o, 0, sizeof(o));
+		auth_verify(v, f->db, "192.0.2.3", "nobody@example.test", "x", record, &o);
+		run_until(f, &o);
+		assert_int_equal(o.result, AUTH_FAILED);
+	}
+	assert_int_equal(login(f, v, "192.0.2.3", "correct horse"), AUTH_REFUSED);
+	auth_verifier_free(&v);
+	auth_penalty_destroy(&p);
 }
 
 int
@@ -217,6 +281,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ok_then_cached, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_disabled_invalid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_after_failures, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
