@@ -1,13 +1,14 @@
 #!/bin/sh
 # fuzz-long.sh BUILD_DIR SECONDS [TARGET...] - the long fuzz runs: each
 # libFuzzer target (all of tests/fuzz/fuzz_*.c when none is named) is run,
-# niced, until it has had SECONDS of CPU time, from a corpus kept between
-# runs in $FUZZ_LONG_DIR/corpus/NAME (default var/fuzz-long; seeded from
-# tests/fuzz/corpus/NAME), so that hours add up over several runs.
+# niced, until it has had SECONDS of CPU time in all (every run recorded in
+# results.tsv counts, so a later call goes on where one stopped), from a
+# corpus kept between runs in $FUZZ_LONG_DIR/corpus/NAME (default
+# var/fuzz-long; seeded from tests/fuzz/corpus/NAME).
 #
 # CPU time, not wall-clock time, is what counts: a niced fuzzer on a busy
-# machine, or one stopped (SIGSTOP) during a benchmark, gets less CPU than
-# its wall-clock time, so a target is run again for what it still lacks.
+# machine gets less CPU than its wall-clock time, so a target is run again
+# for what it still lacks.
 # The binaries are copied first, so a rebuild during the run changes nothing.
 # One line per run is appended to $FUZZ_LONG_DIR/results.tsv:
 #   date  target  cpu-seconds  executions  corpus-size  result
@@ -15,12 +16,39 @@
 # seconds count) or "FINDING <file>" (the input is kept in
 # $FUZZ_LONG_DIR/findings/). scripts/fuzz-hours.sh sums the file up.
 # Exits non-zero when any target found something or did not run.
+#
+# fuzz-long.sh pause | resume | stop - for every running fuzz-long.sh:
+#   pause   stop the scripts (SIGSTOP) and end their fuzzers' runs (SIGINT),
+#           e.g. for a benchmark; never SIGSTOP a fuzzer itself: its
+#           -timeout watchdog counts wall-clock time and reports a false
+#           time-out when it is continued;
+#   resume  continue the scripts: each runs its target again for the CPU
+#           time it still lacks;
+#   stop    end the runs for good (recorded), the scripts exit.
 set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+dir=${FUZZ_LONG_DIR:-$top/var/fuzz-long}
+scripts() { pgrep -f "fuzz-long.sh [^ ]+ [0-9]+" | grep -vx "$$"; }
+fuzzers() { pgrep -f "^$dir/bin/fuzz_"; }
+case ${1:-} in
+pause)
+	for p in $(scripts); do kill -STOP "$p"; done
+	for p in $(fuzzers); do kill -INT "$p"; done
+	while [ -n "$(fuzzers)" ]; do sleep 0.2; done
+	exit 0 ;;
+resume)
+	for p in $(scripts); do kill -CONT "$p"; done
+	exit 0 ;;
+stop)
+	touch "$dir/stop"
+	for p in $(scripts); do kill -CONT "$p"; done
+	for p in $(fuzzers); do kill -INT "$p"; done
+	exit 0 ;;
+esac
 build=${1:?usage: fuzz-long.sh BUILD_DIR SECONDS [TARGET...]}
 seconds=${2:?usage: fuzz-long.sh BUILD_DIR SECONDS [TARGET...]}
 shift 2
-top=$(cd "$(dirname "$0")/.." && pwd)
-dir=${FUZZ_LONG_DIR:-$top/var/fuzz-long}
+rm -f "$dir/stop"
 mkdir -p "$dir/corpus" "$dir/findings" "$dir/bin" "$dir/logs"
 [ -x /usr/bin/time ] || { echo "fuzz-long: /usr/bin/time is needed (apt-get install time)" >&2; exit 1; }
 
@@ -73,13 +101,15 @@ for name in "$@"; do
 		[ -d "$top/tests/fuzz/corpus/$short" ] &&
 			cp -r "$top/tests/fuzz/corpus/$short/." "$dir/corpus/$short/"
 	fi
-	total=0
+	total=$(awk -F'\t' -v t="$name" '$2 == t { s += $3 } END { print s + 0 }' \
+		"$dir/results.tsv" 2>/dev/null || echo 0)
 	while [ "$total" -lt "$seconds" ]; do
 		run "$name" $((seconds - total))
 		total=$((total + cpu))
+		[ -e "$dir/stop" ] && exit $status
 		case $result in
 		clean) [ "$cpu" -gt 0 ] || { status=1; break; } ;;
-		interrupted) break ;;
+		interrupted) ;; # paused: again for what is left
 		*) status=1; break ;;
 		esac
 	done

@@ -45,6 +45,9 @@ def parse_args(argv):
     ap.add_argument("--timeout", type=int, default=600, help="seconds per run before failing")
     ap.add_argument("--postern", default=os.environ.get("POSTERN_BIN",
                                                         os.path.join(TOP, "build", "postern")))
+    ap.add_argument("--postern-option", "-o", action="append", default=[], metavar="KEY=VALUE",
+                    help="an extra -o for postern serve (repeatable; for experiments: the "
+                         "published runs use the defaults)")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "latest.md"))
     ap.add_argument("--workdir", default=None, help="parent of the temporary directory")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
@@ -173,7 +176,7 @@ class Run:
         name = sc["name"]
         root = self._dir(name, "postern")
         sink_port = self.sink.port if name == "smtp_relay" else None
-        options = []
+        options = list(self.a.postern_option)
         if name == "idle":
             # The k idle sessions plus the probe login (imap.max_connections
             # is 50,000 by default).
