@@ -14,6 +14,7 @@
 #include "lib/tls.h"
 #include "lib/xalloc.h"
 #include "server/conn.h"
+#include "server/handoff.h"
 #include "server/server.h"
 
 /* Time a peer gets to accept our output before we give up on it. */
@@ -111,29 +112,54 @@ accept_again(evutil_socket_t fd, short what, void *arg)
 /* Workers share each listening socket, and a woken worker would accept
  * every connection waiting (a burst of 20 clients landing on one worker
  * while the other idles). Taking one per turn of the event loop lets the
- * other workers, woken too, take theirs; a worker that holds more than its
- * share of the connections waits a few milliseconds before it accepts
- * again, so that the others, perhaps not yet scheduled, get there first. */
+ * other workers, woken too, take theirs; what still lands unevenly is
+ * evened out by handing connections over (handoff.h). */
 static void
 accept_yield(struct listener *l)
 {
-	static const struct timeval now = {0, 0}, later = {0, 5000};
+	static const struct timeval now = {0, 0};
 	struct server *srv = l->srv;
 
 	if (l->evl == NULL)
 		return;
 	evconnlistener_disable(l->evl);
-	const struct timeval *when =
-	    limits_over_share(srv->limits, srv->limits_row) ? &later : &now;
-	if (event_base_once(srv->base, -1, EV_TIMEOUT, accept_again, l, when) < 0)
+	if (event_base_once(srv->base, -1, EV_TIMEOUT, accept_again, l, &now) < 0)
 		evconnlistener_enable(l->evl);
 }
+
+static void accepted(struct listener *l, int fd, struct sockaddr *sa, bool handed);
 
 void
 conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, int socklen,
 	    void *arg)
 {
 	struct listener *l = arg;
+
+	if (l->srv->stopping || l->srv->retiring) {
+		close(fd);
+		return;
+	}
+	accept_yield(l);
+	if (handoff_give(l, fd))
+		return;
+	accepted(l, fd, sa, false);
+}
+
+void
+conn_accept_handed(struct listener *l, int fd, struct sockaddr *sa, int socklen)
+{
+	/* A retiring worker still serves what was handed to it in the
+	 * instant before it stopped accepting. */
+	if (l->srv->stopping) {
+		close(fd);
+		return;
+	}
+	accepted(l, fd, sa, true);
+}
+
+static void
+accepted(struct listener *l, int fd, struct sockaddr *sa, bool handed)
+{
 	struct server *srv = l->srv;
 	const struct service_config *scfg = &srv->cfg->svc[l->svc];
 	const struct protocol *proto = protocol_for(l->svc);
@@ -143,11 +169,6 @@ conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 
 	if (net_addr_str(sa, ip, sizeof(ip), &port) < 0)
 		str_copy(ip, sizeof(ip), "unknown");
-	if (srv->stopping || srv->retiring) {
-		close(fd);
-		return;
-	}
-	accept_yield(l);
 	enum limit_verdict v = limits_admit(srv->limits, srv->limits_row, l->svc, sa,
 					    scfg->max_connections, scfg->max_per_ip, &ticket);
 	if (v != LIMIT_OK) {
@@ -168,7 +189,8 @@ conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 
 	int one = 1;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	conn_log(c, LOG_LVL_INFO, "connect from %s port %u to %s", ip, port, l->name);
+	conn_log(c, LOG_LVL_INFO, "connect from %s port %u to %s%s", ip, port, l->name,
+		 handed ? " (handed over)" : "");
 	if (scfg->implicit_tls) {
 		const char *error;
 		struct bufferevent *bev = tls_accept_socket(srv->base, fd, srv->tls, &error);

@@ -21,6 +21,7 @@
 #include "server/limits.h"
 
 struct conn;
+struct listener;
 struct server;
 
 struct protocol {
@@ -75,9 +76,13 @@ struct conn {
 /* The protocol serving each service. */
 const struct protocol *protocol_for(enum service svc);
 
-/* Accept callback for evconnlistener (arg: struct listener *). */
+/* Accept callback for evconnlistener (arg: struct listener *). The
+ * connection may be handed to a less busy worker (handoff.h). */
 void conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 		 int socklen, void *arg);
+/* A connection another worker accepted on l and handed to this one:
+ * served here, never handed on. */
+void conn_accept_handed(struct listener *l, int fd, struct sockaddr *sa, int socklen);
 
 /* Serve svc on a connected bufferevent the caller made (one end of a
  * bufferevent_pair: the in-process session fuzzers,

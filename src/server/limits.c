@@ -14,6 +14,8 @@ struct limits {
 	uint8_t row_used[LIMITS_ROWS]; /* written by the master only */
 	_Atomic uint32_t total[LIMITS_ROWS][SVC_COUNT];
 	_Atomic uint32_t per_ip[LIMITS_ROWS][LIMITS_IP_BUCKETS];
+	_Atomic int32_t incoming[LIMITS_ROWS]; /* handed, not yet admitted */
+	_Atomic bool accepting[LIMITS_ROWS];
 };
 
 struct limits *
@@ -52,6 +54,8 @@ limits_row_release(struct limits *l, int row)
 {
 	for (int s = 0; s < SVC_COUNT; s++)
 		atomic_store(&l->total[row][s], 0);
+	atomic_store(&l->incoming[row], 0);
+	atomic_store(&l->accepting[row], false);
 	for (int b = 0; b < LIMITS_IP_BUCKETS; b++)
 		if (atomic_load_explicit(&l->per_ip[row][b], memory_order_relaxed) != 0)
 			atomic_store(&l->per_ip[row][b], 0);
@@ -78,23 +82,45 @@ limits_current(struct limits *l, enum service svc)
 	return sum;
 }
 
-bool
-limits_over_share(struct limits *l, int row)
+void
+limits_set_accepting(struct limits *l, int row, bool accepting)
 {
-	unsigned mine = 0, all = 0, rows = 0;
+	atomic_store(&l->accepting[row], accepting);
+}
+
+void
+limits_incoming(struct limits *l, int row, int delta)
+{
+	atomic_fetch_add(&l->incoming[row], delta);
+}
+
+static long
+load(struct limits *l, int row)
+{
+	long n = atomic_load_explicit(&l->incoming[row], memory_order_relaxed);
+
+	for (int svc = 0; svc < SVC_COUNT; svc++)
+		n += atomic_load_explicit(&l->total[row][svc], memory_order_relaxed);
+	return n;
+}
+
+int
+limits_less_loaded(struct limits *l, int row)
+{
+	long mine = load(l, row), best_load = mine;
+	int best = -1;
 
 	for (int r = 0; r < LIMITS_ROWS; r++) {
-		if (l->row_used[r] == 0)
+		if (r == row || l->row_used[r] == 0 ||
+		    !atomic_load_explicit(&l->accepting[r], memory_order_relaxed))
 			continue;
-		rows++;
-		for (int svc = 0; svc < SVC_COUNT; svc++) {
-			unsigned n = atomic_load_explicit(&l->total[r][svc], memory_order_relaxed);
-			all += n;
-			if (r == row)
-				mine += n;
+		long n = load(l, r);
+		if (n < best_load) {
+			best_load = n;
+			best = r;
 		}
 	}
-	return rows > 1 && mine > all / rows + 1;
+	return best;
 }
 
 static unsigned

@@ -57,9 +57,16 @@ void limits_release(struct limits *l, const struct limit_ticket *ticket);
 /* Current connections to svc across all workers. */
 unsigned limits_current(struct limits *l, enum service svc);
 
-/* Does the worker in row hold more than its fair share of all the
- * connections (every service), the total split over the rows in use, plus
- * one? Workers that do let the others accept first. */
-bool limits_over_share(struct limits *l, int row);
+/* Balancing long-lived sessions (server/handoff.h). A worker's load is
+ * its connections (every service) plus those handed to it and not yet
+ * admitted. */
+/* Worker: row takes new connections (set at start, cleared when it
+ * retires or stops); only such rows are given connections. */
+void limits_set_accepting(struct limits *l, int row, bool accepting);
+/* The accepting row other than row with the lowest load, if that load is
+ * below row's own; -1 when none is. */
+int limits_less_loaded(struct limits *l, int row);
+/* A connection handed to row (+1) or taken by it (-1). */
+void limits_incoming(struct limits *l, int row, int delta);
 
 #endif

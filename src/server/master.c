@@ -243,9 +243,8 @@ spawn_worker(struct master *m, unsigned index)
 			w = &m->workers[i];
 			break;
 		}
-	/* The runner accepts no connection, so it has no row: counted among
-	 * the rows in use it would lower every worker's fair share, and all
-	 * would wait before each accept (limits_over_share). */
+	/* The runner accepts no connection, so it has no row (a row in use
+	 * that never accepted would only be counted for nothing). */
 	int row = w != NULL && index != RUNNER_INDEX ? limits_row_claim(m->srv.limits) : -1;
 	if (w == NULL || (row < 0 && index != RUNNER_INDEX)) {
 		log_error("no free worker slot for worker %u", index);
@@ -502,6 +501,7 @@ master_run(const struct cli *cli, struct config *cfg)
 		fatal("%s", err);
 	m.srv.limits = limits_create();
 	m.srv.penalty = auth_penalty_create();
+	m.srv.handoff_in = -1;
 	m.nworkers = workers_wanted(cfg);
 
 	signal(SIGPIPE, SIG_IGN);

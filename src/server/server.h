@@ -12,12 +12,13 @@
 #include <openssl/ssl.h>
 
 #include "lib/config.h"
+#include "server/limits.h"
 
 struct accounts;
 struct auth_penalty;
 struct auth_verifier;
 struct conn;
-struct limits;
+struct peer;
 struct queue;
 struct store;
 struct workpool;
@@ -54,6 +55,16 @@ struct server {
 	struct auth_verifier *auth;
 	struct workpool *delivery; /* SMTP deliveries (smtp/smtpd_deliver.h) */
 	unsigned long messages; /* counter for message ids */
+
+	/* handoff.h: this worker's listening socket for the other workers,
+	 * their connections to it, its own connections to them (by row, made
+	 * on first use), and the master's pid (in the names). */
+	bool handoff_open;
+	int handoff_in;
+	struct event *handoff_ev;
+	struct peer *handoff_peers;
+	int handoff_to[LIMITS_ROWS];
+	pid_t master_pid;
 
 	bool retiring;  /* replaced by a reload: no new connections */
 	bool stopping;  /* told to stop: sessions finish within server.grace */

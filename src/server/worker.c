@@ -11,6 +11,7 @@
 #include "lib/workpool.h"
 #include "queue/queue.h"
 #include "server/conn.h"
+#include "server/handoff.h"
 #include "server/server.h"
 #include "smtp/smtpd_deliver.h"
 #include "store/accounts.h"
@@ -80,6 +81,7 @@ worker_idle(struct server *srv)
 static void
 close_listeners(struct server *srv)
 {
+	handoff_stop_accepting(srv);
 	for (size_t i = 0; i < srv->listener_count; i++) {
 		if (srv->listeners[i].evl != NULL)
 			evconnlistener_free(srv->listeners[i].evl);
@@ -204,11 +206,15 @@ worker_run(struct server *srv)
 	}
 	log_debug("serving %zu listeners", srv->listener_count);
 	(void)worker_resources(srv);
+	/* Connections are handed to this worker only once it is about to
+	 * run its loop (opening the databases may take a while). */
+	(void)handoff_open(srv);
 	struct event *hk = event_new(srv->base, -1, EV_PERSIST, housekeeping, srv);
 	struct timeval every = {.tv_sec = HOUSEKEEPING_SECS};
 	event_add(hk, &every);
 	event_base_dispatch(srv->base);
 	event_free(hk);
+	handoff_close(srv);
 	resources_close(srv);
 	for (size_t i = 0; i < N_ELEMENTS(signals); i++)
 		event_free(sigs[i]);

@@ -45,29 +45,62 @@ resolved_release(struct resolved *r)
 	buf_release(&r->dir);
 }
 
+/* The folders are made without an fsync each; then every folder made and
+ * the user's directory are synced at once, in parallel (fsync_dirs): a new
+ * user's first login waits for one round of fsyncs, not a dozen in a row.
+ * The index rows are added meanwhile, inside the caller's transaction,
+ * which commits after this returns. */
 int
 mailboxes_create_defaults(struct store_user *user, bool durable, const char **error_r)
 {
+	int fds[N_ELEMENTS(default_mailboxes) + 1], errs[N_ELEMENTS(fds)];
+	size_t nfds = 0, made = 0;
 	struct resolved r;
 	struct mailbox_row row;
+	int ret = 0;
 
-	for (size_t i = 0; i < N_ELEMENTS(default_mailboxes); i++) {
-		if (resolve(user, default_mailboxes[i].name, &r, error_r) < 0)
-			return -1;
+	for (size_t i = 0; i < N_ELEMENTS(default_mailboxes) && ret == 0; i++) {
+		if (resolve(user, default_mailboxes[i].name, &r, error_r) < 0) {
+			ret = -1;
+			break;
+		}
+		const char *dir = buf_cstr(&r.dir);
 		int found = idx_mailbox_get(user, buf_cstr(&r.name), &row, error_r);
 		if (found == 0)
 			mailbox_row_release(&row);
-		int ret = found < 0 ? -1 : 0;
-		if (found == 1 &&
-		    (maildir_make(user, buf_cstr(&r.dir), durable, error_r) < 0 ||
-		     idx_mailbox_add(user, buf_cstr(&r.name), buf_cstr(&r.dir),
-				     default_mailboxes[i].special, true, NULL, error_r) < 0))
+		if (found < 0)
 			ret = -1;
+		if (found == 1 &&
+		    (maildir_make(user, dir, false, error_r) < 0 ||
+		     idx_mailbox_add(user, buf_cstr(&r.name), dir, default_mailboxes[i].special, true,
+				     NULL, error_r) < 0))
+			ret = -1;
+		if (found == 1 && ret == 0) {
+			made++;
+			/* INBOX is the user's directory itself, synced below */
+			if (durable && *dir != '\0') {
+				int fd = openat(user->dir_fd, dir,
+						O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				if (fd < 0)
+					ret = user_fail(user, error_r, 0, "%s/%s: %s", user->rel, dir,
+							strerror(errno));
+				else
+					fds[nfds++] = fd;
+			}
+		}
 		resolved_release(&r);
-		if (ret < 0)
-			return -1;
 	}
-	return 0;
+	if (ret == 0 && durable && made > 0) {
+		fds[nfds] = user->dir_fd;
+		fsync_dirs(fds, errs, nfds + 1);
+		for (size_t i = 0; i <= nfds && ret == 0; i++)
+			if (errs[i] != 0)
+				ret = user_fail(user, error_r, errs[i], "%s: fsync: %s", user->rel,
+						strerror(errs[i]));
+	}
+	for (size_t i = 0; i < nfds; i++)
+		close(fds[i]);
+	return ret;
 }
 
 static int

@@ -172,12 +172,17 @@ def traced_paths(log, cwd, after=None):
     of every file system call in an `strace -f -y` log; only those after
     the first line holding after, when given."""
     out = []
+    pending = {}  # pid -> directory of a chdir strace split around another call
     lines = Path(log).read_text(errors="surrogateescape").splitlines()
     if after is not None:
         lines = lines[next(i for i, l in enumerate(lines) if after in l):]
     for line in lines:
         m = SYSCALL.match(line)
-        if not m or "resumed>" in line:
+        if m and "resumed>" in line:
+            if m.group(2) == "chdir" and m.group(1) in pending and line.rstrip().endswith("= 0"):
+                cwd = pending.pop(m.group(1))
+            continue
+        if not m:
             continue
         call, args = m.group(2), m.group(3)
         if call.startswith("exec"):
@@ -191,6 +196,8 @@ def traced_paths(log, cwd, after=None):
             out.append((call, full, creates))
         if call == "chdir" and line.rstrip().endswith("= 0"):
             cwd = out[-1][1]
+        elif call == "chdir" and "<unfinished" in line:
+            pending[m.group(1)] = out[-1][1]
     return out
 
 

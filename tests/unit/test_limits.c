@@ -104,10 +104,10 @@ test_shared_across_fork(void **state)
 	limits_destroy(&l);
 }
 
-/* A worker over its share (the total split over the rows in use, plus
- * one) is told so; alone, a worker never is. */
+/* The less loaded row: only accepting rows in use, only when lower than
+ * the asking row's own load, connections handed to a row counted. */
 static void
-test_fair_share(void **state)
+test_less_loaded(void **state)
 {
 	struct limits *l = limits_create();
 	int r1 = limits_row_claim(l);
@@ -117,20 +117,41 @@ test_fair_share(void **state)
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(limits_admit(l, r1, SVC_IMAP, (struct sockaddr *)&a, 0, 0, &t[i]),
 				 LIMIT_OK);
-	assert_false(limits_over_share(l, r1));
+	limits_set_accepting(l, r1, true);
+	/* alone: nobody to give to */
+	assert_int_equal(limits_less_loaded(l, r1), -1);
 	int r2 = limits_row_claim(l);
-	/* 4 of 4 on r1: the share is 4 / 2 + 1 = 3. */
-	assert_true(limits_over_share(l, r1));
-	assert_false(limits_over_share(l, r2));
+	/* r2 is not accepting yet */
+	assert_int_equal(limits_less_loaded(l, r1), -1);
+	limits_set_accepting(l, r2, true);
+	assert_int_equal(limits_less_loaded(l, r1), r2);
+	assert_int_equal(limits_less_loaded(l, r2), -1);
+	/* every service counts: 4 against 2 */
 	assert_int_equal(limits_admit(l, r2, SVC_POP3, (struct sockaddr *)&a, 0, 0, &t[4]),
 			 LIMIT_OK);
 	assert_int_equal(limits_admit(l, r2, SVC_SMTP, (struct sockaddr *)&a, 0, 0, &t[5]),
 			 LIMIT_OK);
-	/* 4 of 6: the share is 6 / 2 + 1 = 4, not passed. */
-	assert_false(limits_over_share(l, r1));
-	limits_release(l, &t[4]);
-	assert_true(limits_over_share(l, r1));
+	assert_int_equal(limits_less_loaded(l, r1), r2);
+	/* two handed to r2 and not yet taken: 4 against 4, equal is not less */
+	limits_incoming(l, r2, 2);
+	assert_int_equal(limits_less_loaded(l, r1), -1);
+	assert_int_equal(limits_less_loaded(l, r2), -1);
+	limits_incoming(l, r2, -1);
+	assert_int_equal(limits_less_loaded(l, r1), r2);
+	/* the lowest of several; a retiring row is passed over */
+	int r3 = limits_row_claim(l);
+	limits_set_accepting(l, r3, true);
+	assert_int_equal(limits_less_loaded(l, r1), r3);
+	assert_int_equal(limits_less_loaded(l, r2), r3);
+	limits_set_accepting(l, r3, false);
+	assert_int_equal(limits_less_loaded(l, r1), r2);
+	/* a released row forgets its counts and its flag */
 	limits_row_release(l, r2);
+	assert_int_equal(limits_less_loaded(l, r1), -1);
+	int again = limits_row_claim(l);
+	assert_int_equal(again, r2);
+	limits_set_accepting(l, again, true);
+	assert_int_equal(limits_less_loaded(l, r1), again);
 	limits_destroy(&l);
 }
 
@@ -141,7 +162,7 @@ main(void)
 	    cmocka_unit_test(test_per_ip_and_total),
 	    cmocka_unit_test(test_unlimited_and_mapped),
 	    cmocka_unit_test(test_shared_across_fork),
-	    cmocka_unit_test(test_fair_share),
+	    cmocka_unit_test(test_less_loaded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
