@@ -89,17 +89,28 @@ struct loaded {
 	bool parsed;
 	bool shallow;	   /* tree holds the message's own header only */
 	bool shallow_ok;   /* this FETCH needs no part below the message */
+	bool header_ok;	   /* ... nor anything past the message's header */
 	struct buf direct; /* a structure built without the cache */
 };
 
 static bool
 load(struct imapd *s, uint32_t uid, struct loaded *l)
 {
+	struct store_content content;
 	const char *error;
+	int r;
 
 	if (l->have || l->failed)
 		return l->have;
-	if (imapd_load_message(s, uid, &l->msg, &error) < 0) {
+	/* Header fields (what clients fetch to list a mailbox): the file is
+	 * read no further than the header's end. */
+	if (!l->header_ok)
+		r = imapd_load_message(s, uid, &l->msg, &error);
+	else if ((r = store_message_open(s->view->box, uid, &content, &error)) == 0) {
+		r = store_content_header_to_buf(&content, &l->msg, &error);
+		close(content.fd);
+	}
+	if (r < 0) {
 		if (errno != ENOENT)
 			conn_log(s->conn, LOG_LVL_ERROR, "%s: message %u: %s", s->address, uid,
 				 error);
@@ -287,6 +298,17 @@ fetch_one(struct imapd *s, struct imapd_fetch_job *job, uint32_t seq, const stru
 	for (size_t i = 0; i < f->nsections; i++)
 		if (f->sections[i].part[0] != '\0' || f->sections[i].kind != IMAP_SECTION_BODY)
 			l.shallow_ok = false;
+	/* Only header sections of the message itself: its header is enough.
+	 * (Not with a structure item, which may be built from what is loaded
+	 * and stored as the message's cache.) */
+	l.header_ok = l.shallow_ok &&
+		      !(f->items & (IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE |
+				    IMAP_FETCH_RFC822 | IMAP_FETCH_RFC822_TEXT));
+	for (size_t i = 0; i < f->nsections && l.header_ok; i++)
+		if (f->sections[i].text != MIME_SECTION_HEADER &&
+		    f->sections[i].text != MIME_SECTION_HEADER_FIELDS &&
+		    f->sections[i].text != MIME_SECTION_HEADER_FIELDS_NOT)
+			l.header_ok = false;
 	buf_init(&cache, BUF_UNLIMITED);
 	evbuffer_add_printf(msgout, "* %u FETCH (", seq);
 #define SEP() (sp ? evbuffer_add(msgout, " ", 1) : (sp = true, 0))

@@ -29,7 +29,8 @@ crlf_count(struct crlf_state *st, const char *p, size_t n)
 }
 
 /* Feed the CRLF form of the file to emit(), checking that it is exactly
- * crlf_size bytes from exactly disk_size bytes. */
+ * crlf_size bytes from exactly disk_size bytes. emit() returns -1 (out of
+ * room: fail), 0 (go on) or 1 (enough: stop, the sizes are not checked). */
 typedef int emit_fn(void *ctx, const char *p, size_t n);
 
 /* The CRLF form of in[0..n) into out (room for 2n), line by line. */
@@ -87,10 +88,13 @@ convert(const struct store_content *c, emit_fn *emit, void *ctx, const char **wh
 			*why = "message file is larger than its recorded size";
 			return -1;
 		}
-		if (emit(ctx, from, o) < 0) {
+		int r = emit(ctx, from, o);
+		if (r < 0) {
 			*why = "output buffer full";
 			return -1;
 		}
+		if (r > 0)
+			return 0;
 	}
 	if (done != c->disk_size || produced != c->crlf_size) {
 		*why = "message file does not match its recorded size";
@@ -126,6 +130,61 @@ store_content_to_buf(const struct store_content *content, struct buf *out, const
 		return 0;
 	buf_set_len(out, start);
 fail:
+	(void)snprintf(error, sizeof(error), "%s", why);
+	if (error_r != NULL)
+		*error_r = error;
+	return -1;
+}
+
+/* The header section: through the first empty line, which in the CRLF
+ * form is a CRLF at the start of the message or right after an LF (a
+ * line holding a lone CR is not empty, as for the MIME parser). */
+struct header_ctx {
+	struct buf *out;
+	size_t start;	/* where the message begins in out */
+	size_t scanned; /* bytes of it looked at */
+};
+
+static int
+emit_header(void *ctx, const char *p, size_t n)
+{
+	struct header_ctx *h = ctx;
+
+	if (buf_add(h->out, p, n) < 0)
+		return -1;
+	const char *msg = h->out->data + h->start;
+	size_t len = h->out->len - h->start;
+	if (len >= 2 && msg[0] == '\r' && msg[1] == '\n') {
+		buf_set_len(h->out, h->start + 2);
+		return 1;
+	}
+	/* an "\n\r\n" may straddle the previous chunk */
+	size_t from = h->scanned >= 2 ? h->scanned - 2 : 0;
+	for (const char *q = msg + from; (q = memchr(q, '\n', len - (size_t)(q - msg))) != NULL;
+	     q++) {
+		size_t at = (size_t)(q - msg);
+		if (at + 2 < len && q[1] == '\r' && q[2] == '\n') {
+			buf_set_len(h->out, h->start + at + 3);
+			return 1;
+		}
+		if (at + 2 >= len)
+			break; /* decided by the next chunk */
+	}
+	h->scanned = len;
+	return 0;
+}
+
+int
+store_content_header_to_buf(const struct store_content *content, struct buf *out,
+			    const char **error_r)
+{
+	static _Thread_local char error[128];
+	struct header_ctx h = {.out = out, .start = out->len};
+	const char *why;
+
+	if (convert(content, emit_header, &h, &why) == 0)
+		return 0;
+	buf_set_len(out, h.start);
 	(void)snprintf(error, sizeof(error), "%s", why);
 	if (error_r != NULL)
 		*error_r = error;

@@ -375,6 +375,11 @@ int store_content_to_buf(const struct store_content *content, struct buf *out,
 			 const char **error_r);
 int store_content_to_evbuffer(const struct store_content *content, struct evbuffer *out,
 			      const char **error_r);
+/* Append the CRLF form of the message's header section only: through its
+ * first empty line (included), or the whole message when it has none; the
+ * rest of the file is not read (header fields fetched by IMAP). */
+int store_content_header_to_buf(const struct store_content *content, struct buf *out,
+				const char **error_r);
 
 enum store_flags_op {
 	STORE_FLAGS_SET, /* replace */

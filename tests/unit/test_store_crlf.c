@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lib/buf.h"
+#include "mime/header.h"
 #include "store/store.h"
 #include "store/store_private.h"
 
@@ -142,12 +143,81 @@ test_convert(void **state)
 	free(in);
 }
 
+/* The header section alone: what the MIME parser calls the header of the
+ * whole CRLF form, read no further than needed. */
+static void
+check_header(const char *in, size_t n)
+{
+	char *full = malloc(2 * n + 1);
+	size_t full_len = reference(in, n, full);
+	struct mime_header h;
+	int fd = temp_file(in, n);
+	uint64_t disk, crlf;
+	struct buf out;
+	const char *error;
+
+	mime_header_parse(full, full_len, NULL, &h);
+	assert_int_equal(maildir_measure(fd, &disk, &crlf), 0);
+	struct store_content c = {.fd = fd, .disk_size = disk, .crlf_size = crlf};
+	buf_init(&out, BUF_UNLIMITED);
+	assert_int_equal(buf_add(&out, "x", 1), 0); /* appended after what is there */
+	assert_int_equal(store_content_header_to_buf(&c, &out, &error), 0);
+	assert_int_equal(out.len - 1, h.size);
+	assert_memory_equal(out.data + 1, full, h.size);
+	mime_header_clear(&h);
+	buf_release(&out);
+	close(fd);
+	free(full);
+}
+
+static void
+test_header_only(void **state)
+{
+	enum { N = 100000 };
+	char *in = malloc(N);
+
+	/* header lines, then an empty line at a random place (LF or CRLF),
+	 * sometimes across convert's 32 KiB reads, sometimes none at all */
+	for (unsigned seed = 1; seed <= 200; seed++) {
+		srandom(seed);
+		size_t n = 1 + (size_t)random() % N;
+		for (size_t i = 0; i < n; i++)
+			in[i] = (random() % 30 == 0) ? '\n' : (random() % 40 == 0) ? '\r' : 'h';
+		size_t blank = (size_t)random() % (n + n / 4 + 1);
+		if (blank + 2 < n && seed % 7 != 0) {
+			in[blank] = '\n';
+			if (seed % 2)
+				in[blank + 1] = '\r', in[blank + 2] = '\n';
+			else
+				in[blank + 1] = '\n';
+		}
+		check_header(in, n);
+	}
+	check_header("\r\nbody\n", 7); /* empty header */
+	check_header("\nbody\n", 6);
+	check_header("A: b\n\nbody\n", 12);
+	check_header("A: b\r\n\r\nbody\r\n", 16);
+	check_header("A: b\n\r\rx\n\nbody\n", 17); /* a lone-CR line is not empty */
+	check_header("A: b\n", 5);			  /* no body */
+	memset(in, 'h', 40000);
+	in[32766] = '\n'; /* the blank line straddles two reads */
+	in[32767] = '\n';
+	check_header(in, 40000);
+	in[32767] = 'h';
+	in[32767] = '\n';
+	in[32768] = '\r';
+	in[32769] = '\n';
+	check_header(in, 40000);
+	free(in);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_count_any_chunking),
 		cmocka_unit_test(test_convert),
+		cmocka_unit_test(test_header_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
