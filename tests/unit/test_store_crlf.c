@@ -198,7 +198,7 @@ test_header_only(void **state)
 	check_header("A: b\n\nbody\n", 12);
 	check_header("A: b\r\n\r\nbody\r\n", 16);
 	check_header("A: b\n\r\rx\n\nbody\n", 17); /* a lone-CR line is not empty */
-	check_header("A: b\n", 5);			  /* no body */
+	check_header("A: b\n", 5);		   /* no body */
 	memset(in, 'h', 40000);
 	in[32766] = '\n'; /* the blank line straddles two reads */
 	in[32767] = '\n';
@@ -215,9 +215,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_count_any_chunking),
-		cmocka_unit_test(test_convert),
-		cmocka_unit_test(test_header_only),
+	    cmocka_unit_test(test_count_any_chunking),
+	    cmocka_unit_test(test_convert),
+	    cmocka_unit_test(test_header_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
