@@ -2,12 +2,12 @@
  * process (penalty.h). */
 #include "lib/common.h"
 
-#include <arpa/inet.h>
 #include <pthread.h>
 #include <sys/mman.h>
 
 #include "auth/penalty.h"
 #include "lib/log.h"
+#include "lib/net.h"
 #include "lib/siphash.h"
 
 /* An address as counted: family byte, then 4 bytes (IPv4) or the first 8
@@ -60,25 +60,13 @@ static bool
 addr_key(const char *ip, uint8_t key[ADDR_KEY_LEN])
 {
 	uint8_t a[16];
+	int family = net_ip_parse(ip, a);
 
 	memset(key, 0, ADDR_KEY_LEN);
-	if (strchr(ip, ':') == NULL) {
-		if (inet_pton(AF_INET, ip, a) != 1)
-			return false;
-		key[0] = 4;
-		memcpy(key + 1, a, 4);
-		return true;
-	}
-	if (inet_pton(AF_INET6, ip, a) != 1)
+	if (family == 0)
 		return false;
-	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	if (memcmp(a, v4mapped, sizeof(v4mapped)) == 0) {
-		key[0] = 4;
-		memcpy(key + 1, a + 12, 4);
-		return true;
-	}
-	key[0] = 6;
-	memcpy(key + 1, a, 8);
+	key[0] = family == AF_INET ? 4 : 6;
+	memcpy(key + 1, a, family == AF_INET ? 4 : 8);
 	return true;
 }
 

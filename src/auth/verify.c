@@ -218,7 +218,7 @@ fail(struct auth_request *r)
 	finish(r, AUTH_FAILED, v->failure_delay_ms);
 }
 
-/* A new request; NULL (answered already) when the client is refused. */
+/* A new request, not yet answered. */
 static struct auth_request *
 request_new(struct auth_verifier *v, const char *peer_ip, auth_verify_cb *cb, void *ctx)
 {
@@ -298,11 +298,11 @@ auth_verify(struct auth_verifier *v, struct accounts *db, const char *peer_ip, c
 	struct accounts_user user = {0};
 	const char *error;
 
-	r->password = xstrdup(password);
 	if (refused(r)) {
 		r->address = xstrdup("");
 		return r;
 	}
+	r->password = xstrdup(password);
 	buf_init(&canon, ADDR_INPUT_MAX);
 	if (addr_canon(address, &canon, &error) < 0) {
 		r->address = xstrdup("");

@@ -53,13 +53,15 @@ imapd_fetch_job_free(struct imapd_fetch_job **jobp)
 }
 
 int
-imapd_load_message(struct imapd *s, uint32_t uid, struct buf *out, const char **error_r)
+imapd_load_message(struct imapd *s, uint32_t uid, bool header_only, struct buf *out,
+		   const char **error_r)
 {
 	struct store_content content;
 
 	if (store_message_open(s->view->box, uid, &content, error_r) < 0)
 		return -1;
-	int r = store_content_to_buf(&content, out, error_r);
+	int r = header_only ? store_content_header_to_buf(&content, out, error_r)
+			    : store_content_to_buf(&content, out, error_r);
 	close(content.fd);
 	return r;
 }
@@ -96,21 +98,13 @@ struct loaded {
 static bool
 load(struct imapd *s, uint32_t uid, struct loaded *l)
 {
-	struct store_content content;
 	const char *error;
-	int r;
 
 	if (l->have || l->failed)
 		return l->have;
 	/* Header fields (what clients fetch to list a mailbox): the file is
 	 * read no further than the header's end. */
-	if (!l->header_ok)
-		r = imapd_load_message(s, uid, &l->msg, &error);
-	else if ((r = store_message_open(s->view->box, uid, &content, &error)) == 0) {
-		r = store_content_header_to_buf(&content, &l->msg, &error);
-		close(content.fd);
-	}
-	if (r < 0) {
+	if (imapd_load_message(s, uid, l->header_ok, &l->msg, &error) < 0) {
 		if (errno != ENOENT)
 			conn_log(s->conn, LOG_LVL_ERROR, "%s: message %u: %s", s->address, uid,
 				 error);

@@ -237,7 +237,8 @@ void imapd_cmd_partial(struct imapd *s, const struct imap_command *cmd);
 void imapd_fetch_continue(struct imapd *s);
 void imapd_fetch_job_free(struct imapd_fetch_job **job);
 /* The message as clients see it (CRLF): -1 when gone. */
-int imapd_load_message(struct imapd *s, uint32_t uid, struct buf *out, const char **error_r);
+int imapd_load_message(struct imapd *s, uint32_t uid, bool header_only, struct buf *out,
+		       const char **error_r);
 
 /* --- imapd_store.c ------------------------------------------------------- */
 

@@ -299,7 +299,7 @@ search_load(void *ctx, const char **data_r, size_t *len_r)
 	const char *error;
 
 	buf_reset(&l->msg);
-	if (imapd_load_message(l->s, l->uid, &l->msg, &error) < 0)
+	if (imapd_load_message(l->s, l->uid, false, &l->msg, &error) < 0)
 		return -1;
 	*data_r = buf_cstr(&l->msg);
 	*len_r = l->msg.len;

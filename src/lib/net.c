@@ -186,24 +186,30 @@ net_cidr_parse_list(const char *s, struct net_cidr **list_r, size_t *count_r,
 	return 0;
 }
 
+int
+net_ip_parse(const char *ip, uint8_t out[16])
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	if (inet_pton(AF_INET, ip, out) == 1)
+		return AF_INET;
+	if (inet_pton(AF_INET6, ip, out) != 1)
+		return 0;
+	if (memcmp(out, mapped, sizeof(mapped)) == 0) {
+		memmove(out, out + 12, 4);
+		return AF_INET;
+	}
+	return AF_INET6;
+}
+
 bool
 net_cidr_match(const struct net_cidr *list, size_t count, const char *ip)
 {
 	uint8_t a[16];
-	int family;
+	int family = net_ip_parse(ip, a);
 
-	if (inet_pton(AF_INET, ip, a) == 1) {
-		family = AF_INET;
-	} else if (inet_pton(AF_INET6, ip, a) == 1) {
-		family = AF_INET6;
-		static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-		if (memcmp(a, mapped, 12) == 0) {
-			memmove(a, a + 12, 4);
-			family = AF_INET;
-		}
-	} else {
+	if (family == 0)
 		return false;
-	}
 	for (size_t i = 0; i < count; i++) {
 		const struct net_cidr *c = &list[i];
 		if (c->family != family)

@@ -21,6 +21,11 @@ int net_addr_str(const struct sockaddr *sa, char *ip, size_t size, uint16_t *por
  * addresses give their 4 IPv4 bytes. Returns the length or 0. */
 size_t net_addr_bytes(const struct sockaddr *sa, uint8_t out[16]);
 
+/* Parse a numeric address (IPv4, IPv6, or IPv4-mapped IPv6, which gives
+ * its IPv4 form) into out: 4 or 16 bytes. Pure. Returns AF_INET, AF_INET6,
+ * or 0 when ip is no address. */
+int net_ip_parse(const char *ip, uint8_t out[16]);
+
 /* True for 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
 bool net_is_loopback(const struct sockaddr *sa);
 

@@ -2,7 +2,6 @@
  * (handoff.h). */
 #include "lib/common.h"
 
-#include <fcntl.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/un.h>
