@@ -18,6 +18,7 @@
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "store/accounts.h"
+#include "store/store.h"
 #include "store/accounts_int.h"
 
 #define BUSY_TIMEOUT_MS 5000
@@ -487,6 +488,7 @@ accounts_open(const char *data_dir, struct accounts **db_r, const char **error_r
 	int ret;
 
 	*db_r = NULL;
+	store_sqlite_init();
 	if (stat(data_dir, &st) < 0) {
 		if (errno == ENOENT)
 			return open_fail(ACCOUNTS_ERR_NOT_FOUND, error_r,

@@ -73,12 +73,28 @@ static const char *const migrations[] = {
     /* 2: expunges since a MODSEQ (every IMAP session asks before each
      * command) without reading the whole expunge log. */
     "CREATE INDEX expunged_modseq ON expunged (mailbox, modseq);",
+    /* 3: the message count kept in the mailbox row (asked before each
+     * command, was a count of every row), and the \Deleted messages
+     * found without reading every row (EXPUNGE, CLOSE). */
+    "ALTER TABLE mailboxes ADD COLUMN message_count INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE mailboxes SET message_count ="
+    " (SELECT count(*) FROM messages WHERE mailbox = mailboxes.id);"
+    "CREATE TRIGGER count_add AFTER INSERT ON messages BEGIN"
+    " UPDATE mailboxes SET message_count = message_count + 1 WHERE id = NEW.mailbox; END;"
+    "CREATE TRIGGER count_del AFTER DELETE ON messages BEGIN"
+    " UPDATE mailboxes SET message_count = message_count - 1 WHERE id = OLD.mailbox; END;"
+    "CREATE TRIGGER count_move AFTER UPDATE OF mailbox ON messages"
+    " WHEN OLD.mailbox != NEW.mailbox BEGIN"
+    " UPDATE mailboxes SET message_count = message_count - 1 WHERE id = OLD.mailbox;"
+    " UPDATE mailboxes SET message_count = message_count + 1 WHERE id = NEW.mailbox; END;"
+    "CREATE INDEX messages_deleted ON messages (mailbox, uid) WHERE flags & 8 != 0;",
 };
 #define SCHEMA_VERSION ((int)N_ELEMENTS(migrations))
+_Static_assert(STORE_FLAG_DELETED == 8, "migration 3 and ST_DELETED_UIDS name \\Deleted as 8");
 
 #define MAILBOX_COLUMNS                                                                            \
 	"id, name, dir, uidvalidity, uidnext, highestmodseq, new_mtime, cur_mtime, special,"       \
-	" subscribed, deliver_mtime FROM mailboxes"
+	" subscribed, deliver_mtime, message_count FROM mailboxes"
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_MAILBOX_BY_NAME] = "SELECT " MAILBOX_COLUMNS " WHERE name = ?",
@@ -106,6 +122,13 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_USAGE] = "SELECT usage_bytes, usage_messages, changes, last_uidvalidity FROM state"
 		 " WHERE id = 1",
     [ST_SET_MTIMES] = "UPDATE mailboxes SET new_mtime = ?, cur_mtime = ? WHERE id = ?",
+    /* The partial index needs the literal 8 (STORE_FLAG_DELETED): a bound
+     * parameter would not match its WHERE; INDEXED BY because without
+     * statistics SQLite prefers the primary key. */
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_DELETED_UIDS] = "SELECT uid FROM messages INDEXED BY messages_deleted"
+			" WHERE mailbox = ? AND flags & 8 != 0 ORDER BY uid",
 };
 
 sqlite3_stmt *
@@ -133,38 +156,6 @@ idx_exec(struct store_user *user, const char *sql, const char **error_r)
 	return 0;
 }
 
-int
-idx_begin(struct store_user *user, const char **error_r)
-{
-	if (user->depth != 0)
-		return user_fail(user, error_r, EINVAL, "%s: nested index transaction",
-				 user->address);
-	if (sqlite3_exec(user->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return user_db_fail(user, error_r, "begin");
-	user->depth = 1;
-	return 0;
-}
-
-int
-idx_commit(struct store_user *user, const char **error_r)
-{
-	if (sqlite3_exec(user->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		int ret = user_db_fail(user, error_r, "commit");
-		idx_rollback(user);
-		return ret;
-	}
-	user->depth = 0;
-	return 0;
-}
-
-void
-idx_rollback(struct store_user *user)
-{
-	if (!sqlite3_get_autocommit(user->db))
-		(void)sqlite3_exec(user->db, "ROLLBACK", NULL, NULL, NULL);
-	user->depth = 0;
-}
-
 /* Step a statement that returns no row (or whose rows are ignored). */
 static int
 step_done(struct store_user *user, sqlite3_stmt *st, const char **error_r, const char *what)
@@ -179,6 +170,37 @@ step_done(struct store_user *user, sqlite3_stmt *st, const char **error_r, const
 		return user_db_fail(user, error_r, what);
 	sqlite3_reset(st);
 	return 0;
+}
+
+int
+idx_begin(struct store_user *user, const char **error_r)
+{
+	if (user->depth != 0)
+		return user_fail(user, error_r, EINVAL, "%s: nested index transaction",
+				 user->address);
+	if (step_done(user, idx_stmt(user, ST_BEGIN), error_r, "begin") < 0)
+		return -1;
+	user->depth = 1;
+	return 0;
+}
+
+int
+idx_commit(struct store_user *user, const char **error_r)
+{
+	if (step_done(user, idx_stmt(user, ST_COMMIT), error_r, "commit") < 0) {
+		idx_rollback(user);
+		return -1;
+	}
+	user->depth = 0;
+	return 0;
+}
+
+void
+idx_rollback(struct store_user *user)
+{
+	if (!sqlite3_get_autocommit(user->db))
+		(void)sqlite3_exec(user->db, "ROLLBACK", NULL, NULL, NULL);
+	user->depth = 0;
 }
 
 int
@@ -282,6 +304,7 @@ mailbox_row_read(struct store_user *user, sqlite3_stmt *st, struct mailbox_row *
 	row->special = (enum store_special)sqlite3_column_int(st, 8);
 	row->subscribed = sqlite3_column_int(st, 9) != 0;
 	row->deliver_mtime = sqlite3_column_int64(st, 10);
+	row->message_count = (uint32_t)sqlite3_column_int64(st, 11);
 	sqlite3_reset(st);
 	return 0;
 }

@@ -54,35 +54,17 @@ mailbox_reload(struct store_mailbox *box, const char **error_r)
 }
 
 /* The status from the mailbox row; reload: read the row again first (it
- * may have changed since box->row was read). */
+ * may have changed since box->row was read). The message count is kept in
+ * the row by the index's triggers. */
 static int
 refresh_status(struct store_mailbox *box, bool reload, const char **error_r)
 {
-	struct store_user *user = box->user;
-	sqlite3_stmt *st;
-
 	if (reload && mailbox_reload(box, error_r) < 0)
 		return -1;
-	/* Every change of the message count moves UIDNEXT (an addition) or
-	 * HIGHESTMODSEQ (an expunge): when neither moved, the count holds. */
-	if (box->status_known && box->status.uidvalidity == box->row.uidvalidity &&
-	    box->status.uidnext == box->row.uidnext &&
-	    box->status.highestmodseq == box->row.highestmodseq)
-		return 0;
-	if (sqlite3_prepare_v2(user->db, "SELECT count(*) FROM messages WHERE mailbox = ?", -1, &st,
-			       NULL) != SQLITE_OK)
-		return user_db_fail(user, error_r, "message count");
-	sqlite3_bind_int64(st, 1, box->row.id);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		box->status.messages = (uint32_t)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW)
-		return user_db_fail(user, error_r, "message count");
+	box->status.messages = box->row.message_count;
 	box->status.uidvalidity = box->row.uidvalidity;
 	box->status.uidnext = box->row.uidnext;
 	box->status.highestmodseq = box->row.highestmodseq;
-	box->status_known = true;
 	return 0;
 }
 
@@ -753,18 +735,13 @@ store_expunge(struct store_mailbox *box, const uint32_t *uids, size_t n, uint32_
 	uint32_t *cand = NULL;
 	size_t ncand = 0;
 	if (uids == NULL) {
-		sqlite3_stmt *st;
-		if (sqlite3_prepare_v2(
-			user->db,
-			"SELECT uid FROM messages WHERE mailbox = ? AND flags & ? != 0"
-			" ORDER BY uid",
-			-1, &st, NULL) != SQLITE_OK) {
+		sqlite3_stmt *st = idx_stmt(user, ST_DELETED_UIDS);
+		if (st == NULL) {
 			user_db_fail(user, error_r, "expunge");
 			goto fail;
 		}
 		sqlite3_bind_int64(st, 1, box->row.id);
-		sqlite3_bind_int(st, 2, STORE_FLAG_DELETED);
-		if (collect_uids(user, st, false, &cand, &ncand, error_r) < 0)
+		if (collect_uids(user, st, true, &cand, &ncand, error_r) < 0)
 			goto fail;
 		uids = cand;
 		n = ncand;

@@ -52,10 +52,12 @@ reindex_mailboxes(struct store_user *user, struct store_reindex_report *rep, con
 		rep->added += stats.added;
 		rep->removed += stats.removed;
 	}
-	/* UIDNEXT above every UID; usage recounted. */
+	/* UIDNEXT above every UID; counts and usage recounted. */
 	ret = idx_exec(user,
 		       "UPDATE mailboxes SET uidnext = max(uidnext, 1 + coalesce((SELECT max(uid)"
-		       " FROM messages WHERE mailbox = mailboxes.id), 0));"
+		       " FROM messages WHERE mailbox = mailboxes.id), 0)),"
+		       " message_count = (SELECT count(*) FROM messages"
+		       " WHERE mailbox = mailboxes.id);"
 		       "UPDATE state SET usage_bytes = (SELECT total(disk_size) FROM messages),"
 		       " usage_messages = (SELECT count(*) FROM messages) WHERE id = 1;",
 		       error_r);

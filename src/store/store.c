@@ -159,6 +159,24 @@ open_subdir(int dirfd, const char *name)
 	return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
+static void
+sqlite_setup(void)
+{
+	/* No memory statistics: with them every allocation of every
+	 * connection takes one process-wide mutex, which the delivery threads
+	 * and the event loop then fight over. */
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	(void)sqlite3_initialize();
+}
+
+void
+store_sqlite_init(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, sqlite_setup);
+}
+
 int
 store_open(const char *data_dir, const char *hostname, struct store **store_r, const char **error_r)
 {
@@ -166,6 +184,7 @@ store_open(const char *data_dir, const char *hostname, struct store **store_r, c
 	struct store *store = xcalloc(1, sizeof(*store));
 	struct buf host;
 
+	store_sqlite_init();
 	store->data_fd = store->tmp_fd = store->mail_fd = -1;
 	store->data_dir = xstrdup(data_dir);
 	buf_init(&host, 1024);

@@ -86,6 +86,10 @@ const char *store_special_name(enum store_special special);
 
 /* --- The data directory --------------------------------------------------- */
 
+/* SQLite's process-wide settings, made once before its first use (by
+ * store_open and accounts_open; thread-safe). */
+void store_sqlite_init(void);
+
 /* Open the store in data_dir ("." in a worker, which has chdir'd there), and
  * create tmp/ and mail/ (mode 0700) when missing. hostname goes into the
  * names of new files (escaped as Dovecot does). The store keeps descriptors

@@ -54,6 +54,9 @@ enum stmt_id {
 	ST_CHANGED,
 	ST_USAGE,
 	ST_SET_MTIMES,
+	ST_DELETED_UIDS,
+	ST_BEGIN,
+	ST_COMMIT,
 	ST_COUNT
 };
 
@@ -90,6 +93,7 @@ struct mailbox_row {
 	int64_t new_mtime; /* ns, as of the last full scan; 0: scan next time */
 	int64_t cur_mtime;
 	int64_t deliver_mtime; /* ns, new/ after the last delivery's commit */
+	uint32_t message_count; /* kept by triggers on messages */
 	enum store_special special;
 	bool subscribed;
 };
@@ -102,7 +106,6 @@ struct store_mailbox {
 	int cur_fd;
 	bool readonly;
 	struct store_status_info status;
-	bool status_known;  /* status.messages counted for status's UIDNEXT/MODSEQ */
 	int64_t scanned_at; /* CLOCK_MONOTONIC ns of this handle's last disk scan */
 };
 
@@ -157,6 +160,7 @@ int fsync_dir(int fd);
  * overlap, so ten cost about what one does (docs/store.md, measurements). */
 #define FSYNC_THREADS 16
 void fsync_dirs(const int *fds, int *errs, size_t n);
+
 
 /* --- the index (index.c) --- */
 int index_open(struct store_user *user, bool create, bool *created_r, const char **error_r);

@@ -132,6 +132,8 @@ test_rename_inbox(void **state)
 	struct store_status_info st;
 	uint32_t uids[4];
 	assert_int_equal(store_mailbox_open(u, "Old", false, &box, &error), 0);
+	store_mailbox_status(box, &st);
+	assert_int_equal(st.messages, 2);
 	assert_int_equal(list_uids(box, uids, 4), 2);
 	assert_int_equal(uids[0], 1);
 	assert_int_equal(uids[1], 2);
@@ -410,12 +412,57 @@ test_mailbox_limit(void **state)
 	store_user_close(&u);
 }
 
+/* An index of schema 2 (no message count in the mailbox row) is
+ * migrated with the count of the rows it has; the count then follows
+ * deliveries and expunges. */
+static void
+test_count_migration(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	char path[512];
+	sqlite3 *db;
+
+	for (int i = 0; i < 3; i++)
+		deliver_one(f->store, A, "Subject: x\n\nbody\n");
+	snprintf(path, sizeof(path), "%s/mail/example.org/ivy/index.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "DROP TRIGGER count_add; DROP TRIGGER count_del;"
+				      " DROP TRIGGER count_move; DROP INDEX messages_deleted;"
+				      " ALTER TABLE mailboxes DROP COLUMN message_count;"
+				      " PRAGMA user_version = 2;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+
+	struct store_user *u = open_user(f);
+	struct store_mailbox *box;
+	struct store_status_info st;
+	assert_int_equal(store_mailbox_open(u, "INBOX", false, &box, &error), 0);
+	store_mailbox_status(box, &st);
+	assert_int_equal(st.messages, 3);
+	uint32_t two = 2;
+	assert_int_equal(store_flags_update(box, &two, 1, STORE_FLAGS_ADD, STORE_FLAG_DELETED, NULL,
+					    0, NULL, NULL, &error),
+			 1);
+	assert_int_equal(store_expunge(box, NULL, 0, NULL, NULL, &error), 1);
+	deliver_one(f->store, A, "Subject: y\n\nbody\n");
+	assert_int_equal(store_mailbox_sync(box, &error), 0);
+	store_mailbox_status(box, &st);
+	assert_int_equal(st.messages, 3);
+	assert_int_equal(st.uidnext, 5);
+	store_mailbox_close(&box);
+	store_user_close(&u);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_mailbox_admin, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_rename_inbox, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_count_migration, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_mailbox_limit, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_content_crlf, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_flags_and_expunge, fixture_setup,
