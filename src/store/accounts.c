@@ -18,8 +18,8 @@
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "store/accounts.h"
-#include "store/store.h"
 #include "store/accounts_int.h"
+#include "store/store.h"
 
 #define BUSY_TIMEOUT_MS 5000
 

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/xalloc.h"
 #include "store/names.h"
 #include "store/store_private.h"
 
@@ -141,6 +142,20 @@ maildir_close_box(struct store_mailbox *box)
 	if (box->box_fd >= 0)
 		close(box->box_fd);
 	box->box_fd = box->new_fd = box->cur_fd = -1;
+}
+
+void
+maildir_clean_tmp(struct store_mailbox *box)
+{
+	int fd = openat(box->box_fd, "tmp", DIR_FLAGS);
+
+	if (fd < 0)
+		return;
+	char *label =
+	    xasprintf("%s/%s%stmp", box->user->rel, box->row.dir, *box->row.dir != '\0' ? "/" : "");
+	(void)store_clean_tmp(box->user->store, fd, label, STORE_MAILDIR_TMP_STALE_SECS);
+	free(label);
+	close(fd);
 }
 
 static int

@@ -273,9 +273,9 @@ spool_writer_gone(const struct store *store, const char *name)
 }
 
 int
-store_cleanup_spool(struct store *store, time_t max_age, const char **error_r)
+store_clean_tmp(struct store *store, int dir_fd, const char *label, time_t max_age)
 {
-	int fd = openat(store->tmp_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 	time_t now = time(NULL);
 	int removed = 0;
@@ -283,25 +283,34 @@ store_cleanup_spool(struct store *store, time_t max_age, const char **error_r)
 	if (d == NULL) {
 		if (fd >= 0)
 			close(fd);
-		return store_fail(store, error_r, "%s/tmp: %s", store->data_dir, strerror(errno));
+		return -1;
 	}
 	struct dirent *e;
 	while ((errno = 0, e = readdir(d)) != NULL) {
 		struct stat st;
 		if (e->d_name[0] == '.')
 			continue;
-		if (fstatat(store->tmp_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		if (fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(st.st_mode) ||
 		    (st.st_mtime > now - max_age && !spool_writer_gone(store, e->d_name)))
 			continue;
-		if (unlinkat(store->tmp_fd, e->d_name, 0) == 0) {
-			log_info("removed stale spool file tmp/%s", e->d_name);
+		if (unlinkat(dir_fd, e->d_name, 0) == 0) {
+			log_info("removed stale file %s/%s", label, e->d_name);
 			removed++;
 		}
 	}
 	int err = errno;
 	closedir(d);
-	if (err != 0)
-		return store_fail(store, error_r, "%s/tmp: %s", store->data_dir, strerror(err));
+	errno = err;
+	return err != 0 ? -1 : removed;
+}
+
+int
+store_cleanup_spool(struct store *store, time_t max_age, const char **error_r)
+{
+	int removed = store_clean_tmp(store, store->tmp_fd, "tmp", max_age);
+
+	if (removed < 0)
+		return store_fail(store, error_r, "%s/tmp: %s", store->data_dir, strerror(errno));
 	return removed;
 }

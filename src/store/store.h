@@ -60,6 +60,9 @@ struct store_spool;
 #define STORE_KEYWORDS_MAX 64
 /* Spool files older than this are removed by store_cleanup_spool(). */
 #define STORE_SPOOL_STALE_SECS (36 * 60 * 60)
+/* Files in a mailbox's tmp/ older than this are removed when the mailbox is
+ * opened read-write (Maildir's rule: a delivery never takes 36 hours). */
+#define STORE_MAILDIR_TMP_STALE_SECS (36 * 60 * 60)
 
 /* System flags. Maildir letters: S, R, F, T, D. */
 enum store_flag {

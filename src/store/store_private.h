@@ -92,7 +92,7 @@ struct mailbox_row {
 	uint64_t highestmodseq;
 	int64_t new_mtime; /* ns, as of the last full scan; 0: scan next time */
 	int64_t cur_mtime;
-	int64_t deliver_mtime; /* ns, new/ after the last delivery's commit */
+	int64_t deliver_mtime;	/* ns, new/ after the last delivery's commit */
 	uint32_t message_count; /* kept by triggers on messages */
 	enum store_special special;
 	bool subscribed;
@@ -150,6 +150,11 @@ int user_fail(struct store_user *user, const char **error_r, int err, const char
 int user_db_fail(struct store_user *user, const char **error_r, const char *what);
 /* Next unique base name for a new file ("<sec>.M<usec>P<pid>Q<n>.<host>"). */
 int store_new_base(struct store *store, struct buf *out);
+/* Remove the regular files of a tmp/ directory last modified more than
+ * max_age seconds ago, and those whose writer is gone (a name of this
+ * store's host whose pid is no process); label names the directory in the
+ * log. The number removed, or -1 (errno). */
+int store_clean_tmp(struct store *store, int dir_fd, const char *label, time_t max_age);
 /* write(2) all of p, retrying EINTR; -1 with errno. (link.c) */
 int store_write_all(int fd, const char *p, size_t n);
 /* fsync a directory fd, retrying EINTR. */
@@ -160,7 +165,6 @@ int fsync_dir(int fd);
  * overlap, so ten cost about what one does (docs/store.md, measurements). */
 #define FSYNC_THREADS 16
 void fsync_dirs(const int *fds, int *errs, size_t n);
-
 
 /* --- the index (index.c) --- */
 int index_open(struct store_user *user, bool create, bool *created_r, const char **error_r);
@@ -238,6 +242,9 @@ int maildir_make(struct store_user *user, const char *dir, bool durable, const c
  * cur/ new/ tmp/ when missing. */
 int maildir_open_box(struct store_mailbox *box, const char **error_r);
 void maildir_close_box(struct store_mailbox *box);
+/* Remove what interrupted writers left in box's tmp/ (store_clean_tmp,
+ * STORE_MAILDIR_TMP_STALE_SECS); quiet and best effort. */
+void maildir_clean_tmp(struct store_mailbox *box);
 /* Remove a directory tree below dirfd (no links followed). */
 int maildir_remove_tree(int dirfd, const char *name);
 /* Measure a file: disk size and CRLF size (reads it). */

@@ -72,8 +72,8 @@ mailboxes_create_defaults(struct store_user *user, bool durable, const char **er
 			ret = -1;
 		if (found == 1 &&
 		    (maildir_make(user, dir, false, error_r) < 0 ||
-		     idx_mailbox_add(user, buf_cstr(&r.name), dir, default_mailboxes[i].special, true,
-				     NULL, error_r) < 0))
+		     idx_mailbox_add(user, buf_cstr(&r.name), dir, default_mailboxes[i].special,
+				     true, NULL, error_r) < 0))
 			ret = -1;
 		if (found == 1 && ret == 0) {
 			made++;
@@ -82,8 +82,8 @@ mailboxes_create_defaults(struct store_user *user, bool durable, const char **er
 				int fd = openat(user->dir_fd, dir,
 						O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 				if (fd < 0)
-					ret = user_fail(user, error_r, 0, "%s/%s: %s", user->rel, dir,
-							strerror(errno));
+					ret = user_fail(user, error_r, 0, "%s/%s: %s", user->rel,
+							dir, strerror(errno));
 				else
 					fds[nfds++] = fd;
 			}
@@ -564,6 +564,8 @@ store_mailbox_open(struct store_user *user, const char *name, bool readonly,
 	if (mailbox_open_existing(user, name, box_r, error_r) < 0)
 		return -1;
 	(*box_r)->readonly = readonly;
+	if (!readonly)
+		maildir_clean_tmp(*box_r);
 	if (store_mailbox_sync(*box_r, error_r) < 0) {
 		store_mailbox_close(box_r);
 		return -1;

@@ -289,6 +289,60 @@ test_crash_after_link(void **state)
 }
 
 static void
+put_file(const char *dir, const char *name, time_t age)
+{
+	char path[768];
+
+	assert_true(snprintf(path, sizeof(path), "%s/%s", dir, name) < (int)sizeof(path));
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "x", 1), 1);
+	close(fd);
+	struct timespec t[2] = {{.tv_sec = time(NULL) - age}, {.tv_sec = time(NULL) - age}};
+	assert_int_equal(utimensat(AT_FDCWD, path, t, 0), 0);
+}
+
+/* What an interrupted copy into a mailbox leaves in its tmp/ goes at the
+ * next read-write open: at once when its writer (pid and host in the name)
+ * is gone, after 36 hours when the name is another program's. */
+static void
+test_tmp_leftovers(void **state)
+{
+	struct fixture *f = *state;
+	char tmp[512], name[256];
+	struct store_user *u;
+
+	deliver_one(f->store, A, "Subject: x\n\n\n");
+	pid_t child = fork();
+	if (child == 0)
+		_exit(0);
+	assert_int_equal(waitpid(child, NULL, 0), child);
+	user_path(f, "tmp", tmp, sizeof(tmp));
+	snprintf(name, sizeof(name), "%ld.M1P%ldQ1.%s", (long)time(NULL), (long)child,
+		 f->store->host);
+	put_file(tmp, name, 0); /* writer gone */
+	snprintf(name, sizeof(name), "%ld.M1P%ldQ2.%s", (long)time(NULL), (long)getpid(),
+		 f->store->host);
+	put_file(tmp, name, 0);			    /* writer alive */
+	put_file(tmp, "1.procmail.other-host", 60); /* in progress */
+	put_file(tmp, "2.procmail.other-host", STORE_MAILDIR_TMP_STALE_SECS + 60); /* stale */
+	assert_int_equal(count_files(tmp, ""), 4);
+
+	struct store_mailbox *box = open_box(f, &u, "INBOX", true);
+	close_box(&box, &u);
+	assert_int_equal(count_files(tmp, ""), 4); /* read-only: untouched */
+	box = open_box(f, &u, "INBOX", false);
+	close_box(&box, &u);
+	assert_int_equal(count_files(tmp, ""), 2);
+	assert_true(access(tmp, F_OK) == 0);
+	char path[768];
+	snprintf(path, sizeof(path), "%s/1.procmail.other-host", tmp);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/%s", tmp, name);
+	assert_int_equal(access(path, F_OK), 0);
+}
+
+static void
 test_crash_picked_up_after_delivery(void **state)
 {
 	struct fixture *f = *state;
@@ -537,6 +591,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_refresh_rate_limited, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_crash_after_link, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_tmp_leftovers, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_crash_picked_up_after_delivery, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_crash_after_commit, fixture_setup,
