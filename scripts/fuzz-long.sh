@@ -4,7 +4,8 @@
 # niced, until it has had SECONDS of CPU time in all (every run recorded in
 # results.tsv counts, so a later call goes on where one stopped), from a
 # corpus kept between runs in $FUZZ_LONG_DIR/corpus/NAME (default
-# var/fuzz-long; seeded from tests/fuzz/corpus/NAME).
+# var/fuzz-long; seeded from tests/fuzz/corpus/NAME), with the libFuzzer
+# dictionary tests/fuzz/dict/NAME.dict when there is one.
 #
 # CPU time, not wall-clock time, is what counts: a niced fuzzer on a busy
 # machine gets less CPU than its wall-clock time, so a target is run again
@@ -61,8 +62,10 @@ run() {
 	name=$1 short=${1#fuzz_}
 	corpus="$dir/corpus/$short"
 	log="$dir/logs/$short.log"
+	dict=$top/tests/fuzz/dict/$short.dict
+	[ -f "$dict" ] && dict=-dict=$dict || dict=
 	nice -n 19 /usr/bin/time -f '%U %S' -o "$dir/logs/$short.time" \
-		"$dir/bin/$name" -max_total_time="$2" -timeout=10 -rss_limit_mb=2048 \
+		"$dir/bin/$name" -max_total_time="$2" -timeout=10 -rss_limit_mb=2048 ${dict:+"$dict"} \
 		-artifact_prefix="$dir/findings/$short-" -print_final_stats=1 \
 		-interrupted_exitcode=72 "$corpus" >"$log" 2>&1
 	rc=$?

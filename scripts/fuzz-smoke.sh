@@ -1,7 +1,9 @@
 #!/bin/sh
 # fuzz-smoke.sh BUILD_DIR SECONDS - run every libFuzzer target of
 # tests/fuzz/fuzz_*.c, built in BUILD_DIR, for SECONDS each, from a copy of
-# its seed corpus in tests/fuzz/corpus/NAME.
+# its seed corpus in tests/fuzz/corpus/NAME, with the libFuzzer dictionary
+# tests/fuzz/dict/NAME.dict when there is one (a dictionary libFuzzer cannot
+# parse fails the target).
 #
 # A target fails when its binary is missing (not built), when it crashes,
 # finds a leak or a time-out (the input is copied to tests/fuzz/findings/),
@@ -36,7 +38,9 @@ for src in $targets; do
 	mkdir -p "$work/$short" "$work/artifacts-$short"
 	[ -d "$top/tests/fuzz/corpus/$short" ] && cp -r "$top/tests/fuzz/corpus/$short/." "$work/$short/"
 	log="$work/$short.log"
-	if ! "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+	dict=$top/tests/fuzz/dict/$short.dict
+	[ -f "$dict" ] && dict=-dict=$dict || dict=
+	if ! "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 ${dict:+"$dict"} \
 		-artifact_prefix="$work/artifacts-$short/" -print_final_stats=1 \
 		"$work/$short" >"$log" 2>&1; then
 		fail "$name" "crash, leak or time-out"
