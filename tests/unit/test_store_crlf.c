@@ -193,17 +193,18 @@ test_header_only(void **state)
 		}
 		check_header(in, n);
 	}
-	check_header("\r\nbody\n", 7); /* empty header */
-	check_header("\nbody\n", 6);
-	check_header("A: b\n\nbody\n", 12);
-	check_header("A: b\r\n\r\nbody\r\n", 16);
-	check_header("A: b\n\r\rx\n\nbody\n", 17); /* a lone-CR line is not empty */
-	check_header("A: b\n", 5);		   /* no body */
+#define CHECK_HEADER_STR(s) check_header(s, sizeof(s) - 1)
+	CHECK_HEADER_STR("\r\nbody\n"); /* empty header */
+	CHECK_HEADER_STR("\nbody\n");
+	CHECK_HEADER_STR("A: b\n\nbody\n");
+	CHECK_HEADER_STR("A: b\r\n\r\nbody\r\n");
+	CHECK_HEADER_STR("A: b\n\r\rx\n\nbody\n"); /* a lone-CR line is not empty */
+	CHECK_HEADER_STR("A: b\n");		   /* no body */
 	memset(in, 'h', 40000);
 	in[32766] = '\n'; /* the blank line straddles two reads */
 	in[32767] = '\n';
 	check_header(in, 40000);
-	in[32767] = 'h';
+	in[32766] = 'h'; /* LF, then CR LF across the boundary */
 	in[32767] = '\n';
 	in[32768] = '\r';
 	in[32769] = '\n';
