@@ -10,9 +10,10 @@ results=${1:-${FUZZ_LONG_DIR:-$top/var/fuzz-long}/results.tsv}
 echo "| target | hours | executions | findings | corpus |"
 echo "|---|---:|---:|---:|---:|"
 awk -F'\t' '
+	# executions with %.0f: the %d of mawk stops at 2^31 - 1
 	{ secs[$2] += $3; runs[$2] += $4; corpus[$2] = $5
 	  if ($6 ~ /^FINDING/ || $6 ~ /^DID-NOT/) bad[$2]++ }
 	END {
 		for (t in secs)
-			printf "| `%s` | %.2f | %d | %d | %d |\n", t, secs[t] / 3600, runs[t], bad[t], corpus[t]
+			printf "| `%s` | %.2f | %.0f | %d | %d |\n", t, secs[t] / 3600, runs[t], bad[t], corpus[t]
 	}' "$results" | sort
