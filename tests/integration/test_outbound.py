@@ -384,9 +384,16 @@ def test_queue_flush_wakes_the_runner(mta, fakes, port):
     p = mta(**{"delivery.retry_min": "1h", "delivery.retry_max": "2h"})
     send(p, ["bob@remote.test"], subject="flush me")
     assert wait_for(lambda: "status=deferred" in p.log_text(), 20)
-    listing = subprocess.run([BIN, "--data", str(p.data), "queue", "list"],
-                             capture_output=True, text=True, timeout=30)
-    assert "bob@remote.test" in listing.stdout and "deferred" in listing.stdout
+
+    def listing():
+        return subprocess.run([BIN, "--data", str(p.data), "queue", "list"],
+                              capture_output=True, text=True, timeout=30).stdout
+
+    # The attempt is logged as it ends and saved in the message's state
+    # file right after (as Postfix logs before its queue manager moves the
+    # file): the listing says "deferred" once the state is saved.
+    assert wait_for(lambda: "deferred" in listing(), 20), listing()
+    assert "bob@remote.test" in listing()
     f = fakes("mx1", port)
     r = subprocess.run([BIN, "--data", str(p.data), "queue", "flush"],
                        capture_output=True, text=True, timeout=30)
