@@ -115,6 +115,22 @@ def tls_client_context():
     return ctx
 
 
+def handoff_sockets(master):
+    """The workers' listening hand-over sockets (abstract names
+    postern-handoff-MASTER-ROW, src/server/handoff.c)."""
+    prefix = f"@postern-handoff-{master}-"
+    paths = set()
+    try:
+        with open("/proc/net/unix") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 8 and parts[7].startswith(prefix):
+                    paths.add(parts[7])
+    except OSError:
+        pass
+    return paths
+
+
 class Postern:
     """One `postern serve` process on its own data directory and ports."""
 
@@ -187,9 +203,13 @@ class Postern:
             if self.proc.poll() is not None or not ok:
                 self.stop()
                 raise AssertionError("postern did not start:\n" + self.log_text())
-            # Every worker has its event loop running.
-            wait_for(lambda: len(self.workers()) >= int(
-                self.options.get("server.workers", "2")), 5)
+            # Every worker has its event loop running: it makes its
+            # hand-over socket once its databases are open, right before
+            # the loop (a worker still opening them grows by megabytes,
+            # which tests measuring memory would count).
+            n = int(self.options.get("server.workers", "2"))
+            wait_for(lambda: len(self.workers()) >= n and
+                     len(handoff_sockets(self.master())) >= n, 10)
         return self
 
     def master(self):
