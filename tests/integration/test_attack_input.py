@@ -153,7 +153,9 @@ def strace(log, trace):
     return wrapper
 
 
-SYSCALL = re.compile(r"^(\d+) +(?:<\.\.\. )?(\w+)\((.*)")
+SYSCALL = re.compile(r"^(\d+) +(\w+)\((.*)")
+# The end of a call strace split around another process's ("<unfinished ...>").
+RESUMED = re.compile(r"^(\d+) +<\.\.\. (\w+) resumed>")
 # A path argument: a string, possibly after a directory descriptor.
 PATH_ARG = re.compile(r'(?:^|, )(?:(AT_FDCWD|-?\d+)(?:<((?:[^>\\]|\\.)*)>)?, )?'
                       r'"((?:[^"\\]|\\.)*)"')
@@ -177,11 +179,12 @@ def traced_paths(log, cwd, after=None):
     if after is not None:
         lines = lines[next(i for i, l in enumerate(lines) if after in l):]
     for line in lines:
-        m = SYSCALL.match(line)
-        if m and "resumed>" in line:
-            if m.group(2) == "chdir" and m.group(1) in pending and line.rstrip().endswith("= 0"):
-                cwd = pending.pop(m.group(1))
+        r = RESUMED.match(line)
+        if r:
+            if r.group(2) == "chdir" and r.group(1) in pending and line.rstrip().endswith("= 0"):
+                cwd = pending.pop(r.group(1))
             continue
+        m = SYSCALL.match(line)
         if not m:
             continue
         call, args = m.group(2), m.group(3)
