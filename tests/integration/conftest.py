@@ -6,6 +6,7 @@ for start/stop scenarios. Every process a test starts is stopped, and the
 harness checks that none is left behind.
 """
 import os
+import random
 import signal
 import socket
 import ssl
@@ -28,12 +29,30 @@ SERVICES = ["smtp", "submission", "smtps", "imap", "imaps",
 IMPLICIT_TLS = {"smtps", "imaps", "pop3s", "https"}
 
 
+def ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(host="127.0.0.1"):
-    """A TCP port that nothing listens on right now."""
+    """A TCP port that nothing uses right now, below the ephemeral range:
+    a port the kernel may give a client's connection could be taken while
+    a killed server is down (its restart then fails to listen), or be
+    connected to itself by a client retrying it (TCP simultaneous open)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    low = ephemeral_low()
+    for _ in range(200):
+        port = random.randrange(10000, low) if low > 11000 else 0
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise AssertionError("no free port below the ephemeral range")
 
 
 def run_cli(*args, data=None, input=None, check=False):

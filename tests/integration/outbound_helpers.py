@@ -8,6 +8,8 @@ import subprocess
 import threading
 import time
 
+from conftest import free_port
+
 
 def make_cert(tmp, name="mx.test"):
     """A self-signed certificate and key (PEM files) for a fake exchanger."""
@@ -249,10 +251,7 @@ def outbound_options(dns, port, **extra):
 def free_port_on(hosts):
     """A port free on every one of hosts."""
     for _ in range(100):
-        s = socket.socket()
-        s.bind((hosts[0], 0))
-        port = s.getsockname()[1]
-        s.close()
+        port = free_port(hosts[0])  # below the ephemeral range
         ok = True
         for h in hosts[1:]:
             t = socket.socket()
