@@ -116,6 +116,16 @@ put_upper(struct buf *b, const char *s, size_t n)
 	}
 }
 
+static void
+section_clear(struct imap_fetch_section *s)
+{
+	free(s->part);
+	for (size_t k = 0; k < s->nfields; k++)
+		free(s->fields[k]);
+	free(s->fields);
+	free(s->reply_name);
+}
+
 static struct imap_fetch_section *
 section_add(struct imap_fetch *f)
 {
@@ -308,14 +318,41 @@ read_section_item(struct imap_fetch *f, const char *s, size_t len, size_t open, 
 	return error;
 }
 
+/* The section just read is answered as an earlier one would be (same
+ * name, same partial; PEEK aside, which only sets_seen records). */
+static bool
+section_repeated(const struct imap_fetch *f)
+{
+	const struct imap_fetch_section *last = &f->sections[f->nsections - 1];
+
+	for (size_t i = 0; i + 1 < f->nsections; i++) {
+		const struct imap_fetch_section *s = &f->sections[i];
+		if (strcmp(s->reply_name, last->reply_name) == 0 && s->partial == last->partial &&
+		    s->offset == last->offset && s->length == last->length)
+			return true;
+	}
+	return false;
+}
+
 static const char *
 read_item(struct imap_fetch *f, const struct imap_arg *a, bool macros)
 {
 	if (a->type != IMAP_ARG_ATOM)
 		return "bad FETCH item";
 	const char *open = memchr(a->str, '[', a->len);
-	if (open != NULL)
-		return read_section_item(f, a->str, a->len, (size_t)(open - a->str), true, true);
+	if (open != NULL) {
+		const char *error =
+		    read_section_item(f, a->str, a->len, (size_t)(open - a->str), true, true);
+		if (error != NULL)
+			return error;
+		/* Asked again: answered once. At most IMAP_FETCH_MAX_SECTIONS
+		 * others, each costing a copy of (part of) every message. */
+		if (section_repeated(f))
+			section_clear(&f->sections[--f->nsections]);
+		else if (f->nsections > IMAP_FETCH_MAX_SECTIONS)
+			return "too many FETCH sections";
+		return NULL;
+	}
 	for (size_t i = macros ? 0 : N_MACROS; i < N_ELEMENTS(simple_items); i++) {
 		if (ascii_ci_equal(a->str, a->len, simple_items[i].name)) {
 			f->items |= simple_items[i].items;
@@ -391,14 +428,8 @@ imap_fetch_parse(const struct imap_arg *args, size_t count, struct imap_fetch *f
 void
 imap_fetch_clear(struct imap_fetch *fetch)
 {
-	for (size_t i = 0; i < fetch->nsections; i++) {
-		struct imap_fetch_section *s = &fetch->sections[i];
-		free(s->part);
-		for (size_t k = 0; k < s->nfields; k++)
-			free(s->fields[k]);
-		free(s->fields);
-		free(s->reply_name);
-	}
+	for (size_t i = 0; i < fetch->nsections; i++)
+		section_clear(&fetch->sections[i]);
 	free(fetch->sections);
 	memset(fetch, 0, sizeof(*fetch));
 }

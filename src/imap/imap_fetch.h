@@ -50,6 +50,11 @@ struct imap_fetch_section {
 	char *reply_name;
 };
 
+/* Most distinct sections one FETCH may ask for (identical ones count once);
+ * more is refused. Each is answered with its own copy of (part of) the
+ * message, so this bounds what one FETCH can make of one message. */
+#define IMAP_FETCH_MAX_SECTIONS 100
+
 struct imap_fetch {
 	unsigned items;		   /* enum imap_fetch_item */
 	struct imap_fetch_section *sections;
@@ -74,7 +79,10 @@ struct imap_fetch {
  * VANISHED (only with CHANGEDSINCE; the caller checks it is UID FETCH
  * with QRESYNC enabled), each at most once. Returns 0 or -1 with
  * *error_r (static text for a BAD reply) and *fetch_r empty. Free with
- * imap_fetch_clear. Repeated items give repeated sections. */
+ * imap_fetch_clear. A section asked for again (the same reply name and
+ * partial: BODY[1] and BODY.PEEK[1] are one) is kept once, so it is
+ * answered once (the answer would be the same bytes under the same name);
+ * more than IMAP_FETCH_MAX_SECTIONS distinct sections are an error. */
 int imap_fetch_parse(const struct imap_arg *args, size_t count, struct imap_fetch *fetch_r,
 		     const char **error_r);
 void imap_fetch_clear(struct imap_fetch *fetch);

@@ -4,7 +4,10 @@
  * command is dispatched by name and state. A command either finishes at
  * once (its tagged reply written) or leaves the session waiting (password
  * check, SASL exchange, IDLE, a FETCH paused until the client reads); input
- * is not read meanwhile, so pipelined commands run in order.
+ * is not read meanwhile, so pipelined commands run in order. Nor is it
+ * while more output waits than conn_output_full() allows: a client that
+ * pipelines commands without reading their answers gets the next ones run
+ * once it has read (the drained callback), so its output stays bounded.
  */
 #include "lib/common.h"
 
@@ -22,6 +25,8 @@
 
 /* Longest SASL response or DONE line. */
 #define IMAPD_RAW_LINE_MAX 16384
+/* What a session is told when the server stops (RFC 5530 UNAVAILABLE). */
+#define IMAPD_GOODBYE "* BYE [UNAVAILABLE] Server shutting down\r\n"
 
 static void imapd_input(struct conn *c);
 
@@ -126,12 +131,24 @@ imapd_store_failed(struct imapd *s, const char *tag, const char *what, const cha
 	imapd_tagged(s, tag, "NO", "[SERVERBUG] %s failed: internal error", what);
 }
 
+/* Tell the selected mailbox's changes before a command runs; -1 when it
+ * cannot, with the command answered (a mailbox deleted or made again
+ * under the session has sent BYE and closes, which no answer follows). */
+static int
+sync_before(struct imapd *s, const char *tag, bool allow_expunge)
+{
+	if (s->state != IMAPD_SELECTED || imapd_view_sync(s, allow_expunge) == 0)
+		return 0;
+	imapd_tagged(s, tag, "NO", "[SERVERBUG] Mailbox unavailable");
+	return -1;
+}
+
 /* ---- commands without a state of their own ---- */
 
 static void
 imapd_cmd_noop(struct imapd *s, const struct imap_command *cmd)
 {
-	if (s->state == IMAPD_SELECTED && imapd_view_sync(s, true) < 0)
+	if (sync_before(s, cmd->tag, true) < 0)
 		return;
 	imapd_tagged(s, cmd->tag, "OK", "%s completed", cmd->name);
 }
@@ -232,7 +249,7 @@ imapd_cmd_idle(struct imapd *s, const struct imap_command *cmd)
 		imapd_bad(s, cmd->tag, "IDLE takes no arguments");
 		return;
 	}
-	if (s->state == IMAPD_SELECTED && imapd_view_sync(s, true) < 0)
+	if (sync_before(s, cmd->tag, true) < 0)
 		return;
 	if (store_user_changes(s->su, &s->idle_changes, &error) < 0) {
 		imapd_store_failed(s, cmd->tag, "IDLE", error);
@@ -409,12 +426,8 @@ dispatch(struct imapd *s, const struct imap_command *cmd)
 	str_copy(s->cmd_name, sizeof(s->cmd_name), c->name);
 	/* Tell what other sessions changed before the command runs, so that
 	 * a client learns it at its next command (RFC 9051 5.2). */
-	if (s->state == IMAPD_SELECTED && c->sync_first) {
-		if (imapd_view_sync(s, c->expunge_ok) < 0) {
-			imapd_tagged(s, cmd->tag, "NO", "[SERVERBUG] Mailbox unavailable");
-			return;
-		}
-	}
+	if (c->sync_first && sync_before(s, cmd->tag, c->expunge_ok) < 0)
+		return;
 	c->run(s, cmd);
 }
 
@@ -473,7 +486,10 @@ imapd_input(struct conn *c)
 {
 	struct imapd *s = c->session;
 
-	while (!c->closing && !c->starttls_pending && s->state != IMAPD_LOGOUT) {
+	/* Output the client has not taken: the next command waits for it
+	 * (imapd_drained goes on), as POP3 does. */
+	while (!c->closing && !c->starttls_pending && s->state != IMAPD_LOGOUT &&
+	       !conn_output_full(c)) {
 		if (s->wait == IMAPD_WAIT_AUTH || s->wait == IMAPD_WAIT_OUTPUT ||
 		    s->wait == IMAPD_WAIT_APPEND)
 			return;
@@ -547,6 +563,7 @@ imapd_timeout(struct conn *c)
 {
 	struct imapd *s = c->session;
 
+	imapd_fetch_interrupt(s);
 	conn_printf(c, "* BYE Disconnected for inactivity\r\n");
 	imapd_set_state(s, IMAPD_LOGOUT);
 	conn_close_after_flush(c);
@@ -559,7 +576,8 @@ imapd_shutdown(struct conn *c)
 
 	if (s->wait == IMAPD_WAIT_AUTH || s->wait == IMAPD_WAIT_APPEND)
 		return; /* answered first; the client is told at its next command */
-	conn_printf(c, "* BYE [UNAVAILABLE] Server shutting down\r\n");
+	imapd_fetch_interrupt(s);
+	conn_printf(c, "%s", IMAPD_GOODBYE);
 	imapd_set_state(s, IMAPD_LOGOUT);
 	conn_close_after_flush(c);
 }
@@ -569,10 +587,10 @@ imapd_drained(struct conn *c)
 {
 	struct imapd *s = c->session;
 
-	if (s->wait == IMAPD_WAIT_OUTPUT) {
+	/* A paused FETCH goes on; then the commands that wait. */
+	if (s->wait == IMAPD_WAIT_OUTPUT)
 		imapd_fetch_continue(s);
-		imapd_resume(s);
-	}
+	imapd_resume(s);
 }
 
 static void
@@ -606,4 +624,5 @@ const struct protocol proto_imap = {
     .free = imapd_free,
     .refusal_prefix = "* BYE [UNAVAILABLE] ",
     .refusal_suffix = "\r\n",
+    .goodbye = IMAPD_GOODBYE,
 };

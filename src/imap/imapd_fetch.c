@@ -3,9 +3,13 @@
  * Metadata (flags, dates, sizes, MODSEQ) comes from the index rows; ENVELOPE,
  * BODY and BODYSTRUCTURE from the cache kept with each row (built at
  * delivery, or here on first use and stored); sections from the message
- * file, read whole as CRLF and parsed once per message. A FETCH stops
- * producing when IMAPD_OUTPUT_HIGH bytes wait to be sent and goes on as
- * the client reads, so a "FETCH 1:* BODY[]" costs bounded memory.
+ * file, read whole as CRLF and parsed once per message. Output is bounded:
+ * the items that carry message content (sections, RFC822...) go out one at
+ * a time, and when IMAPD_OUTPUT_HIGH bytes wait to be sent, after any
+ * message or any such item, the FETCH stops producing and goes on as the
+ * client reads. A session so holds at most about one message (loaded, and
+ * one item made of it) beyond the high-water mark, whatever the set and
+ * the items asked.
  */
 #include "lib/common.h"
 
@@ -22,20 +26,62 @@
 #include "mime/part.h"
 #include "mime/section.h"
 
-/* Rows read per store iteration before output is checked. */
+/* Rows read per store iteration. */
 #define FETCH_BATCH 256
+
+/* The message loaded for this response, and its part tree. */
+struct loaded {
+	struct buf msg;
+	bool have, failed;
+	struct mime_message tree;
+	bool parsed;
+	bool shallow;	   /* tree holds the message's own header only */
+	bool shallow_ok;   /* this FETCH needs no part below the message */
+	bool header_ok;	   /* ... nor anything past the message's header */
+	struct buf direct; /* a structure built without the cache */
+};
+
+/* A message whose response is open: its content items (RFC822.HEADER,
+ * RFC822.TEXT, RFC822, then the sections) are written one at a time. */
+struct fetch_msg {
+	struct loaded l;
+	/* "* n FETCH (" and the items before the content ones, held back
+	 * while none of them was written (so that a first content item that
+	 * fails leaves no empty response); NULL once sent. */
+	struct evbuffer *head;
+	bool sp;     /* an item was written: the next one needs a space */
+	size_t item; /* the next content item */
+};
 
 struct imapd_fetch_job {
 	char *tag;
 	char what[16]; /* "FETCH", "UID FETCH" */
 	struct imap_fetch f;
 	uint32_t *uids;
-	size_t n, next;
-	uint32_t *seen; /* UIDs whose \Seen this FETCH set: FLAGS go along */
+	size_t n, next;	       /* uids[next] is the next message to begin */
+	struct fetch_msg *cur; /* the message being written, or NULL */
+	uint32_t *seen;	       /* UIDs whose \Seen this FETCH set: FLAGS go along */
 	size_t nseen;
 	bool gone;	  /* some message vanished meanwhile */
 	bool unknown_cte; /* BINARY of an unknown encoding */
 };
+
+static void
+fetch_msg_free(struct fetch_msg **fmp)
+{
+	struct fetch_msg *fm = *fmp;
+
+	if (fm == NULL)
+		return;
+	if (fm->head != NULL)
+		evbuffer_free(fm->head);
+	if (fm->l.parsed)
+		mime_message_clear(&fm->l.tree);
+	buf_release(&fm->l.msg);
+	buf_release(&fm->l.direct);
+	free(fm);
+	*fmp = NULL;
+}
 
 void
 imapd_fetch_job_free(struct imapd_fetch_job **jobp)
@@ -44,6 +90,7 @@ imapd_fetch_job_free(struct imapd_fetch_job **jobp)
 
 	if (job == NULL)
 		return;
+	fetch_msg_free(&job->cur);
 	imap_fetch_clear(&job->f);
 	free(job->tag);
 	free(job->uids);
@@ -66,6 +113,12 @@ imapd_load_message(struct imapd *s, uint32_t uid, bool header_only, struct buf *
 	return r;
 }
 
+static bool
+output_high(struct imapd *s)
+{
+	return evbuffer_get_length(imapd_out(s)) > IMAPD_OUTPUT_HIGH;
+}
+
 static void
 put_date(struct evbuffer *out, time_t t)
 {
@@ -82,18 +135,6 @@ put_date(struct evbuffer *out, time_t t)
 			    months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
 			    sign, off / 60, off % 60);
 }
-
-/* The message loaded for this response, and its part tree. */
-struct loaded {
-	struct buf msg;
-	bool have, failed;
-	struct mime_message tree;
-	bool parsed;
-	bool shallow;	   /* tree holds the message's own header only */
-	bool shallow_ok;   /* this FETCH needs no part below the message */
-	bool header_ok;	   /* ... nor anything past the message's header */
-	struct buf direct; /* a structure built without the cache */
-};
 
 static bool
 load(struct imapd *s, uint32_t uid, struct loaded *l)
@@ -199,17 +240,25 @@ slice(const char **p, size_t *len, const struct imap_fetch_section *sec)
 	*len = n;
 }
 
-/* The bytes of a BODY section: the whole message as loaded (no parse, no
- * copy: what BODY[] and RFC822 ask, most of all), or the section copied
- * into tmp. */
+/* The bytes of a BODY section: a piece of the message as loaded when the
+ * section is one (the whole message, HEADER, TEXT, a part, MIME: no copy),
+ * else (HEADER.FIELDS) the section copied into tmp. */
 static void
 section_bytes(struct loaded *l, const char *part, enum mime_section_text text,
 	      const char *const *fields, size_t nfields, struct buf *tmp, const char **p_r,
 	      size_t *len_r)
 {
+	size_t off, n;
+
 	if (part[0] == '\0' && text == MIME_SECTION_ALL) {
 		*p_r = buf_cstr(&l->msg);
 		*len_r = l->msg.len;
+		return;
+	}
+	if (mime_section_range(tree(l), part, text, &off, &n) == 0 && off <= l->msg.len &&
+	    n <= l->msg.len - off) {
+		*p_r = l->msg.data + off;
+		*len_r = n;
 		return;
 	}
 	if (mime_section_get(l->msg.data, l->msg.len, tree(l), part, text, fields, nfields, tmp) <
@@ -219,10 +268,10 @@ section_bytes(struct loaded *l, const char *part, enum mime_section_text text,
 	*len_r = tmp->len;
 }
 
-/* One section item; false when the whole FETCH must fail (UNKNOWN-CTE). */
+/* One section item into out; false when the whole FETCH must fail
+ * (UNKNOWN-CTE), out then unchanged. */
 static bool
-put_section(struct imapd_fetch_job *job, struct evbuffer *out, const struct imap_fetch_section *sec,
-	    struct loaded *l)
+put_section(struct evbuffer *out, const struct imap_fetch_section *sec, struct loaded *l)
 {
 	struct buf b;
 	const char *p;
@@ -239,7 +288,6 @@ put_section(struct imapd_fetch_job *job, struct evbuffer *out, const struct imap
 		enum mime_binary_result r =
 		    mime_binary_get(l->msg.data, l->msg.len, tree(l), sec->part, &b);
 		if (r == MIME_BINARY_UNKNOWN_CTE) {
-			job->unknown_cte = true;
 			buf_release(&b);
 			return false;
 		}
@@ -274,65 +322,87 @@ in_list(const uint32_t *v, size_t n, uint32_t x)
 	return lo < n && v[lo] == x;
 }
 
-/* "* seq FETCH (...)" for one message; false when it could not be read. */
+/* The content items before the sections, in the order they are answered. */
+static const struct {
+	unsigned item;
+	enum mime_section_text text;
+	const char *name;
+} rfc822_items[] = {
+    {IMAP_FETCH_RFC822_HEADER, MIME_SECTION_HEADER, "RFC822.HEADER "},
+    {IMAP_FETCH_RFC822_TEXT, MIME_SECTION_TEXT, "RFC822.TEXT "},
+    {IMAP_FETCH_RFC822, MIME_SECTION_ALL, "RFC822 "},
+};
+
+static size_t
+content_count(const struct imap_fetch *f)
+{
+	return N_ELEMENTS(rfc822_items) + f->nsections;
+}
+
+/* Open the response of a message: "* seq FETCH (" and the items that come
+ * from the index and the cache, and the message loaded when content items
+ * follow. false when the message is skipped (it could not be read). */
 static bool
-fetch_one(struct imapd *s, struct imapd_fetch_job *job, uint32_t seq, const struct store_message *m)
+fetch_begin(struct imapd *s, struct imapd_fetch_job *job, uint32_t seq,
+	    const struct store_message *m)
 {
 	const struct imap_fetch *f = &job->f;
-	struct evbuffer *msgout = evbuffer_new();
-	struct loaded l = {0};
+	struct fetch_msg *fm = xcalloc(1, sizeof(*fm));
+	struct loaded *l = &fm->l;
+	struct evbuffer *out = evbuffer_new();
 	struct buf cache;
 	const char *p;
 	size_t len;
-	bool ok = true, sp = false;
+	bool ok = true, content = false;
 
-	buf_init(&l.msg, BUF_UNLIMITED);
-	buf_init(&l.direct, BUF_UNLIMITED);
-	l.shallow_ok = true;
+	fm->head = out;
+	buf_init(&l->msg, BUF_UNLIMITED);
+	buf_init(&l->direct, BUF_UNLIMITED);
+	l->shallow_ok = true;
 	for (size_t i = 0; i < f->nsections; i++)
 		if (f->sections[i].part[0] != '\0' || f->sections[i].kind != IMAP_SECTION_BODY)
-			l.shallow_ok = false;
+			l->shallow_ok = false;
 	/* Only header sections of the message itself: its header is enough.
 	 * (Not with a structure item, which may be built from what is loaded
 	 * and stored as the message's cache.) */
-	l.header_ok = l.shallow_ok &&
-		      !(f->items & (IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE |
-				    IMAP_FETCH_RFC822 | IMAP_FETCH_RFC822_TEXT));
-	for (size_t i = 0; i < f->nsections && l.header_ok; i++)
+	l->header_ok = l->shallow_ok && !(f->items & (IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY |
+						      IMAP_FETCH_BODYSTRUCTURE | IMAP_FETCH_RFC822 |
+						      IMAP_FETCH_RFC822_TEXT));
+	for (size_t i = 0; i < f->nsections && l->header_ok; i++)
 		if (f->sections[i].text != MIME_SECTION_HEADER &&
 		    f->sections[i].text != MIME_SECTION_HEADER_FIELDS &&
 		    f->sections[i].text != MIME_SECTION_HEADER_FIELDS_NOT)
-			l.header_ok = false;
+			l->header_ok = false;
 	buf_init(&cache, BUF_UNLIMITED);
-	evbuffer_add_printf(msgout, "* %u FETCH (", seq);
-#define SEP() (sp ? evbuffer_add(msgout, " ", 1) : (sp = true, 0))
+	evbuffer_add_printf(out, "* %u FETCH (", seq);
+#define SEP() (fm->sp ? evbuffer_add(out, " ", 1) : (fm->sp = true, 0))
 	if (f->items & IMAP_FETCH_UID) {
 		SEP();
-		evbuffer_add_printf(msgout, "UID %u", m->uid);
+		evbuffer_add_printf(out, "UID %u", m->uid);
 	}
 	if ((f->items & IMAP_FETCH_FLAGS) || in_list(job->seen, job->nseen, m->uid)) {
 		SEP();
-		evbuffer_add(msgout, "FLAGS ", 6);
-		imapd_put_flags(msgout, m->flags, m->keywords);
+		evbuffer_add(out, "FLAGS ", 6);
+		imapd_put_flags(out, m->flags, m->keywords);
 		imapd_view_keywords(s, m->keywords);
 	}
 	if (f->items & IMAP_FETCH_INTERNALDATE) {
 		SEP();
-		evbuffer_add(msgout, "INTERNALDATE ", 13);
-		put_date(msgout, m->internal_date);
+		evbuffer_add(out, "INTERNALDATE ", 13);
+		put_date(out, m->internal_date);
 	}
 	if (f->items & IMAP_FETCH_RFC822_SIZE) {
 		SEP();
-		evbuffer_add_printf(msgout, "RFC822.SIZE %llu", (unsigned long long)m->crlf_size);
+		evbuffer_add_printf(out, "RFC822.SIZE %llu", (unsigned long long)m->crlf_size);
 	}
 	if ((f->items & IMAP_FETCH_MODSEQ) || f->changedsince > 0) {
 		SEP();
-		evbuffer_add_printf(msgout, "MODSEQ (%llu)", (unsigned long long)m->modseq);
+		evbuffer_add_printf(out, "MODSEQ (%llu)", (unsigned long long)m->modseq);
 	}
 	if (f->items & IMAP_FETCH_SAVEDATE) {
 		SEP();
-		evbuffer_add(msgout, "SAVEDATE ", 9);
-		put_date(msgout, m->internal_date);
+		evbuffer_add(out, "SAVEDATE ", 9);
+		put_date(out, m->internal_date);
 	}
 	static const struct {
 		unsigned item;
@@ -346,71 +416,112 @@ fetch_one(struct imapd *s, struct imapd_fetch_job *job, uint32_t seq, const stru
 	for (size_t i = 0; i < N_ELEMENTS(structs) && ok; i++) {
 		if (!(f->items & structs[i].item))
 			continue;
-		if (!structure(s, m, &l, structs[i].which, &cache, &p, &len)) {
+		if (!structure(s, m, l, structs[i].which, &cache, &p, &len)) {
 			ok = false;
 			break;
 		}
 		SEP();
-		evbuffer_add(msgout, structs[i].name, strlen(structs[i].name));
-		evbuffer_add(msgout, p, len);
-	}
-	static const struct {
-		unsigned item;
-		enum mime_section_text text;
-		const char *name;
-	} rfc822[] = {
-	    {IMAP_FETCH_RFC822_HEADER, MIME_SECTION_HEADER, "RFC822.HEADER "},
-	    {IMAP_FETCH_RFC822_TEXT, MIME_SECTION_TEXT, "RFC822.TEXT "},
-	    {IMAP_FETCH_RFC822, MIME_SECTION_ALL, "RFC822 "},
-	};
-	for (size_t i = 0; i < N_ELEMENTS(rfc822) && ok; i++) {
-		struct buf b;
-		if (!(f->items & rfc822[i].item))
-			continue;
-		if (!load(s, m->uid, &l)) {
-			ok = false;
-			break;
-		}
-		buf_init(&b, BUF_UNLIMITED);
-		section_bytes(&l, "", rfc822[i].text, NULL, 0, &b, &p, &len);
-		SEP();
-		evbuffer_add(msgout, rfc822[i].name, strlen(rfc822[i].name));
-		put_literal(msgout, p, len, false);
-		buf_release(&b);
-	}
-	for (size_t i = 0; i < f->nsections && ok; i++) {
-		if (!load(s, m->uid, &l)) {
-			ok = false;
-			break;
-		}
-		SEP();
-		if (!put_section(job, msgout, &f->sections[i], &l))
-			ok = false;
+		evbuffer_add(out, structs[i].name, strlen(structs[i].name));
+		evbuffer_add(out, p, len);
 	}
 #undef SEP
-	if (ok) {
-		evbuffer_add(msgout, ")\r\n", 3);
-		evbuffer_add_buffer(imapd_out(s), msgout);
-	} else if (l.failed) {
-		job->gone = true;
-	}
-	evbuffer_free(msgout);
-	if (l.parsed)
-		mime_message_clear(&l.tree);
-	buf_release(&l.msg);
-	buf_release(&l.direct);
 	buf_release(&cache);
-	return ok || !job->unknown_cte;
+	for (size_t i = 0; i < N_ELEMENTS(rfc822_items); i++)
+		content = content || (f->items & rfc822_items[i].item);
+	content = content || f->nsections > 0;
+	/* Read now, before anything of the response is sent. */
+	if (ok && content && !load(s, m->uid, l))
+		ok = false;
+	if (!ok) {
+		if (l->failed)
+			job->gone = true;
+		fetch_msg_free(&fm);
+		return false;
+	}
+	if (fm->sp) {
+		evbuffer_add_buffer(imapd_out(s), out);
+		evbuffer_free(out);
+		fm->head = NULL;
+	}
+	job->cur = fm;
+	return true;
 }
 
-/* Produce until done (true) or the output is full (false: paused). */
+/* Content item i of the open message into out; false for an UNKNOWN-CTE
+ * (out unchanged). Items not asked for add nothing. */
+static bool
+put_content(struct imapd_fetch_job *job, size_t i, struct evbuffer *out)
+{
+	const struct imap_fetch *f = &job->f;
+	struct loaded *l = &job->cur->l;
+
+	if (i >= N_ELEMENTS(rfc822_items))
+		return put_section(out, &f->sections[i - N_ELEMENTS(rfc822_items)], l);
+	if (f->items & rfc822_items[i].item) {
+		struct buf b;
+		const char *p;
+		size_t len;
+		buf_init(&b, BUF_UNLIMITED);
+		section_bytes(l, "", rfc822_items[i].text, NULL, 0, &b, &p, &len);
+		evbuffer_add(out, rfc822_items[i].name, strlen(rfc822_items[i].name));
+		put_literal(out, p, len, false);
+		buf_release(&b);
+	}
+	return true;
+}
+
+/* Write the open message's content items and close its response: true
+ * when done with it, false when paused (output full, items left). After
+ * an UNKNOWN-CTE the response ends with what was written before it, and
+ * the FETCH fails (as Dovecot answers). */
+static bool
+fetch_items(struct imapd *s, struct imapd_fetch_job *job)
+{
+	struct fetch_msg *fm = job->cur;
+	struct evbuffer *out = imapd_out(s);
+	struct evbuffer *piece = evbuffer_new();
+	size_t count = content_count(&job->f);
+
+	while (fm->item < count) {
+		if (!put_content(job, fm->item++, piece)) {
+			job->unknown_cte = true;
+			break;
+		}
+		if (evbuffer_get_length(piece) == 0)
+			continue;
+		if (fm->head != NULL) {
+			evbuffer_add_buffer(out, fm->head);
+			evbuffer_free(fm->head);
+			fm->head = NULL;
+		}
+		if (fm->sp)
+			evbuffer_add(out, " ", 1);
+		fm->sp = true;
+		evbuffer_add_buffer(out, piece);
+		if (fm->item < count && output_high(s)) {
+			evbuffer_free(piece);
+			return false;
+		}
+	}
+	evbuffer_free(piece);
+	/* Nothing written (the first content item failed): no response. */
+	if (fm->head == NULL)
+		evbuffer_add(out, ")\r\n", 3);
+	fetch_msg_free(&job->cur);
+	return true;
+}
+
+/* Produce until done (true) or the output is full (false: paused, after a
+ * message or one of its content items; goes on from there). */
 static bool
 fetch_run(struct imapd *s, struct imapd_fetch_job *job)
 {
 	const char *error;
 
+	if (job->cur != NULL && !fetch_items(s, job))
+		return false;
 	while (job->next < job->n && !job->unknown_cte) {
-		if (evbuffer_get_length(imapd_out(s)) > IMAPD_OUTPUT_HIGH)
+		if (output_high(s))
 			return false;
 		struct store_iter *it;
 		const struct store_message *m;
@@ -424,6 +535,7 @@ fetch_run(struct imapd *s, struct imapd_fetch_job *job)
 		}
 		int r;
 		size_t j = job->next;
+		bool paused = false;
 		while ((r = store_iter_next(it, &m, &error)) > 0) {
 			while (j < end && job->uids[j] < m->uid)
 				j++;
@@ -432,13 +544,19 @@ fetch_run(struct imapd *s, struct imapd_fetch_job *job)
 			if (job->uids[j] != m->uid)
 				continue;
 			uint32_t seq = imapd_view_seq(s->view, m->uid);
-			if (seq != 0 && !fetch_one(s, job, seq, m))
+			if (seq == 0 || !fetch_begin(s, job, seq, m))
+				continue;
+			paused = !fetch_items(s, job) || output_high(s);
+			if (paused || job->unknown_cte)
 				break;
 		}
 		store_iter_free(&it);
 		if (r < 0)
 			conn_log(s->conn, LOG_LVL_ERROR, "%s: fetch: %s", s->address, error);
-		job->next = end;
+		/* Paused: the message at j is done or open in job->cur. */
+		job->next = paused ? j + 1 : end;
+		if (paused)
+			return false;
 	}
 	return true;
 }
@@ -470,6 +588,18 @@ imapd_fetch_continue(struct imapd *s)
 		return;
 	}
 	fetch_finish(s);
+}
+
+void
+imapd_fetch_interrupt(struct imapd *s)
+{
+	struct fetch_msg *fm = s->job != NULL ? s->job->cur : NULL;
+
+	if (fm != NULL && fm->head == NULL && s->conn->bev != NULL && !s->conn->closing)
+		evbuffer_add(imapd_out(s), ")\r\n", 3);
+	imapd_fetch_job_free(&s->job);
+	if (s->wait == IMAPD_WAIT_OUTPUT)
+		s->wait = IMAPD_WAIT_NONE;
 }
 
 /* FETCH that sets \Seen: set it first, so the responses show it (and

@@ -18,6 +18,9 @@
 #include "store/names.h"
 
 #define SEP "."
+/* Patterns in one LIST (RFC 5258 allows a list): each is matched against
+ * every mailbox. */
+#define IMAPD_LIST_PATTERNS_MAX 32
 
 int
 imapd_mailbox_arg(struct imapd *s, const char *tag, const struct imap_arg *arg, struct buf *name)
@@ -176,71 +179,186 @@ list_reply(struct imapd *s, const char *name, const char *attrs, bool child_info
 	evbuffer_add(out, "\r\n", 2);
 }
 
-static bool
-has_subscribed_child(const struct store_mailbox_info *list, size_t n, const char *name)
+/* A name above mailboxes that is no mailbox: the first len bytes of
+ * list[box].name (a few bytes, however long the name). */
+struct list_parent {
+	uint32_t box, len;
+	bool told;
+};
+
+/* One LIST command's view of the mailboxes, and what it derives from
+ * them once for all its patterns, so that a command costs O(n log n) in
+ * the number of mailboxes (times the length of a name), not O(n^2). */
+struct list_ctx {
+	const struct store_mailbox_info *list; /* INBOX first, then in name order */
+	size_t n;
+	unsigned opts, status;
+	bool *told;		/* list[i] was answered (for an earlier pattern) */
+	bool *subscribed_below; /* a subscribed mailbox is below list[i] */
+	bool have_below;
+	struct list_parent *parents; /* as met */
+	size_t nparents, parents_alloc;
+	bool have_parents;
+};
+
+/* strcmp order of p[0..len) and the string b. */
+static int
+name_cmp(const char *p, size_t len, const char *b)
 {
-	for (size_t i = 0; i < n; i++)
-		if (list[i].subscribed && mailbox_name_is_below(list[i].name, name))
-			return true;
-	return false;
+	size_t blen = strlen(b);
+	int r = memcmp(p, b, MIN(len, blen));
+
+	return r != 0 ? r : len < blen ? -1 : len > blen ? 1 : 0;
 }
 
-/* A parent that does not exist as a mailbox but whose children do is
- * listed (\NonExistent or \Noselect) when '%' stops at its level. */
-static void
-list_missing_parents(struct imapd *s, const char *pat, const struct store_mailbox_info *list,
-		     size_t n, unsigned opts, char ***seen, size_t *nseen)
+/* The index of the mailbox named p[0..len), or -1. */
+static ssize_t
+list_find(const struct list_ctx *ctx, const char *p, size_t len)
 {
-	for (size_t i = 0; i < n; i++) {
-		if ((opts & LIST_SEL_SUBSCRIBED) && !list[i].subscribed)
+	size_t lo = 0, hi = ctx->n;
+
+	if (ctx->n > 0 && strcmp(ctx->list[0].name, "INBOX") == 0) {
+		if (name_cmp(p, len, "INBOX") == 0)
+			return 0;
+		lo = 1;
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = name_cmp(p, len, ctx->list[mid].name);
+		if (r == 0)
+			return (ssize_t)mid;
+		if (r < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
+
+/* For each mailbox list[i] (only the subscribed ones: subscribed_only),
+ * each of its ancestors ("a.b", then "a", of "a.b.c": the first len bytes
+ * of its name) that no mailbox before it has: fn(ctx, i, len). The names
+ * below an ancestor are neighbours in name order, so an ancestor shared
+ * with an earlier mailbox is shared with the one just before; comparing
+ * with that one is enough. */
+static void
+each_new_ancestor(struct list_ctx *ctx, bool subscribed_only,
+		  void (*fn)(struct list_ctx *ctx, size_t i, size_t len))
+{
+	const char *prev = "";
+
+	for (size_t i = 0; i < ctx->n; i++) {
+		const char *name = ctx->list[i].name;
+		if (subscribed_only && !ctx->list[i].subscribed)
 			continue;
-		char *name = xstrdup(list[i].name);
-		for (char *dot = strrchr(name, SEP[0]); dot != NULL; dot = strrchr(name, SEP[0])) {
-			*dot = '\0';
-			bool exists = false, done = false;
-			for (size_t j = 0; j < n && !exists; j++)
-				exists = strcmp(list[j].name, name) == 0;
-			for (size_t j = 0; j < *nseen && !done; j++)
-				done = strcmp((*seen)[j], name) == 0;
-			if (exists || done || !list_match(pat, name))
-				continue;
-			*seen = xreallocarray(*seen, *nseen + 1, sizeof(**seen));
-			(*seen)[(*nseen)++] = xstrdup(name);
-			if (opts & LIST_SEL_SUBSCRIBED)
-				list_reply(s, name, "\\NonExistent", true, opts);
-			else
-				list_reply(s, name, "\\Noselect \\HasChildren", false, opts);
-		}
-		free(name);
+		size_t same = 0; /* bytes in common with prev */
+		while (name[same] != '\0' && name[same] == prev[same])
+			same++;
+		/* An ancestor ending (at its '.') before the first difference
+		 * is one of prev's too. */
+		for (size_t len = strlen(name); len-- > same;)
+			if (name[len] == SEP[0])
+				fn(ctx, i, len);
+		prev = name;
 	}
 }
 
 static void
-list_one_pattern(struct imapd *s, const char *pat, const struct store_mailbox_info *list, size_t n,
-		 unsigned opts, unsigned status, char ***seen, size_t *nseen)
+mark_subscribed_below(struct list_ctx *ctx, size_t i, size_t len)
 {
+	ssize_t k = list_find(ctx, ctx->list[i].name, len);
+
+	if (k >= 0)
+		ctx->subscribed_below[k] = true;
+}
+
+/* Does a subscribed mailbox lie below list[i] (RECURSIVEMATCH)? */
+static bool
+has_subscribed_child(struct list_ctx *ctx, size_t i)
+{
+	if (!ctx->have_below) {
+		ctx->subscribed_below = xcalloc(ctx->n + 1, sizeof(*ctx->subscribed_below));
+		each_new_ancestor(ctx, true, mark_subscribed_below);
+		ctx->have_below = true;
+	}
+	return ctx->subscribed_below[i];
+}
+
+static void
+add_missing_parent(struct list_ctx *ctx, size_t i, size_t len)
+{
+	if (list_find(ctx, ctx->list[i].name, len) >= 0)
+		return;
+	if (ctx->nparents == ctx->parents_alloc) {
+		ctx->parents_alloc = ctx->parents_alloc < 16 ? 16 : 2 * ctx->parents_alloc;
+		ctx->parents =
+		    xreallocarray(ctx->parents, ctx->parents_alloc, sizeof(*ctx->parents));
+	}
+	ctx->parents[ctx->nparents++] =
+	    (struct list_parent){.box = (uint32_t)i, .len = (uint32_t)len};
+}
+
+/* A parent that does not exist as a mailbox but whose children do is
+ * listed (\NonExistent or \Noselect) when '%' stops at its level; with
+ * SUBSCRIBED, only parents of subscribed mailboxes. */
+static void
+list_missing_parents(struct imapd *s, const char *pat, struct list_ctx *ctx)
+{
+	bool subscribed = (ctx->opts & LIST_SEL_SUBSCRIBED) != 0;
+	struct buf name;
+
+	if (!ctx->have_parents) {
+		each_new_ancestor(ctx, subscribed, add_missing_parent);
+		ctx->have_parents = true;
+	}
+	buf_init(&name, BUF_UNLIMITED);
+	for (size_t i = 0; i < ctx->nparents; i++) {
+		struct list_parent *p = &ctx->parents[i];
+		if (p->told)
+			continue;
+		buf_reset(&name);
+		if (buf_add(&name, ctx->list[p->box].name, p->len) < 0)
+			panic("imapd: list parent");
+		if (!list_match(pat, buf_cstr(&name)))
+			continue;
+		p->told = true;
+		if (subscribed)
+			list_reply(s, buf_cstr(&name), "\\NonExistent", true, ctx->opts);
+		else
+			list_reply(s, buf_cstr(&name), "\\Noselect \\HasChildren", false,
+				   ctx->opts);
+	}
+	buf_release(&name);
+}
+
+static void
+list_ctx_clear(struct list_ctx *ctx)
+{
+	free(ctx->parents);
+	free(ctx->subscribed_below);
+	free(ctx->told);
+}
+
+static void
+list_one_pattern(struct imapd *s, const char *pat, struct list_ctx *ctx)
+{
+	unsigned opts = ctx->opts;
 	struct buf attrs;
 
 	buf_init(&attrs, 256);
-	for (size_t i = 0; i < n; i++) {
-		const struct store_mailbox_info *m = &list[i];
+	for (size_t i = 0; i < ctx->n; i++) {
+		const struct store_mailbox_info *m = &ctx->list[i];
 		bool child_info = false;
-		if (!list_match(pat, m->name))
+		if (ctx->told[i] || !list_match(pat, m->name))
 			continue;
 		if ((opts & LIST_SEL_SPECIAL) && m->special == STORE_SPECIAL_NONE)
 			continue;
 		if ((opts & LIST_SEL_SUBSCRIBED) && !m->subscribed) {
-			if (!(opts & LIST_SEL_RECURSIVE) || !has_subscribed_child(list, n, m->name))
+			if (!(opts & LIST_SEL_RECURSIVE) || !has_subscribed_child(ctx, i))
 				continue;
 			child_info = true;
 		}
-		bool dup = false;
-		for (size_t j = 0; j < *nseen && !dup; j++)
-			dup = strcmp((*seen)[j], m->name) == 0;
-		if (dup)
-			continue;
-		*seen = xreallocarray(*seen, *nseen + 1, sizeof(**seen));
-		(*seen)[(*nseen)++] = xstrdup(m->name);
+		ctx->told[i] = true;
 		buf_reset(&attrs);
 		bool ok =
 		    buf_add_str(&attrs, m->has_children ? "\\HasChildren" : "\\HasNoChildren") == 0;
@@ -253,11 +371,11 @@ list_one_pattern(struct imapd *s, const char *pat, const struct store_mailbox_in
 			panic("imapd: list attributes");
 		list_reply(s, m->name, buf_cstr(&attrs), child_info, opts);
 		if ((opts & LIST_RET_STATUS) && !child_info)
-			status_send(s, m->name, status, true);
+			status_send(s, m->name, ctx->status, true);
 	}
 	buf_release(&attrs);
 	if (strchr(pat, '%') != NULL)
-		list_missing_parents(s, pat, list, n, opts, seen, nseen);
+		list_missing_parents(s, pat, ctx);
 }
 
 /* Reference and pattern make one pattern (RFC 3501 6.3.8): the reference
@@ -336,8 +454,8 @@ list_common(struct imapd *s, const struct imap_command *cmd, bool lsub)
 	unsigned opts = lsub ? LIST_LSUB | LIST_SEL_SUBSCRIBED : 0, status = 0;
 	struct buf ref, pat;
 	struct store_mailbox_info *list = NULL;
-	size_t count = 0, nseen = 0;
-	char **seen = NULL;
+	struct list_ctx ctx = {0};
+	size_t count = 0;
 	const char *error;
 
 	if (!lsub && n > 0 && a[0].type == IMAP_ARG_LIST) {
@@ -356,6 +474,12 @@ list_common(struct imapd *s, const struct imap_command *cmd, bool lsub)
 		npats = pats->count;
 		pats = pats->list;
 		opts |= LIST_EXTENDED;
+		/* Each pattern is matched against every mailbox. */
+		if (npats > IMAPD_LIST_PATTERNS_MAX) {
+			imapd_bad(s, cmd->tag, "Too many LIST patterns (at most %d)",
+				  IMAPD_LIST_PATTERNS_MAX);
+			return;
+		}
 	}
 	i += 2;
 	if (!lsub && i < n) {
@@ -386,20 +510,23 @@ list_common(struct imapd *s, const struct imap_command *cmd, bool lsub)
 		imapd_store_failed(s, cmd->tag, lsub ? "LSUB" : "LIST", error);
 		goto out;
 	}
+	ctx.list = list;
+	ctx.n = count;
+	ctx.opts = opts;
+	ctx.status = status;
+	ctx.told = xcalloc(count + 1, sizeof(*ctx.told));
 	for (size_t p = 0; p < npats; p++) {
 		if (pattern_arg(s, &pats[p], &pat) < 0) {
 			imapd_bad(s, cmd->tag, "Invalid mailbox pattern");
 			goto out;
 		}
 		char *full = list_pattern(&ref, &pat);
-		list_one_pattern(s, full, list, count, opts, status, &seen, &nseen);
+		list_one_pattern(s, full, &ctx);
 		free(full);
 	}
 	imapd_tagged(s, cmd->tag, "OK", "%s completed", lsub ? "LSUB" : "LIST");
 out:
-	for (size_t j = 0; j < nseen; j++)
-		free(seen[j]);
-	free(seen);
+	list_ctx_clear(&ctx);
 	store_mailbox_list_free(&list, count);
 	buf_release(&ref);
 	buf_release(&pat);

@@ -187,7 +187,9 @@ void imapd_cmd_unsubscribe(struct imapd *s, const struct imap_command *cmd);
 int imapd_view_open(struct imapd *s, const char *name, bool readonly, const char **error_r);
 void imapd_view_close(struct imapd *s);
 /* Tell the client what changed (EXISTS, EXPUNGE/VANISHED, FETCH FLAGS).
- * allow_expunge false during FETCH, STORE and SEARCH (RFC 9051 7.5.1). */
+ * allow_expunge false during FETCH, STORE and SEARCH (RFC 9051 7.5.1).
+ * -1 when the mailbox cannot be read; when it was deleted, or deleted and
+ * made again, by someone else, BYE is sent and the session closes. */
 int imapd_view_sync(struct imapd *s, bool allow_expunge);
 /* Sequence number (1-based) of uid, 0 when not in the view. */
 uint32_t imapd_view_seq(const struct imapd_view *v, uint32_t uid);
@@ -235,6 +237,10 @@ void imapd_cmd_fetch(struct imapd *s, const struct imap_command *cmd, bool uid);
 void imapd_cmd_partial(struct imapd *s, const struct imap_command *cmd);
 /* Go on with a FETCH paused for output. */
 void imapd_fetch_continue(struct imapd *s);
+/* The session ends (BYE) while a FETCH is paused, perhaps within a
+ * message's response: that response is closed, so that the BYE that
+ * follows starts a line. The FETCH stays unanswered. */
+void imapd_fetch_interrupt(struct imapd *s);
 void imapd_fetch_job_free(struct imapd_fetch_job **job);
 /* The message as clients see it (CRLF): -1 when gone. */
 int imapd_load_message(struct imapd *s, uint32_t uid, bool header_only, struct buf *out,

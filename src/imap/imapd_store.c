@@ -93,7 +93,7 @@ store_replies(struct imapd *s, const uint32_t *uids, size_t n, bool uid, bool si
 	if (store_iter_init(v->box, uids[0], uids[n - 1], 0, &it, &error) < 0)
 		goto fail;
 	struct evbuffer *out = imapd_out(s);
-	size_t j = 0;
+	size_t j = 0, k = 0;
 	while ((r = store_iter_next(it, &m, &error)) > 0) {
 		while (j < n && uids[j] < m->uid)
 			j++;
@@ -102,10 +102,10 @@ store_replies(struct imapd *s, const uint32_t *uids, size_t n, bool uid, bool si
 		if (uids[j] != m->uid)
 			continue;
 		uint32_t seq = imapd_view_seq(v, m->uid);
-		bool skipped = false;
-		for (size_t k = 0; k < nmodified && !skipped; k++)
-			skipped = modified[k] == m->uid;
-		if (seq == 0 || skipped)
+		/* modified ascends too (a subset of uids): walked along. */
+		while (k < nmodified && modified[k] < m->uid)
+			k++;
+		if (seq == 0 || (k < nmodified && modified[k] == m->uid))
 			continue;
 		bool changed = m->modseq > before;
 		imapd_view_keywords(s, m->keywords);
@@ -569,7 +569,6 @@ append_run(void *thread_ctx, void *arg)
 		goto out;
 	for (size_t i = 0; i < ap->n; i++) {
 		struct store_spool *spool;
-		struct buf cache;
 		if (store_spool_open(store, &spool, &error) < 0) {
 			ap->err = errno;
 			goto out;
@@ -578,12 +577,9 @@ append_run(void *thread_ctx, void *arg)
 		if (store_spool_write_crlf(spool, ap->data[i], ap->len[i], &error) < 0 ||
 		    store_spool_finish(spool, &ap->err, &error) < 0)
 			goto out;
-		buf_init(&cache, BUF_UNLIMITED);
-		if (mime_cache_build(ap->data[i], ap->len[i], &cache) == 0)
-			store_spool_set_cache(spool, buf_cstr(&cache));
-		buf_release(&cache);
 		free(ap->data[i]);
 		ap->data[i] = NULL;
+		store_spool_cache(spool);
 	}
 	if (store_user_get(store, ap->address, &user, &error) < 0) {
 		ap->err = errno;

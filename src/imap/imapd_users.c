@@ -11,9 +11,14 @@
  * user's next login finds it open. A mailbox handle holds three directory
  * descriptors: sessions that select the same mailbox (read-write, or
  * read-only) share one, so that an idle session costs one descriptor, its
- * socket.
+ * socket. A handle follows its mailbox (the index row), not the name it
+ * was opened by: it is shared with a session that asks for the name the
+ * mailbox has now, never with one asking for a name it had before a
+ * rename or a name deleted and made again.
  */
 #include "lib/common.h"
+
+#include <errno.h>
 
 #include "imap/imapd_private.h"
 #include "lib/xalloc.h"
@@ -82,7 +87,6 @@ struct shared_box {
 	struct shared_box *next;
 	struct store_user *su;
 	struct store_mailbox *box;
-	char *name;
 	bool readonly;
 	unsigned refs;
 };
@@ -94,11 +98,22 @@ imapd_box_acquire(struct store_user *su, const char *name, bool readonly,
 		  struct store_mailbox **box_r, const char **error_r)
 {
 	for (struct shared_box *b = boxes; b != NULL; b = b->next) {
-		if (b->su != su || b->readonly != readonly || strcmp(b->name, name) != 0)
+		const char *error;
+		if (b->su != su || b->readonly != readonly ||
+		    strcmp(store_mailbox_name(b->box), name) != 0)
 			continue;
-		/* What opening would do: look at the Maildir again. */
-		if (store_mailbox_sync(b->box, error_r) < 0)
+		/* What opening would do: look at the Maildir again. That reads
+		 * the row anew: renamed since (its name is another now) or
+		 * deleted (ENOENT), it is not the mailbox asked for. The
+		 * sessions that hold it learn of it at their next sync. */
+		if (store_mailbox_sync(b->box, &error) < 0) {
+			if (errno == ENOENT)
+				continue;
+			*error_r = error;
 			return -1;
+		}
+		if (strcmp(store_mailbox_name(b->box), name) != 0)
+			continue;
 		b->refs++;
 		*box_r = b->box;
 		return 0;
@@ -109,7 +124,6 @@ imapd_box_acquire(struct store_user *su, const char *name, bool readonly,
 	struct shared_box *b = xcalloc(1, sizeof(*b));
 	b->su = su;
 	b->box = box;
-	b->name = xstrdup(name);
 	b->readonly = readonly;
 	b->refs = 1;
 	b->next = boxes;
@@ -134,7 +148,6 @@ imapd_box_release(struct store_mailbox **boxp)
 			return;
 		*pp = b->next;
 		store_mailbox_close(&b->box);
-		free(b->name);
 		free(b);
 		return;
 	}

@@ -16,6 +16,8 @@
  */
 #include "lib/common.h"
 
+#include <errno.h>
+
 #include "imap/imapd_private.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -360,16 +362,23 @@ imapd_view_sync(struct imapd *s, bool allow_expunge)
 
 	if (v == NULL)
 		return 0;
-	if (store_mailbox_refresh(v->box, &error) < 0)
-		goto fail;
+	if (store_mailbox_refresh(v->box, &error) < 0) {
+		if (errno != ENOENT)
+			goto fail;
+		/* Deleted by someone else. The session cannot go on in a
+		 * mailbox that is not there, nor fall back to AUTHENTICATED
+		 * unasked: it is closed, as Dovecot closes it. */
+		conn_log(s->conn, LOG_LVL_INFO, "%s: mailbox %s: %s", s->address, v->name, error);
+		imapd_untagged(s, "BYE Selected mailbox was deleted, please log in again");
+		goto bye;
+	}
 	store_mailbox_status(v->box, &st);
 	if (st.uidvalidity != v->uidvalidity) {
-		/* Deleted and made again by someone else: nothing the client
-		 * knows holds any more. */
+		/* Deleted and made again by someone else (which the store
+		 * reports as deleted already): nothing the client knows holds
+		 * any more. */
 		imapd_untagged(s, "BYE [UIDVALIDITY] Mailbox was recreated");
-		imapd_set_state(s, IMAPD_LOGOUT);
-		conn_close_after_flush(s->conn);
-		return -1;
+		goto bye;
 	}
 	if (allow_expunge && st.highestmodseq > v->expunge_modseq) {
 		uint32_t *uids;
@@ -391,6 +400,10 @@ imapd_view_sync(struct imapd *s, bool allow_expunge)
 	return 0;
 fail:
 	conn_log(s->conn, LOG_LVL_ERROR, "%s: mailbox %s: %s", s->address, v->name, error);
+	return -1;
+bye:
+	imapd_set_state(s, IMAPD_LOGOUT);
+	conn_close_after_flush(s->conn);
 	return -1;
 }
 

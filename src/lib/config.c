@@ -61,6 +61,9 @@ static const struct key_def global_keys[] = {
 	 "longest command line (RFC 5321 asks for at least 512); 500 5.5.2 beyond"},
 	{"smtpd.max_errors", KEY_UINT, offsetof(struct config, smtpd_max_errors), "20",
 	 "errors in one session before it is closed with 421"},
+	{"smtpd.max_hops", KEY_UINT, offsetof(struct config, smtpd_max_hops), "50",
+	 "Received: fields, ours included, at which a message is taken for a mail loop and "
+	 "refused with 554 5.4.6 (0: no limit)"},
 	{"smtpd.data_timeout", KEY_DURATION, offsetof(struct config, smtpd_data_timeout), "10m",
 	 "longest wait for message data (RFC 5321 4.5.3.2 asks for at least 3 minutes)"},
 	{"smtpd.vrfy", KEY_DISCLOSE, offsetof(struct config, smtpd_vrfy), "off",

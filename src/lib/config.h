@@ -64,6 +64,7 @@ struct config {
 	unsigned smtpd_max_recipients;   /* per transaction; 452 4.5.3 beyond */
 	unsigned smtpd_max_line;         /* command line length (>= 512) */
 	unsigned smtpd_max_errors;       /* then 421 and close */
+	unsigned smtpd_max_hops;         /* Received: fields; 0: no limit */
 	unsigned smtpd_data_timeout;     /* seconds between DATA/BDAT blocks */
 	unsigned smtpd_vrfy;             /* SMTPD_DISCLOSE_* */
 	unsigned smtpd_expn;

@@ -23,6 +23,8 @@
 /* RFC 2449 4: commands up to 255 octets; AUTH responses may be longer. */
 #define POP3_LINE_MAX 8192
 #define POP3_MAX_ERRORS 20
+/* What a session is told when the server stops (RFC 3206 SYS/TEMP). */
+#define POP3_GOODBYE "-ERR [SYS/TEMP] Server shutting down\r\n"
 /* Largest message RETR/TOP builds in memory before sending. */
 #define POP3_MESSAGE_MAX (1024ULL * 1024 * 1024)
 
@@ -808,7 +810,7 @@ pop3_shutdown(struct conn *c)
 
 	if (p->state == POP3_AUTH_CHECK)
 		return;
-	conn_printf(c, "-ERR [SYS/TEMP] Server shutting down\r\n");
+	conn_printf(c, "%s", POP3_GOODBYE);
 	close_session(p);
 }
 
@@ -839,4 +841,5 @@ const struct protocol proto_pop3 = {
 	.free = pop3_free,
 	.refusal_prefix = "-ERR [SYS/TEMP] ",
 	.refusal_suffix = "\r\n",
+	.goodbye = POP3_GOODBYE,
 };

@@ -218,6 +218,10 @@ typedef int queue_list_cb(const struct queue_info *info, void *ctx);
  * state sorted by id (arrival). Reads without locking: a message being
  * delivered shows its last synced state. */
 int queue_list(struct queue *q, queue_list_cb *cb, void *ctx, const char **error_r);
+/* The same for the messages in one state only (the others' files are not
+ * read). */
+int queue_list_state(struct queue *q, enum queue_state state, queue_list_cb *cb, void *ctx,
+		     const char **error_r);
 /* Append a mailq-like block for info to out (times in UTC):
  *   0CK9TQH4S2M3R7QX  deferred  1234  2023-11-14 22:13:20Z  <alice@example.org>
  *       pending    <bob@example.net>  3 attempts, next 2023-11-15 00:00:00Z

@@ -16,44 +16,52 @@
 /* ---- listing ---- */
 
 int
+queue_list_state(struct queue *q, enum queue_state state, queue_list_cb *cb, void *ctx,
+		 const char **error_r)
+{
+	struct queue_name *names;
+	size_t count;
+	int ret = 0;
+
+	if (queue_dir_names_list(q, (enum queue_dir)state, false, &names, &count, NULL, error_r) <
+	    0)
+		return -1;
+	for (size_t i = 0; i < count && ret == 0; i++) {
+		const char *id = names[i].name;
+		char why[512];
+		struct queue_info info = {.id = id, .state = state};
+		struct queue_envelope *env = NULL;
+		int fd = openat(q->dir_fd[state], id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		struct stat st;
+		if (fd < 0 && errno == ENOENT)
+			continue; /* delivered or moved since the readdir */
+		if (fd < 0 || fstat(fd, &st) < 0) {
+			(void)snprintf(why, sizeof(why), "%s", strerror(errno));
+		} else {
+			const char *error;
+			uint64_t offset;
+			bool corrupt;
+			info.file_size = (uint64_t)st.st_size;
+			env = queue_load(q, fd, id, &offset, &corrupt, &error);
+			if (env == NULL)
+				(void)snprintf(why, sizeof(why), "%s", error);
+		}
+		if (fd >= 0)
+			close(fd);
+		info.env = env;
+		info.error = env == NULL ? why : NULL;
+		ret = cb(&info, ctx);
+		queue_envelope_free(&env);
+	}
+	free(names);
+	return ret;
+}
+
+int
 queue_list(struct queue *q, queue_list_cb *cb, void *ctx, const char **error_r)
 {
 	for (int s = 0; s < QUEUE_STATE_COUNT; s++) {
-		struct queue_name *names;
-		size_t count;
-		int ret = 0;
-
-		if (queue_dir_names_list(q, (enum queue_dir)s, false, &names, &count, NULL,
-					 error_r) < 0)
-			return -1;
-		for (size_t i = 0; i < count && ret == 0; i++) {
-			const char *id = names[i].name;
-			char why[512];
-			struct queue_info info = {.id = id, .state = (enum queue_state)s};
-			struct queue_envelope *env = NULL;
-			int fd = openat(q->dir_fd[s], id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-			struct stat st;
-			if (fd < 0 && errno == ENOENT)
-				continue; /* delivered or moved since the readdir */
-			if (fd < 0 || fstat(fd, &st) < 0) {
-				(void)snprintf(why, sizeof(why), "%s", strerror(errno));
-			} else {
-				const char *error;
-				uint64_t offset;
-				bool corrupt;
-				info.file_size = (uint64_t)st.st_size;
-				env = queue_load(q, fd, id, &offset, &corrupt, &error);
-				if (env == NULL)
-					(void)snprintf(why, sizeof(why), "%s", error);
-			}
-			if (fd >= 0)
-				close(fd);
-			info.env = env;
-			info.error = env == NULL ? why : NULL;
-			ret = cb(&info, ctx);
-			queue_envelope_free(&env);
-		}
-		free(names);
+		int ret = queue_list_state(q, (enum queue_state)s, cb, ctx, error_r);
 		if (ret != 0)
 			return ret;
 	}

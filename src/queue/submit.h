@@ -132,13 +132,24 @@ struct submit_server;
 /* Bind the socket at path (an old socket file there is replaced) with mode
  * 0666 and serve it on base. Each connection is bounded in size and time
  * (60 s without progress closes it); content is read into memory (at most
- * smtpd.max_message_size) and queued with submit_queue() inline. */
+ * smtpd.max_message_size; 256 MiB for all connections together, beyond
+ * which a request is told 451 unless it is the only one) and queued with
+ * submit_queue() inline. */
 int submit_server_new(struct event_base *base, struct queue *q, const struct config *cfg,
 		      const char *path, const struct submit_handlers *h, void *arg,
 		      struct submit_server **s_r, const char **error_r);
 void submit_server_free(struct submit_server **s);
 
-/* ---- clients (blocking; for commands and, briefly, ETRN in a worker) ---- */
+/* ---- clients ---- */
+
+/* Time limit of a FLUSH or ETRN exchange. */
+#define SUBMIT_FLUSH_SECS 5
+/* Longest reply line read. */
+#define SUBMIT_REPLY_MAX 1024
+/* Longest FLUSH or ETRN request line, LF and NUL included. */
+#define SUBMIT_FLUSH_LINE_MAX (QUEUE_ADDR_MAX + 16)
+
+/* Blocking clients, for commands: */
 
 /* Submit: returns the reply code (250, 4xx, 5xx) with its text in reply
  * (what follows "NNN SP", one line, no LF: the queue id for 250), or -1
@@ -151,5 +162,27 @@ int submit_send(const char *path, const struct submit_request *req, const char *
  * returns the reply code, or -1 with *error_r. Time limit: 5 s. */
 int submit_flush(const char *path, const char *id, const char *domain, struct buf *reply,
 		 const char **error_r);
+
+/* The same FLUSH or ETRN on an event loop (the SMTP server's ETRN: a
+ * worker's loop must not wait on the runner). done(code, text, error,
+ * arg) is called exactly once, on the loop, never from inside
+ * submit_flush_start: code and text as submit_flush gives them, or -1 and
+ * error. submit_call_cancel (before done) ends the call without done. */
+struct submit_call;
+typedef void submit_done_fn(int code, const char *text, const char *error, void *arg);
+struct submit_call *submit_flush_start(struct event_base *base, const char *path, const char *id,
+				       const char *domain, submit_done_fn *done, void *arg);
+void submit_call_cancel(struct submit_call *call);
+
+/* What the clients share: the request line of a FLUSH or ETRN (its length,
+ * or -1 with *error_r when an argument is too long); a connected,
+ * non-blocking socket to path, the connect waiting for room in the
+ * server's backlog or not (or -1 with *error_r); a reply line
+ * "NNN SP TEXT" without its LF: its code with TEXT in reply, or -1 with
+ * *error_r when it is malformed. */
+int submit_flush_line(const char *id, const char *domain, char line[SUBMIT_FLUSH_LINE_MAX],
+		      const char **error_r);
+int submit_connect(const char *path, bool wait, const char **error_r);
+int submit_reply_parse(const char *line, size_t len, struct buf *reply, const char **error_r);
 
 #endif

@@ -1,5 +1,6 @@
 /* submit_client.c - blocking clients of the local submission socket
- * (submit.h): submit a message, or ask for a flush or an ETRN. */
+ * (submit.h): submit a message, or ask for a flush or an ETRN; what the
+ * event-loop client (submit_call.c) shares with them. */
 #include "lib/common.h"
 
 #include <fcntl.h>
@@ -13,8 +14,6 @@
 #include "queue/submit.h"
 
 #define SUBMIT_SEND_SECS 60
-#define SUBMIT_FLUSH_SECS 5
-#define REPLY_MAX 1024
 
 static _Thread_local char client_errbuf[256];
 
@@ -55,23 +54,24 @@ wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
-static int
-client_connect(const char *path, const char **error_r)
+int
+submit_connect(const char *path, bool wait, const char **error_r)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 
 	if (str_copy(sun.sun_path, sizeof(sun.sun_path), path) < 0)
 		return client_error(error_r, path, ENAMETOOLONG);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (wait ? 0 : SOCK_NONBLOCK), 0);
 	if (fd < 0)
 		return client_error(error_r, "socket", errno);
+	/* Not waiting: a full backlog (the runner is busy) fails with EAGAIN. */
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		int err = errno;
 		close(fd);
 		return client_error(error_r, path, err);
 	}
 	/* Non-blocking from here: every wait goes through poll and the deadline. */
-	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
+	if (wait && fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
 		int err = errno;
 		close(fd);
 		return client_error(error_r, "fcntl", err);
@@ -102,7 +102,7 @@ write_all(int fd, const char *data, size_t len, int64_t deadline)
 static int
 read_reply(int fd, int64_t deadline, struct buf *reply, const char **error_r)
 {
-	char line[REPLY_MAX];
+	char line[SUBMIT_REPLY_MAX];
 	size_t len = 0;
 
 	for (;;) {
@@ -125,6 +125,12 @@ read_reply(int fd, int64_t deadline, struct buf *reply, const char **error_r)
 			return client_error(error_r, "reply", errno);
 		}
 	}
+	return submit_reply_parse(line, len, reply, error_r);
+}
+
+int
+submit_reply_parse(const char *line, size_t len, struct buf *reply, const char **error_r)
+{
 	if (len < 4 || line[3] != ' ' || line[0] < '2' || line[0] > '5' ||
 	    !ascii_is_digit((unsigned char)line[1]) || !ascii_is_digit((unsigned char)line[2])) {
 		*error_r = "malformed reply from the submission socket";
@@ -147,7 +153,7 @@ exchange(const char *path, const char *head, size_t head_len, const char *conten
 	 unsigned secs, struct buf *reply, const char **error_r)
 {
 	int64_t deadline = now_ms() + (int64_t)secs * 1000;
-	int fd = client_connect(path, error_r);
+	int fd = submit_connect(path, true, error_r);
 
 	if (fd < 0)
 		return -1;
@@ -184,18 +190,29 @@ int
 submit_flush(const char *path, const char *id, const char *domain, struct buf *reply,
 	     const char **error_r)
 {
-	char line[QUEUE_ADDR_MAX + 16];
+	char line[SUBMIT_FLUSH_LINE_MAX];
+	int n = submit_flush_line(id, domain, line, error_r);
+
+	if (n < 0)
+		return -1;
+	return exchange(path, line, (size_t)n, "", 0, SUBMIT_FLUSH_SECS, reply, error_r);
+}
+
+int
+submit_flush_line(const char *id, const char *domain, char line[SUBMIT_FLUSH_LINE_MAX],
+		  const char **error_r)
+{
 	int n;
 
 	if (domain != NULL)
-		n = snprintf(line, sizeof(line), "ETRN %s\n", domain);
+		n = snprintf(line, SUBMIT_FLUSH_LINE_MAX, "ETRN %s\n", domain);
 	else if (id != NULL)
-		n = snprintf(line, sizeof(line), "FLUSH %s\n", id);
+		n = snprintf(line, SUBMIT_FLUSH_LINE_MAX, "FLUSH %s\n", id);
 	else
-		n = snprintf(line, sizeof(line), "FLUSH\n");
-	if (n < 0 || (size_t)n >= sizeof(line)) {
+		n = snprintf(line, SUBMIT_FLUSH_LINE_MAX, "FLUSH\n");
+	if (n < 0 || n >= SUBMIT_FLUSH_LINE_MAX) {
 		*error_r = "argument too long";
 		return -1;
 	}
-	return exchange(path, line, (size_t)n, "", 0, SUBMIT_FLUSH_SECS, reply, error_r);
+	return n;
 }

@@ -22,6 +22,10 @@
 #define SUBMIT_TIMEOUT_SECS 60
 #define SUBMIT_CONN_MAX 64 /* connections at once; more are told 451 */
 #define SUBMIT_PULL 65536  /* head bytes handed to the parser at a time */
+/* Content is held in memory until it is all there: the connections
+ * together may announce this much (more are told 451); one alone may
+ * always announce what smtpd.max_message_size allows. */
+#define SUBMIT_CONTENT_BUDGET (256ULL * 1024 * 1024)
 
 struct submit_server {
 	struct event_base *base;
@@ -33,6 +37,7 @@ struct submit_server {
 	char *path;
 	struct submit_conn *conns; /* open connections */
 	size_t nconns;
+	uint64_t reserved; /* content announced by the connections reading it */
 };
 
 enum submit_conn_state { SC_HEAD, SC_CONTENT, SC_REPLY };
@@ -44,6 +49,7 @@ struct submit_conn {
 	uid_t uid;
 	enum submit_conn_state state;
 	struct submit_parser parser;
+	uint64_t reserved; /* its share of srv->reserved */
 };
 
 static void
@@ -56,6 +62,7 @@ conn_free(struct submit_conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	c->srv->nconns--;
+	c->srv->reserved -= c->reserved;
 	bufferevent_free(c->bev);
 	submit_parser_release(&c->parser);
 	free(c);
@@ -170,6 +177,16 @@ read_head(struct submit_conn *c, struct evbuffer *in)
 		conn_reply(c, "552 5.3.4 message larger than %" PRIu64 " bytes", max);
 		return;
 	}
+	uint64_t size = c->parser.content_size;
+	if (c->srv->reserved > 0 && c->srv->reserved + size > SUBMIT_CONTENT_BUDGET) {
+		log_notice("submit: uid %lu: %" PRIu64 " bytes refused for now, %" PRIu64
+			   " being received",
+			   (unsigned long)c->uid, size, c->srv->reserved);
+		conn_reply(c, "451 4.3.1 too much content being received, try again later");
+		return;
+	}
+	c->reserved = size;
+	c->srv->reserved += size;
 	c->state = SC_CONTENT;
 }
 

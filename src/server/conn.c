@@ -130,13 +130,23 @@ accept_yield(struct listener *l)
 static void accepted(struct listener *l, int fd, struct sockaddr *sa, bool handed);
 
 void
+conn_turn_away(struct listener *l, int fd)
+{
+	const struct protocol *proto = protocol_for(l->svc);
+
+	if (proto->goodbye != NULL && !l->srv->cfg->svc[l->svc].implicit_tls)
+		(void)send(fd, proto->goodbye, strlen(proto->goodbye), MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+}
+
+void
 conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, int socklen,
 	    void *arg)
 {
 	struct listener *l = arg;
 
 	if (l->srv->stopping || l->srv->retiring) {
-		close(fd);
+		conn_turn_away(l, fd);
 		return;
 	}
 	accept_yield(l);
@@ -149,9 +159,10 @@ void
 conn_accept_handed(struct listener *l, int fd, struct sockaddr *sa, int socklen)
 {
 	/* A retiring worker still serves what was handed to it in the
-	 * instant before it stopped accepting. */
-	if (l->srv->stopping) {
-		close(fd);
+	 * instant before it stopped accepting, unless it has nothing else to
+	 * serve: then its loop is about to end. */
+	if (l->srv->stopping || (l->srv->retiring && l->srv->conn_count == 0)) {
+		conn_turn_away(l, fd);
 		return;
 	}
 	accepted(l, fd, sa, true);

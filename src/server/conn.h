@@ -46,6 +46,10 @@ struct protocol {
 	 * CRLF); NULL prefix to close silently. */
 	const char *refusal_prefix;
 	const char *refusal_suffix;
+	/* The whole line (CRLF included) a connection gets when it comes in
+	 * as its worker stops: handed over in the worker's last instant. NULL
+	 * to close silently. Sent in plaintext only (not on implicit TLS). */
+	const char *goodbye;
 };
 
 struct conn {
@@ -83,6 +87,9 @@ void conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr
 /* A connection another worker accepted on l and handed to this one:
  * served here, never handed on. */
 void conn_accept_handed(struct listener *l, int fd, struct sockaddr *sa, int socklen);
+/* Close a connection that came in too late to be served (its worker is
+ * stopping), after its protocol's goodbye line. */
+void conn_turn_away(struct listener *l, int fd);
 
 /* Serve svc on a connected bufferevent the caller made (one end of a
  * bufferevent_pair: the in-process session fuzzers,

@@ -60,9 +60,11 @@ close_fds(struct msghdr *mh)
 }
 
 /* One message: a descriptor for a listener of ours, or nothing (whatever
- * came is closed). The sender's uid was checked when it connected. */
+ * came is closed). The sender's uid was checked when it connected. When
+ * closing, the worker's loop has ended: the connection is turned away. */
 static void
-take_one(struct server *srv, struct msghdr *mh, ssize_t len, const struct handoff_msg *m)
+take_one(struct server *srv, struct msghdr *mh, ssize_t len, const struct handoff_msg *m,
+	 bool closing)
 {
 	int fd = -1, fds = 0;
 
@@ -82,6 +84,10 @@ take_one(struct server *srv, struct msghdr *mh, ssize_t len, const struct handof
 		return;
 	}
 	limits_incoming(srv->limits, srv->limits_row, -1);
+	if (closing) {
+		conn_turn_away(l, fd);
+		return;
+	}
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0) {
@@ -112,12 +118,12 @@ peer_free(struct server *srv, struct peer *p)
 	free(p);
 }
 
-static void
-peer_read(evutil_socket_t sock, short what, void *arg)
+/* Take up to max messages waiting on p's connection; false when it ended
+ * (p is freed). */
+static bool
+peer_take(struct peer *p, int max, bool closing)
 {
-	struct peer *p = arg;
-
-	for (int i = 0; i < HANDOFF_BATCH; i++) {
+	for (int i = 0; i < max; i++) {
 		struct handoff_msg m;
 		struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
 		union {
@@ -128,36 +134,43 @@ peer_read(evutil_socket_t sock, short what, void *arg)
 				    .msg_iovlen = 1,
 				    .msg_control = ctl.buf,
 				    .msg_controllen = sizeof(ctl.buf)};
-		ssize_t n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		ssize_t n = recvmsg(p->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-			return;
+			return true;
 		if (n <= 0) {
 			/* the sending worker has gone */
 			if (n < 0)
 				log_warning("handoff: recvmsg: %s", strerror(errno));
 			peer_free(p->srv, p);
-			return;
+			return false;
 		}
-		take_one(p->srv, &mh, n, &m);
+		take_one(p->srv, &mh, n, &m, closing);
 	}
+	return true;
 }
 
-/* A worker connects to hand connections over: only one of our uid. */
 static void
-inbox_accept(evutil_socket_t sock, short what, void *arg)
+peer_read(evutil_socket_t sock, short what, void *arg)
 {
-	struct server *srv = arg;
+	(void)peer_take(arg, HANDOFF_BATCH, false);
+}
+
+/* A worker connects to hand connections over: only one of our uid. False
+ * when none was waiting. */
+static bool
+accept_peer(struct server *srv)
+{
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
-	int fd = accept4(sock, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd = accept4(srv->handoff_in, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
-		return;
+		return false;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != getuid()) {
 		log_warning("handoff: refused a connection from uid %ld",
 			    len == sizeof(cred) ? (long)cred.uid : -1L);
 		close(fd);
-		return;
+		return true;
 	}
 	struct peer *p = xcalloc(1, sizeof(*p));
 	p->srv = srv;
@@ -167,6 +180,13 @@ inbox_accept(evutil_socket_t sock, short what, void *arg)
 		fatal("handoff: cannot watch a connection");
 	p->next = srv->handoff_peers;
 	srv->handoff_peers = p;
+	return true;
+}
+
+static void
+inbox_accept(evutil_socket_t sock, short what, void *arg)
+{
+	(void)accept_peer(arg);
 }
 
 int
@@ -207,10 +227,14 @@ void
 handoff_close(struct server *srv)
 {
 	handoff_stop_accepting(srv);
-	/* A connection handed in the instant before accepting stopped is
-	 * closed with the socket (the kernel closes queued descriptors). */
-	while (srv->handoff_peers != NULL)
-		peer_free(srv, srv->handoff_peers);
+	/* Connections handed over in the instant before accepting stopped
+	 * get their goodbye, none is closed unanswered: the senders' pending
+	 * connections are taken, no new one can come (the socket is closed),
+	 * no more can be sent on the taken ones (a sender then serves its
+	 * client itself: send_to fails), and what is queued is turned away. */
+	if (srv->handoff_in >= 0)
+		while (accept_peer(srv))
+			;
 	if (srv->handoff_ev != NULL) {
 		event_free(srv->handoff_ev);
 		srv->handoff_ev = NULL;
@@ -218,6 +242,13 @@ handoff_close(struct server *srv)
 	if (srv->handoff_in >= 0)
 		close(srv->handoff_in);
 	srv->handoff_in = -1;
+	for (struct peer *p = srv->handoff_peers, *next; p != NULL; p = next) {
+		next = p->next;
+		(void)shutdown(p->fd, SHUT_RD);
+		(void)peer_take(p, INT_MAX, true);
+	}
+	while (srv->handoff_peers != NULL)
+		peer_free(srv, srv->handoff_peers);
 	if (srv->handoff_open)
 		for (size_t i = 0; i < N_ELEMENTS(srv->handoff_to); i++)
 			if (srv->handoff_to[i] >= 0) {
@@ -240,6 +271,17 @@ connection_to(struct server *srv, int row)
 	if (fd < 0)
 		return -1;
 	if (connect(fd, (struct sockaddr *)&sun, len) < 0) {
+		close(fd);
+		return -1;
+	}
+	/* Abstract names are anyone's to bind: a name left by a worker that
+	 * died may have been taken by another local user, who must not be
+	 * handed clients. */
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 || cred.uid != getuid()) {
+		log_warning("handoff: %s is held by uid %ld, not a worker: not used",
+			    sun.sun_path + 1, clen == sizeof(cred) ? (long)cred.uid : -1L);
 		close(fd);
 		return -1;
 	}

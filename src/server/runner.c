@@ -274,7 +274,7 @@ flush_requested(const char *id, const char *domain, void *arg)
 
 	if (domain != NULL) {
 		struct etrn_ctx ctx = {.r = r, .domain = domain, .now = time(NULL)};
-		if (queue_list(r->q, etrn_one, &ctx, &error) < 0)
+		if (queue_list_state(r->q, QUEUE_DEFERRED, etrn_one, &ctx, &error) < 0)
 			log_error("ETRN %s: %s", domain, error);
 		n = ctx.count;
 		log_info("ETRN %s: %zu messages to deliver now", domain, n);

@@ -33,4 +33,6 @@ const struct protocol proto_http_unavailable = {
 	.refusal_prefix = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
 			  "Connection: close\r\n\r\n",
 	.refusal_suffix = "\n",
+	.goodbye = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+		   "Connection: close\r\n\r\nserver shutting down\n",
 };

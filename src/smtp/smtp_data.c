@@ -205,6 +205,8 @@ start_field(struct smtp_data_reader *r)
 	} else if (name_is(r->hold, n, "Sender")) {
 		r->hfield = F_SENDER;
 		h->sender++;
+	} else if (name_is(r->hold, n, "Received")) {
+		h->received++;
 	}
 	stage(r, r->hold, r->nhold);
 	r->nhold = 0;

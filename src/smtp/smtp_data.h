@@ -110,6 +110,7 @@ struct smtp_header_info {
 	uint64_t size;      /* octets of the header section seen (CRLF form) */
 	unsigned fields;    /* header fields seen */
 	unsigned message_id, date, from, sender; /* occurrences of each field */
+	unsigned received; /* Received: fields, the hops taken (RFC 5321 6.3) */
 	/* First From: value: unfolded (CRLF of folds removed), surrounding
 	 * white space and any control character but TAB removed; from_len
 	 * octets, NUL-terminated. */

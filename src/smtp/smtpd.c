@@ -26,6 +26,7 @@ static const char *const state_names[] = {
 	[SMTPD_DATA] = "DATA",         [SMTPD_BDAT] = "BDAT",
 	[SMTPD_BDAT_WAIT] = "BDAT_WAIT", [SMTPD_AUTH] = "AUTH",
 	[SMTPD_AUTH_CHECK] = "AUTH_CHECK", [SMTPD_DELIVERING] = "DELIVERING",
+	[SMTPD_ETRN_WAIT] = "ETRN_WAIT",
 	[SMTPD_QUIT] = "QUIT",
 };
 
@@ -79,6 +80,20 @@ count_error(struct smtpd *s, unsigned code)
 	}
 }
 
+/* A reply that could not be built (a line over 512 octets, text over the
+ * buffer, a control character, mostly from the client's own words): the
+ * same code with a text of ours, never a crash. */
+static void
+reply_fallback(struct smtpd *s, const struct smtp_reply_builder *b, const char *why)
+{
+	const char *error;
+
+	conn_log(s->conn, LOG_LVL_ERROR, "reply %u not sendable as built: %s", b->code, why);
+	if (smtp_reply(&s->out, &error, b->code, b->enhanced[0] != '\0' ? b->enhanced : NULL,
+		       "(reply text not sendable)") < 0)
+		panic("smtpd: cannot build reply %u: %s", b->code, error);
+}
+
 void
 smtpd_reply(struct smtpd *s, unsigned code, const char *enhanced, const char *fmt, ...)
 {
@@ -93,7 +108,7 @@ smtpd_reply(struct smtpd *s, unsigned code, const char *enhanced, const char *fm
 	int r = smtp_reply_vline(&b, fmt, ap);
 	va_end(ap);
 	if (r < 0 || smtp_reply_end(&b, &error) < 0)
-		panic("smtpd: cannot build reply %u: %s", code, b.error ? b.error : "?");
+		reply_fallback(s, &b, b.error ? b.error : "?");
 	send_out(s);
 	count_error(s, code);
 }
@@ -105,7 +120,7 @@ smtpd_reply_send(struct smtpd *s, struct smtp_reply_builder *b)
 	unsigned code = b->code;
 
 	if (smtp_reply_end(b, &error) < 0)
-		panic("smtpd: cannot build reply %u: %s", code, error);
+		reply_fallback(s, b, error);
 	send_out(s);
 	count_error(s, code);
 }
@@ -131,21 +146,50 @@ cmd_quit(struct smtpd *s, const struct smtp_cmd *cmd)
 	conn_close_after_flush(s->conn);
 }
 
+/* The runner's answer to an ETRN. */
+static void
+etrn_done(int code, const char *text, const char *error, void *arg)
+{
+	struct smtpd *s = arg;
+	char *node = s->etrn_node;
+
+	s->etrn = NULL;
+	s->etrn_node = NULL;
+	if (s->state == SMTPD_QUIT) {
+		free(node); /* closed meanwhile (time-out): told 421 already */
+		return;
+	}
+	smtpd_set_state(s, SMTPD_READY);
+	if (code == 250) {
+		unsigned long n = strtoul(text, NULL, 10);
+		if (n == 0)
+			smtpd_reply(s, 251, "2.0.0", "OK, no messages waiting for node %s", node);
+		else
+			smtpd_reply(s, 253, "2.0.0", "OK, %lu pending messages for node %s started",
+				    n, node);
+	} else {
+		conn_log(s->conn, LOG_LVL_WARNING, "ETRN %s: %s", node, code < 0 ? error : text);
+		smtpd_reply(s, 458, "4.3.0", "Unable to queue messages for node %s", node);
+	}
+	free(node);
+	s->conn->proto->input(s->conn);
+}
+
 /* ETRN (RFC 1985): ask the queue runner to try the deferred mail for a
- * domain now. Authenticated clients and loopback only. */
+ * domain now. Authenticated clients and loopback only. The runner scans
+ * its queue for it: the session waits for the answer, the worker does not. */
 static void
 cmd_etrn(struct smtpd *s, const struct smtp_cmd *cmd)
 {
 	char node[QUEUE_ADDR_MAX];
-	struct buf reply;
-	const char *error;
 
 	if (cmd->etrn_name.len + 2 > sizeof(node)) {
 		smtpd_reply(s, 501, "5.5.4", "Syntax: ETRN domain");
 		return;
 	}
-	snprintf(node, sizeof(node), "%s%.*s", cmd->etrn_kind == SMTP_ETRN_SUBDOMAINS ? "@" : "",
-		 (int)cmd->etrn_name.len, cmd->etrn_name.p);
+	snprintf(node, sizeof(node), "%s%.*s",
+		 cmd->etrn_kind == SMTP_ETRN_SUBDOMAINS ? "@" : "", (int)cmd->etrn_name.len,
+		 cmd->etrn_name.p);
 	if (s->auth_user == NULL && !s->conn->peer_loopback) {
 		smtpd_reply(s, 459, "4.7.1", "<%s>: Node not allowed: authentication required",
 			    node);
@@ -156,21 +200,9 @@ cmd_etrn(struct smtpd *s, const struct smtp_cmd *cmd)
 			    node);
 		return;
 	}
-	buf_init(&reply, 256);
-	int code = submit_flush(SUBMIT_SOCKET, NULL, node, &reply, &error);
-	if (code == 250) {
-		unsigned long n = strtoul(buf_cstr(&reply), NULL, 10);
-		if (n == 0)
-			smtpd_reply(s, 251, "2.0.0", "OK, no messages waiting for node %s", node);
-		else
-			smtpd_reply(s, 253, "2.0.0", "OK, %lu pending messages for node %s started",
-				    n, node);
-	} else {
-		conn_log(s->conn, LOG_LVL_WARNING, "ETRN %s: %s", node,
-			 code < 0 ? error : buf_cstr(&reply));
-		smtpd_reply(s, 458, "4.3.0", "Unable to queue messages for node %s", node);
-	}
-	buf_release(&reply);
+	smtpd_set_state(s, SMTPD_ETRN_WAIT);
+	s->etrn_node = xstrdup(node);
+	s->etrn = submit_flush_start(s->conn->srv->base, SUBMIT_SOCKET, NULL, node, etrn_done, s);
 }
 
 static void
@@ -254,14 +286,20 @@ smtpd_input(struct conn *c)
 {
 	struct smtpd *s = c->session;
 
-	while (s->state != SMTPD_QUIT && !c->closing && !c->starttls_pending) {
+	/* Commands pipelined while a check, delivery or ETRN was running are
+	 * answered when it ends: stop while the client has not taken its
+	 * replies (smtpd_drained resumes), or the output would grow with
+	 * every command the input buffer holds. */
+	while (s->state != SMTPD_QUIT && !c->closing && !c->starttls_pending &&
+	       !conn_output_full(c)) {
 		if (s->state == SMTPD_DATA || s->state == SMTPD_BDAT) {
 			if (!smtpd_data_input(s))
 				break;
 			continue;
 		}
-		if (s->state == SMTPD_AUTH_CHECK || s->state == SMTPD_DELIVERING)
-			break; /* resumed when the check or the delivery answers */
+		if (s->state == SMTPD_AUTH_CHECK || s->state == SMTPD_DELIVERING ||
+		    s->state == SMTPD_ETRN_WAIT)
+			break; /* resumed when the check, delivery or runner answers */
 		struct line line;
 		enum line_result r = conn_read_line(c, &s->lr, &line);
 		if (r == LINE_NEED_MORE)
@@ -279,6 +317,13 @@ smtpd_input(struct conn *c)
 	if (s->shutting_down && s->state != SMTPD_QUIT &&
 	    (s->state == SMTPD_READY || s->state == SMTPD_HELO))
 		smtpd_close(s, "4.3.2", "Service shutting down");
+}
+
+static void
+smtpd_drained(struct conn *c)
+{
+	if (c->session != NULL)
+		smtpd_input(c);
 }
 
 static void
@@ -327,6 +372,8 @@ smtpd_free(struct conn *c)
 	if (s == NULL)
 		return;
 	smtpd_deliver_cancel(s);
+	submit_call_cancel(s->etrn);
+	free(s->etrn_node);
 	smtpd_reset(s);
 	free(s->helo);
 	free(s->auth_user);
@@ -342,7 +389,9 @@ const struct protocol proto_smtp = {
 	.input = smtpd_input,
 	.timeout = smtpd_timeout,
 	.shutdown = smtpd_shutdown,
+	.drained = smtpd_drained,
 	.free = smtpd_free,
 	.refusal_prefix = "421 4.7.0 Error: ",
 	.refusal_suffix = "\r\n",
+	.goodbye = "421 4.3.2 Service shutting down\r\n",
 };

@@ -40,6 +40,7 @@ struct delivery;
 struct queue_writer;
 struct sasl_exchange;
 struct store_spool;
+struct submit_call;
 
 enum smtpd_state {
 	SMTPD_HELO,       /* greeting sent: HELO or EHLO first */
@@ -52,6 +53,7 @@ enum smtpd_state {
 	SMTPD_AUTH,       /* SASL exchange: the next line is a response */
 	SMTPD_AUTH_CHECK, /* waiting for the password check */
 	SMTPD_DELIVERING, /* content complete, delivery running */
+	SMTPD_ETRN_WAIT,  /* ETRN: waiting for the queue runner's answer */
 	SMTPD_QUIT,       /* closing: nothing more is read */
 };
 
@@ -94,6 +96,8 @@ struct smtpd {
 	char auth_mech[SMTP_SASL_MECH_MAX + 1];
 	unsigned errors;
 	bool shutting_down;
+	struct submit_call *etrn; /* ETRN in flight */
+	char *etrn_node;          /* and its node */
 
 	/* the transaction */
 	char *sender;          /* "" for <> */
@@ -113,6 +117,7 @@ struct smtpd {
 	int sink_errno;
 	char msgid[40];        /* "queued as" id */
 	bool from_ok;          /* From: passed the submission check */
+	unsigned hops;         /* Received: fields with ours */
 	uint64_t bdat_left;
 	bool bdat_last;
 	enum smtpd_state bdat_orphan; /* BDAT outside a transaction: state to return to

@@ -32,6 +32,8 @@ auth_done(enum auth_result result, const char *address, const char *reason, void
 
 	s->auth_req = NULL;
 	sasl_free(&s->sasl);
+	if (s->state == SMTPD_QUIT)
+		return; /* closed meanwhile (time-out): told 421 already */
 	smtpd_set_state(s, SMTPD_READY);
 	switch (result) {
 	case AUTH_OK:

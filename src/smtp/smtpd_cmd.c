@@ -6,10 +6,15 @@
 #include "lib/addr.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "queue/queue_file.h"
 #include "server/server.h"
 #include "smtp/smtp_reply.h"
 #include "smtp/smtpd.h"
 #include "store/accounts.h"
+
+/* Most octets of a client's own argument quoted back in a reply (a reply
+ * line is at most 512 octets). */
+#define ECHO_MAX 200
 
 void
 smtpd_reset(struct smtpd *s)
@@ -210,6 +215,15 @@ new_rcpt(struct smtpd *s, const char *address, const struct smtp_params *params)
 	r->orcpt = (params->present & SMTP_PARAM_ORCPT)
 			   ? orcpt_encode(params->orcpt_type, params->orcpt)
 			   : orcpt_encode("rfc822", address);
+	/* Encoded again it may outgrow what a queue file holds (RFC 3461's
+	 * 500: UTF-8 octets become "+XX"): kept without it (it only informs
+	 * a DSN), rather than refused with a 451 on every try. */
+	if (r->orcpt != NULL && strlen(r->orcpt) > QUEUE_ORCPT_MAX) {
+		conn_log(s->conn, LOG_LVL_NOTICE, "ORCPT of <%s> too long once encoded: dropped",
+			 address);
+		free(r->orcpt);
+		r->orcpt = NULL;
+	}
 	r->notify = params->notify;
 	r->first_local = s->nlocal;
 	r->first_remote = s->nremote;
@@ -433,7 +447,7 @@ vrfy_expn(struct smtpd *s, const struct smtp_cmd *cmd, bool expn)
 		buf_init(&lk.all, 64 * 1024);
 		(void)accounts_domain_list(s->conn->srv->accounts, lookup_domain, &lk, &error);
 		if (lk.matches == 0) {
-			smtpd_reply(s, 550, "5.1.1", "<%s>: User unknown", buf_cstr(&arg));
+			smtpd_reply(s, 550, "5.1.1", "<%.*s>: User unknown", ECHO_MAX, buf_cstr(&arg));
 		} else if (lk.matches > 1) {
 			/* RFC 5321 3.5.3: ambiguous, list the possibilities. */
 			struct smtp_reply_builder b;
@@ -458,7 +472,8 @@ vrfy_expn(struct smtpd *s, const struct smtp_cmd *cmd, bool expn)
 			goto out;
 	}
 	if (addr_canon(buf_cstr(&arg), &canon, &error) < 0) {
-		smtpd_reply(s, 553, "5.1.3", "<%s>: bad address syntax", buf_cstr(&arg));
+		smtpd_reply(s, 553, "5.1.3", "<%.*s>: bad address syntax", ECHO_MAX,
+			    buf_cstr(&arg));
 		goto out;
 	}
 	int status = accounts_resolve(s->conn->srv->accounts, buf_cstr(&canon), &r, &error);

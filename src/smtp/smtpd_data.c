@@ -106,8 +106,8 @@ content_sink(void *ctx, const char *data, size_t len)
 	return 0;
 }
 
-/* On submission (RFC 6409 8): add Message-ID and Date when missing, and
- * check that From: is the user's. */
+/* Count the hops; on submission (RFC 6409 8): add Message-ID and Date
+ * when missing, and check that From: is the user's. */
 static int
 header_done(void *ctx, const struct smtp_header_info *h)
 {
@@ -115,6 +115,7 @@ header_done(void *ctx, const struct smtp_header_info *h)
 	struct buf add;
 	char date[64];
 
+	s->hops = h->received + 1;
 	s->from_ok = true;
 	if (s->auth_user == NULL)
 		return 0;
@@ -128,6 +129,9 @@ header_done(void *ctx, const struct smtp_header_info *h)
 			panic("smtpd: Date");
 	}
 	if (h->from == 0) {
+		/* Unless the scan stopped inside the header section (a field name
+		 * too long, past its size limit): a From: may follow there. */
+		s->from_ok = h->end != SMTP_HEADER_END_OVERFLOW;
 		if (buf_printf(&add, "From: <%s>\r\n", s->sender) < 0)
 			panic("smtpd: From");
 	} else {
@@ -241,6 +245,7 @@ content_begin(struct smtpd *s, unsigned *code_r, const char **enhanced_r, const 
 	opts.ctx = s;
 	smtp_data_init(&s->data, &opts);
 	s->from_ok = true;
+	s->hops = 1;
 	s->data_started = true;
 	return 0;
 }
@@ -292,6 +297,17 @@ content_end(struct smtpd *s)
 		code = smtp_data_status_code(verdict, &enhanced, &text);
 		conn_log(s->conn, LOG_LVL_NOTICE, "message refused: %s", text);
 		smtpd_reply(s, code, enhanced, "%s", text);
+		smtpd_reset(s);
+		return;
+	}
+	/* RFC 5321 6.3: a message that has been round too many servers is in
+	 * a loop (Postfix's hopcount_limit: ours counted, at the limit). */
+	unsigned max_hops = s->conn->srv->cfg->smtpd_max_hops;
+	if (max_hops != 0 && s->hops >= max_hops) {
+		conn_log(s->conn, LOG_LVL_NOTICE, "message refused: %u hops, a mail loop?",
+			 s->hops);
+		smtpd_reply(s, 554, "5.4.6", "Error: too many hops (%u Received: fields)",
+			    s->hops);
 		smtpd_reset(s);
 		return;
 	}

@@ -299,33 +299,8 @@ delivery_finish(struct delivery *d)
  * spools fsync'd in parallel, then one store_deliver_batch (one fsync of
  * the mailbox's directory and one index transaction for all of them),
  * then each message's queue file and answer as if it had been alone. */
-/* ENVELOPE and BODYSTRUCTURE are computed here, on the delivery thread,
- * and stored with the index row, so that IMAP FETCH never parses the
- * message for them. Larger messages get theirs at their first FETCH. */
-#define CACHE_AT_DELIVERY_MAX (16 * 1024 * 1024)
-
-static void
-spool_cache(struct store_spool *spool)
-{
-	struct store_content c = {
-	    .fd = store_spool_fd(spool),
-	    .disk_size = store_spool_disk_size(spool),
-	    .crlf_size = store_spool_crlf_size(spool),
-	};
-	struct buf msg, cache;
-	const char *error;
-
-	if (c.crlf_size > CACHE_AT_DELIVERY_MAX)
-		return;
-	buf_init(&msg, (size_t)c.crlf_size);
-	buf_init(&cache, BUF_UNLIMITED);
-	if (store_content_to_buf(&c, &msg, &error) == 0 &&
-	    mime_cache_build(buf_cstr(&msg), msg.len, &cache) == 0)
-		store_spool_set_cache(spool, buf_cstr(&cache));
-	buf_release(&msg);
-	buf_release(&cache);
-}
-
+/* ENVELOPE and BODYSTRUCTURE are computed on the delivery thread and
+ * stored with the index row (store_spool_cache). */
 static void
 delivery_run_batch(void *thread_ctx, void **args, size_t n)
 {
@@ -360,7 +335,7 @@ delivery_run_batch(void *thread_ctx, void **args, size_t n)
 			local_failure(d, err == ENOSPC ? STORE_NO_SPACE : STORE_TEMP_FAIL);
 			continue;
 		}
-		spool_cache(d->spool);
+		store_spool_cache(d->spool);
 		msgs[nmsgs] = (struct store_delivery){
 		    .spool = d->spool,
 		    .rcpts = d->rcpts,

@@ -43,6 +43,15 @@ mailbox_reload(struct store_mailbox *box, const char **error_r)
 	struct mailbox_row row;
 	int found = idx_mailbox_get_id(box->user, box->row.id, &row, error_r);
 
+	/* A row id is used again by a mailbox made after the deletion of
+	 * the one it named; UIDVALIDITY tells them apart (a mailbox keeps
+	 * its own for its life, renames included). The handle's directories
+	 * are the old mailbox's: a sync through them would take the new
+	 * one's messages for gone. */
+	if (found == 0 && row.uidvalidity != box->row.uidvalidity) {
+		mailbox_row_release(&row);
+		found = 1;
+	}
 	if (found == 1)
 		return user_fail(box->user, error_r, ENOENT, "mailbox %s was deleted",
 				 box->row.name);
@@ -122,6 +131,12 @@ void
 store_mailbox_status(const struct store_mailbox *box, struct store_status_info *status_r)
 {
 	*status_r = box->status;
+}
+
+const char *
+store_mailbox_name(const struct store_mailbox *box)
+{
+	return box->row.name;
 }
 
 /* --- iteration --- */

@@ -316,7 +316,9 @@ struct store_status_info {
 int store_mailbox_open(struct store_user *user, const char *name, bool readonly,
 		       struct store_mailbox **box_r, const char **error_r);
 void store_mailbox_close(struct store_mailbox **box);
-/* Synchronise again and refresh the status. */
+/* Synchronise again and refresh the status. -1 with errno ENOENT when the
+ * mailbox was deleted (a mailbox made again under its name is another:
+ * open that one anew). */
 int store_mailbox_sync(struct store_mailbox *box, const char **error_r);
 /* The same for a session that asks often (IMAP, before each command and in
  * IDLE): what postern's own processes change is always seen (it is in the
@@ -326,6 +328,10 @@ int store_mailbox_sync(struct store_mailbox *box, const char **error_r);
 int store_mailbox_refresh(struct store_mailbox *box, const char **error_r);
 /* The status as of the last open or sync. */
 void store_mailbox_status(const struct store_mailbox *box, struct store_status_info *status_r);
+/* The mailbox's name (normal form, UTF-8) as of the last open, sync or
+ * refresh: a handle follows its mailbox when another session renames it.
+ * Valid until the next sync or refresh of box. */
+const char *store_mailbox_name(const struct store_mailbox *box);
 
 struct store_message {
 	uint32_t uid;
@@ -469,6 +475,12 @@ int store_append(struct store_user *user, const char *mailbox, const struct stor
  * store_deliver / store_deliver_batch / store_append, so its index rows
  * carry it from the start. The spool keeps a copy. */
 void store_spool_set_cache(struct store_spool *spool, const char *cache);
+/* Build that cache from the finished spool's CRLF form (the bytes FETCH
+ * serves, whose octet counts BODYSTRUCTURE tells: a message written with
+ * bare LF or CR CR LF is stored normalised) and set it; messages over
+ * STORE_SPOOL_CACHE_MAX get theirs at their first FETCH instead. */
+#define STORE_SPOOL_CACHE_MAX (16 * 1024 * 1024)
+void store_spool_cache(struct store_spool *spool);
 
 /* --- Maintenance ------------------------------------------------------------- */
 

@@ -325,7 +325,8 @@ int user_open(struct store *store, const char *address, bool create_dir, bool cr
 int mailbox_open_raw(struct store_user *user, const char *name, struct store_mailbox **box_r,
 		     const char **error_r);
 /* Read box's row again (UIDNEXT, HIGHESTMODSEQ, ...); -1 with errno ENOENT
- * when the mailbox was deleted meanwhile. (mailbox.c) */
+ * when the mailbox was deleted meanwhile (also when another one has been
+ * made since under its row id). (mailbox.c) */
 int mailbox_reload(struct store_mailbox *box, const char **error_r);
 /* mailbox_open_raw, adopting a folder made on disk by another program
  * when name is not in the index; -1 with errno ENOENT when missing. */

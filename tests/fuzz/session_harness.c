@@ -210,6 +210,9 @@ setup(void)
 	    {"auth.threads", "1"},
 	    {"smtpd.delivery_threads", "1"},
 	    {"smtpd.max_message_size", "1M"},
+	    /* answered to anyone: their replies quote the client's words */
+	    {"smtpd.vrfy", "all"},
+	    {"smtpd.expn", "all"},
 	};
 	const char *error;
 

@@ -567,6 +567,37 @@ def test_input_while_a_password_is_checked(fresh):
     c.close()
 
 
+def test_commands_pipelined_behind_a_password_check(fresh):
+    # Commands that wait in the input during the failure delay of a wrong
+    # password are answered once it ends, but no faster than the client
+    # reads its replies: HELP answers with 30 times its own length.
+    p = fresh(**{"auth.failure_delay": "1500"})
+    c = Raw(p.addr("smtp"))
+    c.cmd("EHLO flood.test")
+    rss0, _ = memory(p)
+    n = 300000
+    token = base64.b64encode(b"\0alice@example.test\0wrong").decode()
+    c.sock.settimeout(5)
+    payload = f"AUTH PLAIN {token}\r\n".encode() + b"HELP\r\n" * n
+    assert send_ignoring_close(c.sock, payload) == len(payload)
+    time.sleep(2.5)  # the delay is over: the replies are being made
+    assert SANITIZED or memory(p)[0] - rss0 < 16 * 1024
+    # All answered, in order, as the client reads.
+    c.sock.settimeout(30)
+    got, first, lines = b"", None, 0
+    while lines < n:
+        chunk = c.sock.recv(4 * MiB)
+        assert chunk, f"closed after {lines} HELP replies"
+        *complete, got = (got + chunk).split(b"\r\n")
+        if first is None and complete:
+            first = complete[0]
+        lines += sum(1 for line in complete if line.startswith(b"214 "))
+    assert first.startswith(b"535 "), first
+    assert lines == n and got == b"", (lines, got)
+    assert c.cmd("NOOP")[0] == 250
+    c.close()
+
+
 def test_pop3_pipelined_retr_not_read(fresh):
     # Each RETR answers with a whole message: 2,000 pipelined RETRs of a
     # 1 MiB message must not be put in memory at once.

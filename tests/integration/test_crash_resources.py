@@ -42,6 +42,10 @@ RELAY_MESSAGES = 10000 if STRESS else 1000
 KILLS = 100
 CYCLES = int(os.environ.get("POSTERN_CYCLES", 1000 if STRESS else 200))
 CLIENTS = 6
+# The senders of a kill test finish within this many seconds in all, or the
+# test fails with the count reached (a server that exits by itself after a
+# restart would otherwise leave them retrying for ever).
+SEND_LIMIT = 3600 if STRESS else 900
 
 USERS = ["alice", "bob", "carol"]
 MSGID = re.compile(rb"^Message-ID: <([^>]+)>", re.M | re.I)
@@ -194,6 +198,27 @@ def sender_thread(server_addr, ledger, work, rcpts_of, stop, rng_seed):
         client.close()
 
 
+def wait_senders(threads, stop, killer, ledger):
+    """Join the sender threads and the killer. The senders get SEND_LIMIT
+    seconds in all, and stop early once the killer has failed (the server
+    died by itself): then they are told to stop and the test fails with the
+    count reached, instead of hanging."""
+    deadline = time.monotonic() + SEND_LIMIT
+    while any(t.is_alive() for t in threads) and killer.failure is None \
+            and time.monotonic() < deadline:
+        for t in threads:
+            t.join(timeout=0.5)
+    late = any(t.is_alive() for t in threads)
+    stop.set()
+    killer.stop.set()
+    for t in threads:
+        t.join(timeout=60)  # a sender blocked in a read: its socket time-out
+    killer.join(timeout=60)
+    assert killer.failure is None, killer.failure
+    assert not late, (f"the senders did not finish in {SEND_LIMIT} s: "
+                      f"{ledger.count_acked()} of {len(ledger.acked)} acknowledged")
+
+
 def run_senders(p, ledger, n_messages, rcpts_of, stop):
     threads = []
     for i in range(CLIENTS):
@@ -241,14 +266,26 @@ class Killer(threading.Thread):
         for mark in marks:
             self.ledger.gate = mark + slack
             while self.ledger.count_acked() < mark and not self.stop.is_set():
+                self._check_alive()
                 time.sleep(0.01)
             if self.stop.is_set():
                 return
             time.sleep(self.rng.uniform(0, 0.05))
             kind = self.rng.choices(names, weights)[0]
             while not self._kill(kind):  # the process is being replaced
+                if self.stop.is_set():
+                    return
+                self._check_alive()
                 time.sleep(0.01)
             self.done[kind] += 1
+
+    def _check_alive(self):
+        """Only this thread kills the master: one that has exited by
+        itself is a failure of the server under test."""
+        status = self.p.proc.poll()
+        if status is not None:
+            raise AssertionError(f"postern serve exited by itself (status {status}):\n"
+                                 + self.p.log_text()[-4000:])
 
     def _kill(self, kind):
         if kind == "master":
@@ -335,12 +372,8 @@ def test_kill_9_during_local_deliveries(postern_factory):
     t0 = time.monotonic()
     killer.start()
     threads = run_senders(p, ledger, total, local_rcpts, stop)
-    for t in threads:
-        t.join(timeout=900)
-    killer.stop.set()
-    killer.join()
+    wait_senders(threads, stop, killer, ledger)
     elapsed = time.monotonic() - t0
-    assert killer.failure is None, killer.failure
     # After recovery: a clean stop, a clean start (the master's start-time
     # recovery: the queue's and the spool's), and a clean stop.
     p.stop()
@@ -412,11 +445,7 @@ def test_kill_9_during_relay(postern_factory, relay_dns):
         t0 = time.monotonic()
         killer.start()
         threads = run_senders(p, ledger, total, relay_rcpts, stop)
-        for t in threads:
-            t.join(timeout=900)
-        killer.stop.set()
-        killer.join()
-        assert killer.failure is None, killer.failure
+        wait_senders(threads, stop, killer, ledger)
         acked = {n for n in range(total) if ledger.acked[n]}
         # The runner delivers what is left after the last kill.
         assert wait_for(lambda: acked <= set(fake_acks(fake)) and queued(p.data) == [],

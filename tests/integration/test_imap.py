@@ -315,6 +315,27 @@ def test_binary_and_partial(imap):
     assert b"Content-Transfer-Encoding: base64\r\n\r\n" in untagged[0]
 
 
+def test_binary_of_an_unknown_encoding(imap):
+    # As Dovecot answers: the items before the BINARY one are sent, the
+    # response ends there, and the FETCH fails.
+    r = RawImap(imap.addr("imap")).login()
+    msg = b"Subject: odd\r\nContent-Transfer-Encoding: x-odd\r\n\r\nbody\r\n"
+    r.send(b"a APPEND INBOX {%d+}\r\n%s\r\n" % (len(msg), msg))
+    _, ok = r.until("a")
+    assert b"APPENDUID" in ok
+    r.cmd("SELECT INBOX")
+    untagged, no = r.cmd("FETCH 3:4 (UID BODY.PEEK[HEADER] BINARY.PEEK[1] BODY.PEEK[TEXT])")
+    assert no.startswith(b"t3 NO [UNKNOWN-CTE]"), no
+    assert len(untagged) == 2 and b"BINARY[1]" in untagged[0], untagged
+    assert untagged[1] == (b"* 4 FETCH (UID 4 BODY[HEADER] {%d}\r\n%s)\r\n"
+                           % (len(msg) - 6, msg[:-6]))
+    untagged, no = r.cmd("FETCH 4 (BINARY.PEEK[1] RFC822.SIZE)")
+    assert untagged == [b"* 4 FETCH (RFC822.SIZE %d)\r\n" % len(msg)], untagged
+    assert no.startswith(b"t4 NO [UNKNOWN-CTE]"), no
+    untagged, no = r.cmd("FETCH 4 (BINARY.PEEK[1])")
+    assert untagged == [] and no.startswith(b"t5 NO [UNKNOWN-CTE]"), (untagged, no)
+
+
 def test_envelope_of_a_message_the_cache_cannot_hold(imap):
     # A NUL byte in the Subject: the index's cache (text) cannot keep the
     # ENVELOPE, which is then built at each FETCH; the NUL goes in a literal.

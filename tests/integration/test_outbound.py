@@ -6,6 +6,7 @@ import email.policy
 import os
 import signal
 import smtplib
+import socket
 import subprocess
 import time
 
@@ -315,6 +316,41 @@ def test_etrn_flushes_a_domain(mta, fakes, port):
         assert code == 251, text
     assert len(f.wait_acked(1)) == 1
     assert queue_empty(p)
+
+
+def test_etrn_waits_without_holding_the_worker(mta):
+    """The runner scans its queue for an ETRN: the session waits for the
+    answer, the worker does not (its other sessions are served meanwhile),
+    and commands pipelined behind the ETRN are answered after it, in
+    order."""
+    p = mta(**{"server.workers": "1"})
+    runner = p.runner()
+    assert wait_for(lambda: (p.data / "public" / "submit.sock").exists(), 10)
+    os.kill(runner, signal.SIGSTOP)
+    try:
+        a = socket.create_connection(p.addr("smtp"), timeout=10)
+        af = a.makefile("rb")
+        assert af.readline().startswith(b"220 ")
+        a.sendall(b"EHLO a.test\r\n")
+        while not af.readline().startswith(b"250 "):
+            pass
+        a.sendall(b"ETRN nothing.test\r\nNOOP\r\n")
+        # Another session on the same worker, while the runner is stopped.
+        with smtplib.SMTP(*p.addr("smtp"), timeout=10) as b:
+            assert b.ehlo("b.test")[0] == 250
+            assert b.noop()[0] == 250
+        a.setblocking(False)
+        try:
+            early = a.recv(100)  # the ETRN still waits for the runner
+        except BlockingIOError:
+            early = b""
+        assert early == b"", early
+        a.setblocking(True)
+    finally:
+        os.kill(runner, signal.SIGCONT)
+    assert af.readline().startswith(b"251 2.0.0 OK, no messages waiting for node nothing.test")
+    assert af.readline().startswith(b"250 ")
+    a.close()
 
 
 def test_sendmail_through_the_runner(mta, fakes, port):

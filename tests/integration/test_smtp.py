@@ -274,6 +274,24 @@ def test_sender_must_be_owned(mta):
     assert len(messages(mta.data, "carol@example.test")) == 2
 
 
+@pytest.mark.parametrize("before", [
+    b"X-" + b"A" * 300 + b": a field name too long to look at\r\n",
+    b"X-Filler: " + b"f" * 900 + b"\r\n" * 1 + (b"X-Filler: " + b"f" * 900 + b"\r\n") * 400,
+], ids=["long-field-name", "big-header"])
+def test_from_hidden_past_what_is_checked(mta, before):
+    """A From: the check never reached (after a field name too long for the
+    header scanner, or past its size limit) is no way around it: the
+    message is refused, as a From: not the user's."""
+    with smtplib.SMTP(*mta.addr("submission")) as s:
+        s.starttls(context=tls_client_context())
+        s.login("alice@example.test", PASSWORD)
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            s.sendmail("alice@example.test", ["carol@example.test"],
+                       before + b"From: Boss <bob@example.test>\r\nSubject: x\r\n\r\nx\r\n")
+        assert e.value.smtp_code == 553, e.value
+    assert messages(mta.data, "carol@example.test", wait=0) == []
+
+
 def test_authenticated_relay_is_queued(mta):
     with smtplib.SMTP(*mta.addr("submission")) as s:
         s.starttls(context=tls_client_context())
@@ -292,6 +310,25 @@ def test_authenticated_relay_is_queued(mta):
     assert len(ids) == 1 and ids[0] in text.decode()
     # The local copy is delivered at once.
     assert len(messages(mta.data, "bob@example.test")) == 1
+
+
+def test_relay_of_a_long_utf8_address(mta):
+    """The original recipient kept for DSNs grows when encoded again (each
+    UTF-8 octet becomes "+XX"): past what a queue file holds, the message
+    is queued without it, never refused with a 451 on every try."""
+    rcpt = "é" * 32 + "@" + "ü" * 30 + "." + "ö" * 30 + ".test"
+    with smtplib.SMTP(*mta.addr("submission")) as s:
+        s.starttls(context=tls_client_context())
+        s.login("alice@example.test", PASSWORD)
+        assert s.docmd("MAIL FROM:<alice@example.test> SMTPUTF8")[0] == 250
+        s.send(f"RCPT TO:<{rcpt}>\r\n".encode())
+        code, text = s.getreply()
+        assert code == 250, text
+        assert s.docmd("DATA")[0] == 354
+        s.send("From: alice@example.test\r\nSubject: ü\r\n\r\nbody\r\n.\r\n".encode())
+        code, text = s.getreply()
+        assert code == 250, text
+    assert len(queued(mta.data)) == 1
 
 
 # ---- aliases and forwarding ----------------------------------------------
@@ -370,6 +407,43 @@ def test_vrfy_ambiguous(postern_factory, tmp_path):
     code, lines = c.cmd("VRFY alice")
     assert code == 553 and lines[0] == "5.1.4 User ambiguous; possibilities are"
     assert set(lines[1:]) == {"5.1.4 <alice@example.test>", "5.1.4 <alice@lists.test>"}
+
+
+def test_vrfy_expn_long_arguments(postern_factory):
+    """A client's argument too long to quote back in a 512-octet reply line
+    is cut in the reply, never a crash of the worker."""
+    p = postern_factory(options=dict(FAST, **{"smtpd.vrfy": "all", "smtpd.expn": "all"}))
+    setup_accounts(p.data)
+    p.start()
+    workers = sorted(p.workers())
+    c = Raw(p.addr("smtp"))
+    c.cmd("EHLO remote.test")
+    for arg, code in (("a" * 600, 550), ("a" * 600 + "@", 553), ("<" + "b" * 900 + ">", 550)):
+        got, lines = c.cmd("VRFY " + arg)
+        assert got == code, (got, lines)
+        assert len(lines) == 1 and len(lines[0]) < 300, lines
+        got, lines = c.cmd("EXPN " + arg)
+        assert got == code, (got, lines)
+    assert c.cmd("NOOP")[0] == 250
+    assert sorted(p.workers()) == workers  # none died
+
+
+def test_mail_loop_refused(mta):
+    """A message that has passed through too many servers (49 Received:
+    fields, and ours would make the 50th) is taken for a loop: 554 5.4.6;
+    one hop fewer goes through."""
+    def with_hops(n):
+        return b"".join(b"Received: from hop%d.test by hop%d.test; Mon, 1 Jan 2024 "
+                        b"00:00:00 +0000\r\n" % (i, i + 1) for i in range(n)) + \
+            b"From: x@remote.test\r\nSubject: hops %d\r\n\r\nbody\r\n" % n
+
+    with smtplib.SMTP(*mta.addr("smtp")) as s:
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            s.sendmail("x@remote.test", ["carol@example.test"], with_hops(49))
+        assert e.value.smtp_code == 554 and e.value.smtp_error.startswith(b"5.4.6 "), e.value
+        s.sendmail("x@remote.test", ["carol@example.test"], with_hops(48))
+    [got] = messages(mta.data, "carol@example.test", wait=5)
+    assert b"Subject: hops 48" in got and got.count(b"Received: ") == 49
 
 
 # ---- limits and bad input ------------------------------------------------

@@ -191,6 +191,87 @@ test_partial(void **state)
 	fetch_is("BINARY.SIZE[1]<0.1>", "ERR: BINARY.SIZE takes no partial");
 }
 
+/* A section asked for again is kept once (PEEK or not); another partial or
+ * another spelling of the field list is another section. */
+static void
+test_repeated_sections(void **state)
+{
+	(void)state;
+	fetch_is("(BODY.PEEK[] BODY.PEEK[] body.peek[])", "{BODY[]|0|1||ALL|}");
+	fetch_is("(BODY.PEEK[1] BODY[1] UID BODY.PEEK[1])", "UID seen {BODY[1]|0|1|1|ALL|}");
+	fetch_is("(BODY.PEEK[HEADER.FIELDS (From)] BODY.PEEK[HEADER.FIELDS (FROM)])",
+		 "{BODY[HEADER.FIELDS (FROM)]|0|1||FIELDS|From}");
+	fetch_is("(BODY.PEEK[HEADER.FIELDS (From)] BODY.PEEK[HEADER.FIELDS (\"From\")])",
+		 "{BODY[HEADER.FIELDS (FROM)]|0|1||FIELDS|From} "
+		 "{BODY[HEADER.FIELDS (\"FROM\")]|0|1||FIELDS|From}");
+	fetch_is("(BODY.PEEK[]<0.10> BODY.PEEK[]<0.10> BODY.PEEK[]<0.20> BODY.PEEK[])",
+		 "{BODY[]<0>|0|1||ALL||0.10} {BODY[]<0>|0|1||ALL||0.20} {BODY[]|0|1||ALL|}");
+	fetch_is("(BINARY.PEEK[1] BINARY[1] BINARY.SIZE[1] BINARY.SIZE[1] BODY.PEEK[1])",
+		 "seen {BINARY[1]|1|1|1|ALL|} {BINARY.SIZE[1]|2|0|1|ALL|} {BODY[1]|0|1|1|ALL|}");
+}
+
+/* "(BODY.PEEK[]<0.1> ... BODY.PEEK[]<0.n>)" */
+static void
+many_partials(struct buf *items, unsigned n)
+{
+	buf_reset(items);
+	assert_int_equal(buf_add_str(items, "("), 0);
+	for (unsigned i = 1; i <= n; i++)
+		assert_int_equal(buf_printf(items, "%sBODY.PEEK[]<0.%u>", i > 1 ? " " : "", i), 0);
+	assert_int_equal(buf_add_str(items, ")"), 0);
+}
+
+/* IMAP_FETCH_MAX_SECTIONS distinct sections, then one too many; thousands
+ * of the same section (what fits in a command line) are one. */
+static void
+test_section_limit(void **state)
+{
+	struct imap_parser *p = imap_parser_new(NULL);
+	struct buf items, line;
+	enum imap_parse_event ev;
+	struct imap_fetch f;
+	const char *error;
+
+	(void)state;
+	buf_init(&items, BUF_UNLIMITED);
+	buf_init(&line, BUF_UNLIMITED);
+	for (unsigned n = IMAP_FETCH_MAX_SECTIONS; n <= IMAP_FETCH_MAX_SECTIONS + 1; n++) {
+		many_partials(&items, n);
+		buf_reset(&line);
+		assert_int_equal(buf_printf(&line, "T FETCH 1 %s\r\n", buf_cstr(&items)), 0);
+		imap_parser_reset(p);
+		assert_int_equal(imap_parser_feed(p, line.data, line.len, &ev), line.len);
+		assert_int_equal(ev, IMAP_PARSE_COMMAND);
+		const struct imap_command *c = imap_parser_command(p);
+		int r = imap_fetch_parse(c->args + 1, c->count - 1, &f, &error);
+		if (n == IMAP_FETCH_MAX_SECTIONS) {
+			assert_int_equal(r, 0);
+			assert_int_equal(f.nsections, n);
+			imap_fetch_clear(&f);
+		} else {
+			assert_int_equal(r, -1);
+			assert_string_equal(error, "too many FETCH sections");
+			assert_null(f.sections);
+		}
+	}
+	buf_reset(&line);
+	assert_int_equal(buf_add_str(&line, "T FETCH 1 ("), 0);
+	for (unsigned i = 0; i < 9000; i++)
+		assert_int_equal(buf_add_str(&line, i > 0 ? " BODY[]" : "BODY[]"), 0);
+	assert_int_equal(buf_add_str(&line, ")\r\n"), 0);
+	imap_parser_reset(p);
+	assert_int_equal(imap_parser_feed(p, line.data, line.len, &ev), line.len);
+	assert_int_equal(ev, IMAP_PARSE_COMMAND);
+	const struct imap_command *c = imap_parser_command(p);
+	assert_int_equal(imap_fetch_parse(c->args + 1, c->count - 1, &f, &error), 0);
+	assert_int_equal(f.nsections, 1);
+	assert_true(f.sets_seen);
+	imap_fetch_clear(&f);
+	buf_release(&items);
+	buf_release(&line);
+	imap_parser_free(&p);
+}
+
 static void
 test_modifiers(void **state)
 {
@@ -273,7 +354,8 @@ main(void)
 	    cmocka_unit_test(test_macros_items),    cmocka_unit_test(test_sections),
 	    cmocka_unit_test(test_section_errors),  cmocka_unit_test(test_partial),
 	    cmocka_unit_test(test_modifiers),	    cmocka_unit_test(test_no_args),
-	    cmocka_unit_test(test_partial_command),
+	    cmocka_unit_test(test_partial_command), cmocka_unit_test(test_repeated_sections),
+	    cmocka_unit_test(test_section_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -743,6 +743,15 @@ test_list(void **state)
 			"               mx.example.net: 451 4.7.1 Try later\n"
 			"    delivered  <rcpt1@example.net>  1 attempt\n");
 	assert_int_equal(queue_list(t->q, stop_at_first, NULL, &error), 7);
+	/* one state only */
+	buf_reset(&c.text);
+	c.count = 0;
+	assert_int_equal(queue_list_state(t->q, QUEUE_DEFERRED, collect, &c, &error), 0);
+	assert_int_equal(c.count, 1);
+	assert_memory_equal(c.text.data, b, strlen(b));
+	c.count = 0;
+	assert_int_equal(queue_list_state(t->q, QUEUE_HOLD, collect, &c, &error), 0);
+	assert_int_equal(c.count, 0);
 
 	/* An unreadable file is listed with the reason. */
 	char *path = xasprintf("%s/deferred/%s", t->qpath, b);

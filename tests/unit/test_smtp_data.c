@@ -132,6 +132,7 @@ same_info(const struct smtp_header_info *a, const struct smtp_header_info *b)
 	assert_int_equal(a->date, b->date);
 	assert_int_equal(a->from, b->from);
 	assert_int_equal(a->sender, b->sender);
+	assert_int_equal(a->received, b->received);
 	assert_int_equal(a->from_len, b->from_len);
 	assert_memory_equal(a->from_value, b->from_value, a->from_len);
 	assert_int_equal(a->from_truncated, b->from_truncated);
@@ -673,10 +674,18 @@ test_header_fields(void **state)
 	buf_release(&r.out);
 
 	/* names are compared whole */
-	in = "From-X: a\r\nXFrom: b\r\nDate2: c\r\nMessage-IDs: d\r\n\r\n.\r\n";
+	in = "From-X: a\r\nXFrom: b\r\nDate2: c\r\nMessage-IDs: d\r\nReceived-SPF: e\r\n"
+	     "\r\n.\r\n";
 	run_all(in, strlen(in), &o, &r, NULL);
-	assert_int_equal(r.info.fields, 4);
-	assert_int_equal(r.info.from + r.info.date + r.info.message_id, 0);
+	assert_int_equal(r.info.fields, 5);
+	assert_int_equal(r.info.from + r.info.date + r.info.message_id + r.info.received, 0);
+	buf_release(&r.out);
+
+	/* the hops: Received: fields of the header section only */
+	in = "Received: from a by b; x\r\nRECEIVED : folded\r\n by c\r\nreceived: d\r\n"
+	     "Subject: s\r\n\r\nReceived: in the body\r\n.\r\n";
+	run_all(in, strlen(in), &o, &r, NULL);
+	assert_int_equal(r.info.received, 3);
 	buf_release(&r.out);
 }
 

@@ -3,13 +3,19 @@
  * refused), and a live server on an event loop in this process with
  * clients in forked children: a message queued with its envelope and
  * Received field, FLUSH and ETRN reaching the handler (and refused to
- * another uid), oversize content refused with 552. */
+ * another uid), oversize content refused with 552, content over the
+ * budget of the connections together refused with 451; the event-loop client
+ * of FLUSH and ETRN against that server and against fake peers. */
 #include "lib/common.h"
 
 #include <setjmp.h>
 #include <cmocka.h>
 
 #include <event2/event.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "lib/config.h"
@@ -591,6 +597,197 @@ test_live_refusals(void **state)
 	live_free(&l);
 }
 
+/* A connection that has sent the head of a message of size bytes (its
+ * content not yet). */
+static int
+head_only(struct live *l, uint64_t size)
+{
+	struct submit_request req;
+	struct buf head;
+	const char *error;
+
+	request_fill(&req, 1);
+	buf_init(&head, BUF_UNLIMITED);
+	int fd = submit_request_format(&req, size, &head, &error) < 0
+		     ? -1
+		     : submit_connect(l->sock, true, &error);
+	if (fd >= 0 && send(fd, head.data, head.len, MSG_NOSIGNAL) != (ssize_t)head.len) {
+		close(fd);
+		fd = -1;
+	}
+	buf_release(&head);
+	submit_request_free(&req);
+	return fd;
+}
+
+/* The code of the reply on fd, waiting up to 5 s; -1 on failure. */
+static int
+reply_code(int fd)
+{
+	char line[256];
+	size_t len = 0;
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+	while (len < sizeof(line) - 1 && memchr(line, '\n', len) == NULL) {
+		if (poll(&pfd, 1, 5000) != 1)
+			return -1;
+		ssize_t n = recv(fd, line + len, sizeof(line) - 1 - len, 0);
+		if (n <= 0)
+			return -1;
+		len += (size_t)n;
+	}
+	return len >= 3 ? atoi(line) : -1;
+}
+
+/* Two messages announced at once over the content budget: the second is
+ * told 451; once the first is gone, a message goes through again. */
+static int
+client_over_budget(struct live *l)
+{
+	int big = head_only(l, 200 * 1024 * 1024);
+	int second = head_only(l, 100 * 1024 * 1024);
+	int code = reply_code(second);
+
+	close(second);
+	close(big);
+	usleep(200 * 1000); /* the server sees the first one gone */
+	if (code == 451) {
+		struct submit_request req;
+		struct buf reply;
+		const char *error;
+
+		request_fill(&req, 1);
+		buf_init(&reply, 1024);
+		if (submit_send(l->sock, &req, "x\r\n", 3, &reply, &error) != 250)
+			code = -1;
+		buf_release(&reply);
+		submit_request_free(&req);
+	}
+	return code;
+}
+
+static void
+test_live_content_budget(void **state)
+{
+	struct live *l = live_new();
+
+	l->cfg->smtpd_max_message_size = 300 * 1024 * 1024;
+	assert_int_equal(live_run(l, client_over_budget), 450); /* 451 / 10 * 10 */
+	assert_int_equal(qt_count(l->t, "incoming"), 1);
+	live_free(&l);
+}
+
+/* ---- the event-loop client (submit_flush_start) ---- */
+
+struct async {
+	struct event_base *base;
+	unsigned calls;
+	int code;
+	char text[256], error[256];
+};
+
+static void
+async_done(int code, const char *text, const char *error, void *arg)
+{
+	struct async *a = arg;
+
+	a->calls++;
+	a->code = code;
+	(void)str_copy(a->text, sizeof(a->text), text != NULL ? text : "(null)");
+	(void)str_copy(a->error, sizeof(a->error), error != NULL ? error : "(null)");
+	event_base_loopbreak(a->base);
+}
+
+/* Start a call; it never reports from inside the start, then reports
+ * once as the loop runs. */
+static void
+async_run(struct event_base *base, const char *path, const char *domain, struct async *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->base = base;
+	(void)submit_flush_start(base, path, NULL, domain, async_done, a);
+	assert_int_equal(a->calls, 0);
+	event_base_dispatch(base);
+	assert_int_equal(a->calls, 1);
+}
+
+static void
+test_async_flush(void **state)
+{
+	struct live *l = live_new();
+	struct async a;
+
+	async_run(l->base, l->sock, "example.net", &a);
+	assert_int_equal(a.code, 250);
+	assert_string_equal(a.text, "7");
+	assert_string_equal(a.error, "(null)");
+	assert_int_equal(l->flushes, 1);
+	assert_string_equal(l->flush_domain, "example.net");
+	/* refused by the runner: its code and text */
+	async_run(l->base, l->sock, "a b", &a);
+	assert_int_equal(a.code, 501);
+	assert_int_equal(l->flushes, 1);
+	/* cancelled: never reported, the server sees a connection close */
+	a.calls = 0;
+	submit_call_cancel(submit_flush_start(l->base, l->sock, NULL, "x.test", async_done, &a));
+	for (int i = 0; i < 20; i++)
+		event_base_loop(l->base, EVLOOP_NONBLOCK);
+	assert_int_equal(a.calls, 0);
+	/* no runner */
+	async_run(l->base, "/nonexistent/submit.sock", "example.net", &a);
+	assert_int_equal(a.code, -1);
+	assert_contains(a.error, "/nonexistent/submit.sock");
+	live_free(&l);
+}
+
+/* A peer that answers line (or closes when NULL) to whatever comes. */
+static void
+async_against(const char *dir, const char *line, struct async *a)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct event_base *base = event_base_new();
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	(void)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/fake.sock", dir);
+	(void)unlink(sun.sun_path);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	memset(a, 0, sizeof(*a));
+	a->base = base;
+	(void)submit_flush_start(base, sun.sun_path, NULL, "example.net", async_done, a);
+	int fd = accept(lfd, NULL, NULL);
+	assert_true(fd >= 0);
+	if (line != NULL)
+		assert_int_equal(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+	close(fd);
+	event_base_dispatch(base);
+	assert_int_equal(a->calls, 1);
+	close(lfd);
+	event_base_free(base);
+}
+
+static void
+test_async_bad_replies(void **state)
+{
+	struct qt *t = qt_new();
+	struct async a;
+
+	async_against(t->dir, "250 3\n", &a);
+	assert_int_equal(a.code, 250);
+	assert_string_equal(a.text, "3");
+	async_against(t->dir, "hello\n", &a);
+	assert_int_equal(a.code, -1);
+	assert_string_equal(a.error, "malformed reply from the submission socket");
+	async_against(t->dir, "250 no end of line", &a);
+	assert_int_equal(a.code, -1);
+	assert_contains(a.error, "reply: ");
+	async_against(t->dir, NULL, &a);
+	assert_int_equal(a.code, -1);
+	assert_contains(a.error, "reply: ");
+	qt_free(&t);
+}
+
 static void
 test_unreachable(void **state)
 {
@@ -621,7 +818,12 @@ main(void)
 	    cmocka_unit_test_teardown(test_live_submit, qt_cleanup),
 	    cmocka_unit_test_teardown(test_live_flush, qt_cleanup),
 	    cmocka_unit_test_teardown(test_live_refusals, qt_cleanup),
+	    cmocka_unit_test_teardown(test_live_content_budget, qt_cleanup),
+	    cmocka_unit_test_teardown(test_async_flush, qt_cleanup),
+	    cmocka_unit_test_teardown(test_async_bad_replies, qt_cleanup),
 	    cmocka_unit_test(test_unreachable),
 	};
+	/* as in the runner: a client gone before its reply is no signal */
+	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
