@@ -7,7 +7,8 @@ set -eu
 BUILD="build-essential cmake pkg-config clang libclang-rt-14-dev
  libevent-dev libssl-dev libsqlite3-dev libcrypt-dev libargon2-dev libidn2-dev
  zlib1g-dev libcmocka-dev libunbound-dev openssl"
-TEST="python3 python3-pytest procps iproute2 valgrind strace swaks mutt postfix fetchmail getmail6 isync offlineimap3 tmux unbound python3-aiosmtpd testssl.sh time"
+# swaks needs libnet-ssleay-perl for STARTTLS (only Recommended by its package).
+TEST="python3 python3-pytest procps iproute2 valgrind strace swaks libnet-ssleay-perl mutt postfix fetchmail getmail6 isync offlineimap3 tmux unbound python3-aiosmtpd testssl.sh time"
 BENCH="postfix dovecot-imapd dovecot-pop3d dovecot-lmtpd"
 
 want="$BUILD $TEST"

@@ -78,6 +78,17 @@ def processes_using(path):
     return pids
 
 
+def process_exited(pid):
+    """True once pid has closed its files: gone, or a zombie (a process
+    becomes one only after closing them)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in ("Z", "X")
+
+
 def children_of(pid):
     kids = []
     for entry in os.listdir("/proc"):
@@ -227,8 +238,11 @@ class Postern:
             # the loop (a worker still opening them grows by megabytes,
             # which tests measuring memory would count).
             n = int(self.options.get("server.workers", "2"))
-            wait_for(lambda: len(self.workers()) >= n and
-                     len(handoff_sockets(self.master())) >= n, 10)
+            wait_for(lambda: self.proc.poll() is not None or
+                     len(self.workers()) >= n and len(handoff_sockets(self.master())) >= n, 10)
+            if self.proc.poll() is not None:  # the ports answered, but not from it
+                self.stop()
+                raise AssertionError("postern did not start:\n" + self.log_text())
         return self
 
     def master(self):

@@ -12,20 +12,33 @@ from collections import Counter
 
 import pytest
 
-from conftest import processes_using, run_cli, wait_for
+from conftest import process_exited, processes_using, run_cli, wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("smtp-source") is None,
                                 reason="smtp-source (Debian package postfix) not installed")
 
 
 def kill_all(p):
-    for pid in processes_using(p.data):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+    """kill -9 the master and every child, and wait until each has closed
+    its files. A dying process drops its memory before its files: from then
+    on its command line reads empty (processes_using no longer lists it)
+    while it may still hold the listening sockets, and a restart in that
+    moment could not bind them (seen once: the restarted master exited with
+    "cannot listen: Address already in use")."""
+    killed = set()
+
+    def left():
+        for pid in processes_using(p.data):
+            killed.add(pid)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        return [pid for pid in killed if not process_exited(pid)]
+
+    left()
     p.proc.wait()
-    assert wait_for(lambda: not processes_using(p.data), 10)
+    assert wait_for(lambda: not left(), 10)
     p.logf.close()
     p.proc = None
 
