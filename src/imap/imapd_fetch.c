@@ -322,15 +322,16 @@ in_list(const uint32_t *v, size_t n, uint32_t x)
 	return lo < n && v[lo] == x;
 }
 
-/* The content items before the sections, in the order they are answered. */
+/* The content items before the sections, in the order they are answered:
+ * BODY[HEADER], BODY[TEXT] and BODY[] under other names. */
 static const struct {
 	unsigned item;
 	enum mime_section_text text;
 	const char *name;
 } rfc822_items[] = {
-    {IMAP_FETCH_RFC822_HEADER, MIME_SECTION_HEADER, "RFC822.HEADER "},
-    {IMAP_FETCH_RFC822_TEXT, MIME_SECTION_TEXT, "RFC822.TEXT "},
-    {IMAP_FETCH_RFC822, MIME_SECTION_ALL, "RFC822 "},
+    {IMAP_FETCH_RFC822_HEADER, MIME_SECTION_HEADER, "RFC822.HEADER"},
+    {IMAP_FETCH_RFC822_TEXT, MIME_SECTION_TEXT, "RFC822.TEXT"},
+    {IMAP_FETCH_RFC822, MIME_SECTION_ALL, "RFC822"},
 };
 
 static size_t
@@ -453,21 +454,18 @@ static bool
 put_content(struct imapd_fetch_job *job, size_t i, struct evbuffer *out)
 {
 	const struct imap_fetch *f = &job->f;
-	struct loaded *l = &job->cur->l;
 
 	if (i >= N_ELEMENTS(rfc822_items))
-		return put_section(out, &f->sections[i - N_ELEMENTS(rfc822_items)], l);
-	if (f->items & rfc822_items[i].item) {
-		struct buf b;
-		const char *p;
-		size_t len;
-		buf_init(&b, BUF_UNLIMITED);
-		section_bytes(l, "", rfc822_items[i].text, NULL, 0, &b, &p, &len);
-		evbuffer_add(out, rfc822_items[i].name, strlen(rfc822_items[i].name));
-		put_literal(out, p, len, false);
-		buf_release(&b);
-	}
-	return true;
+		return put_section(out, &f->sections[i - N_ELEMENTS(rfc822_items)], &job->cur->l);
+	if (!(f->items & rfc822_items[i].item))
+		return true;
+	const struct imap_fetch_section sec = {
+	    .kind = IMAP_SECTION_BODY,
+	    .part = (char *)"",
+	    .text = rfc822_items[i].text,
+	    .reply_name = (char *)rfc822_items[i].name,
+	};
+	return put_section(out, &sec, &job->cur->l);
 }
 
 /* Write the open message's content items and close its response: true

@@ -320,13 +320,6 @@ smtpd_input(struct conn *c)
 }
 
 static void
-smtpd_drained(struct conn *c)
-{
-	if (c->session != NULL)
-		smtpd_input(c);
-}
-
-static void
 smtpd_start(struct conn *c)
 {
 	struct smtpd *s = xcalloc(1, sizeof(*s));
@@ -389,7 +382,7 @@ const struct protocol proto_smtp = {
 	.input = smtpd_input,
 	.timeout = smtpd_timeout,
 	.shutdown = smtpd_shutdown,
-	.drained = smtpd_drained,
+	.drained = smtpd_input, /* commands held back while the output was full */
 	.free = smtpd_free,
 	.refusal_prefix = "421 4.7.0 Error: ",
 	.refusal_suffix = "\r\n",

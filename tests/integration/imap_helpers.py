@@ -73,6 +73,12 @@ class RawImap:
         self.send(tag.encode() + b" " + data + b"\r\n")
         return self.until(tag)
 
+    def append(self, mailbox, msg, binary=False, tag=None):
+        """APPEND msg to mailbox as a non-synchronising literal (~{n+}
+        when binary); returns (untagged lines, tagged line)."""
+        return self.cmd(b"APPEND %s %s{%d+}\r\n%s" % (mailbox.encode(), b"~" if binary else b"",
+                                                       len(msg), msg), tag)
+
     def until(self, tag):
         untagged = []
         while True:

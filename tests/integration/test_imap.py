@@ -299,7 +299,6 @@ def test_binary_and_partial(imap):
            b"Content-Transfer-Encoding: base64\r\n\r\nAAECAwQ=\r\n--XX--\r\n")
     typ, data = c.append("INBOX", None, None, raw)
     assert typ == "OK" and b"APPENDUID" in data[0]
-    uid = data[0].split()[-2].rstrip(b"]").decode() if False else None
     c.select("INBOX")
     typ, data = c.fetch("4", "(BINARY.PEEK[2] BINARY.SIZE[2])")
     assert data[0][1] == b"\x00\x01\x02\x03\x04"
@@ -320,8 +319,7 @@ def test_binary_of_an_unknown_encoding(imap):
     # response ends there, and the FETCH fails.
     r = RawImap(imap.addr("imap")).login()
     msg = b"Subject: odd\r\nContent-Transfer-Encoding: x-odd\r\n\r\nbody\r\n"
-    r.send(b"a APPEND INBOX {%d+}\r\n%s\r\n" % (len(msg), msg))
-    _, ok = r.until("a")
+    _, ok = r.append("INBOX", msg, tag="a")
     assert b"APPENDUID" in ok
     r.cmd("SELECT INBOX")
     untagged, no = r.cmd("FETCH 3:4 (UID BODY.PEEK[HEADER] BINARY.PEEK[1] BODY.PEEK[TEXT])")
@@ -341,8 +339,7 @@ def test_envelope_of_a_message_the_cache_cannot_hold(imap):
     # ENVELOPE, which is then built at each FETCH; the NUL goes in a literal.
     r = RawImap(imap.addr("imap")).login()
     msg = b"From: a@b.test\r\nSubject: x\x00y\r\n\r\nbody\r\n"
-    r.send(b"a APPEND INBOX ~{%d+}\r\n%s\r\n" % (len(msg), msg))
-    _, ok = r.until("a")
+    _, ok = r.append("INBOX", msg, binary=True, tag="a")
     assert b"APPENDUID" in ok
     r.cmd("SELECT INBOX")
     for _ in range(2):

@@ -109,7 +109,7 @@ def read_until_tagged(r, tag):
 
 
 def append(r, mailbox, msg):
-    _, ok = r.cmd(b"APPEND %s {%d+}\r\n%s" % (mailbox.encode(), len(msg), msg))
+    _, ok = r.append(mailbox, msg)
     assert b" OK " in ok, ok
 
 
