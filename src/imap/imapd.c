@@ -36,6 +36,12 @@ imapd_out(struct imapd *s)
 	return bufferevent_get_output(s->conn->bev);
 }
 
+bool
+imapd_output_high(struct imapd *s)
+{
+	return evbuffer_get_length(imapd_out(s)) > IMAPD_OUTPUT_HIGH;
+}
+
 void
 imapd_untagged(struct imapd *s, const char *fmt, ...)
 {
@@ -564,6 +570,7 @@ imapd_timeout(struct conn *c)
 	struct imapd *s = c->session;
 
 	imapd_fetch_interrupt(s);
+	imapd_list_free(s);
 	conn_printf(c, "* BYE Disconnected for inactivity\r\n");
 	imapd_set_state(s, IMAPD_LOGOUT);
 	conn_close_after_flush(c);
@@ -577,6 +584,7 @@ imapd_shutdown(struct conn *c)
 	if (s->wait == IMAPD_WAIT_AUTH || s->wait == IMAPD_WAIT_APPEND)
 		return; /* answered first; the client is told at its next command */
 	imapd_fetch_interrupt(s);
+	imapd_list_free(s);
 	conn_printf(c, "%s", IMAPD_GOODBYE);
 	imapd_set_state(s, IMAPD_LOGOUT);
 	conn_close_after_flush(c);
@@ -587,9 +595,11 @@ imapd_drained(struct conn *c)
 {
 	struct imapd *s = c->session;
 
-	/* A paused FETCH goes on; then the commands that wait. */
-	if (s->wait == IMAPD_WAIT_OUTPUT)
+	/* A paused FETCH or LIST goes on; then the commands that wait. */
+	if (s->wait == IMAPD_WAIT_OUTPUT && s->job != NULL)
 		imapd_fetch_continue(s);
+	else if (s->wait == IMAPD_WAIT_OUTPUT)
+		imapd_list_continue(s);
 	imapd_resume(s);
 }
 
@@ -605,6 +615,7 @@ imapd_free(struct conn *c)
 	sasl_free(&s->sasl);
 	idle_stop_timer(s);
 	imapd_fetch_job_free(&s->job);
+	imapd_list_free(s);
 	imapd_view_close(s);
 	imapd_user_release(&s->su);
 	imap_parser_free(&s->parser);

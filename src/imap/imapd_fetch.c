@@ -113,12 +113,6 @@ imapd_load_message(struct imapd *s, uint32_t uid, bool header_only, struct buf *
 	return r;
 }
 
-static bool
-output_high(struct imapd *s)
-{
-	return evbuffer_get_length(imapd_out(s)) > IMAPD_OUTPUT_HIGH;
-}
-
 static void
 put_date(struct evbuffer *out, time_t t)
 {
@@ -496,7 +490,7 @@ fetch_items(struct imapd *s, struct imapd_fetch_job *job)
 			evbuffer_add(out, " ", 1);
 		fm->sp = true;
 		evbuffer_add_buffer(out, piece);
-		if (fm->item < count && output_high(s)) {
+		if (fm->item < count && imapd_output_high(s)) {
 			evbuffer_free(piece);
 			return false;
 		}
@@ -519,7 +513,7 @@ fetch_run(struct imapd *s, struct imapd_fetch_job *job)
 	if (job->cur != NULL && !fetch_items(s, job))
 		return false;
 	while (job->next < job->n && !job->unknown_cte) {
-		if (output_high(s))
+		if (imapd_output_high(s))
 			return false;
 		struct store_iter *it;
 		const struct store_message *m;
@@ -544,7 +538,7 @@ fetch_run(struct imapd *s, struct imapd_fetch_job *job)
 			uint32_t seq = imapd_view_seq(s->view, m->uid);
 			if (seq == 0 || !fetch_begin(s, job, seq, m))
 				continue;
-			paused = !fetch_items(s, job) || output_high(s);
+			paused = !fetch_items(s, job) || imapd_output_high(s);
 			if (paused || job->unknown_cte)
 				break;
 		}

@@ -12,9 +12,11 @@
 
 #include <errno.h>
 
+#include "imap/imap_pattern.h"
 #include "imap/imapd_private.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "server/server.h"
 #include "store/names.h"
 
 #define SEP "."
@@ -104,50 +106,48 @@ imapd_put_mailbox(struct imapd *s, struct evbuffer *out, const char *name)
 
 /* ---- LIST ---- */
 
-/* Does name match pattern ('*' anything, '%' anything but the separator)?
- * Iterative, with one backtracking point per star as in glob matching:
- * O(len(name) * len(pattern)) at worst. */
-static bool
-pattern_match(const char *pat, const char *name)
-{
-	const char *star_p = NULL, *star_n = NULL;
+/* One pattern of a LIST, compiled. INBOX is matched case-insensitively:
+ * names under INBOX go against the pattern with a leading "inbox", in
+ * whatever case it was sent, upper-cased. */
+struct list_pattern {
+	struct imap_pattern *as_sent;
+	struct imap_pattern *inbox; /* NULL unless the pattern starts with "inbox" */
+	bool parents;		    /* has a '%': missing parents are listed */
+};
 
-	while (*name != '\0') {
-		if (*pat == '*' || *pat == '%') {
-			star_p = pat++;
-			star_n = name;
-			continue;
-		}
-		if (*pat == *name) {
-			pat++, name++;
-			continue;
-		}
-		if (star_p != NULL && (*star_p == '*' || *star_n != SEP[0])) {
-			pat = star_p + 1;
-			name = ++star_n;
-			continue;
-		}
-		return false;
+/* Compile pat (taken) for names of at most longest bytes. */
+static void
+list_pattern_compile(char *pat, size_t longest, struct list_pattern *lp)
+{
+	size_t len = strlen(pat);
+
+	lp->as_sent = imap_pattern_new(pat, len, SEP[0], longest);
+	lp->inbox = NULL;
+	if (strncasecmp(pat, "INBOX", 5) == 0) {
+		memcpy(pat, "INBOX", 5);
+		lp->inbox = imap_pattern_new(pat, len, SEP[0], longest);
 	}
-	while (*pat == '*' || *pat == '%')
-		pat++;
-	return *pat == '\0';
+	lp->parents = strchr(pat, '%') != NULL;
+	free(pat);
 }
 
-/* INBOX is matched case-insensitively: compare with the pattern's own
- * spelling of a leading "inbox". */
-static bool
-list_match(const char *pat, const char *name)
+static void
+list_patterns_free(struct list_pattern *lps, size_t n)
 {
-	if (strncmp(name, "INBOX", 5) == 0 && (name[5] == '\0' || name[5] == SEP[0]) &&
-	    strncasecmp(pat, "INBOX", 5) == 0) {
-		char *p = xstrdup(pat);
-		memcpy(p, "INBOX", 5);
-		bool r = pattern_match(p, name);
-		free(p);
-		return r;
+	for (size_t p = 0; lps != NULL && p < n; p++) {
+		imap_pattern_free(&lps[p].as_sent);
+		imap_pattern_free(&lps[p].inbox);
 	}
-	return pattern_match(pat, name);
+	free(lps);
+}
+
+static bool
+list_match(struct list_pattern *lp, const char *name)
+{
+	if (lp->inbox != NULL && strncmp(name, "INBOX", 5) == 0 &&
+	    (name[5] == '\0' || name[5] == SEP[0]))
+		return imap_pattern_match(lp->inbox, name);
+	return imap_pattern_match(lp->as_sent, name);
 }
 
 enum list_opt {
@@ -298,37 +298,38 @@ add_missing_parent(struct list_ctx *ctx, size_t i, size_t len)
 	    (struct list_parent){.box = (uint32_t)i, .len = (uint32_t)len};
 }
 
+/* The parents that are no mailboxes, found once per command. */
+static size_t
+list_parents(struct list_ctx *ctx)
+{
+	if (!ctx->have_parents) {
+		each_new_ancestor(ctx, (ctx->opts & LIST_SEL_SUBSCRIBED) != 0, add_missing_parent);
+		ctx->have_parents = true;
+	}
+	return ctx->nparents;
+}
+
 /* A parent that does not exist as a mailbox but whose children do is
  * listed (\NonExistent or \Noselect) when '%' stops at its level; with
  * SUBSCRIBED, only parents of subscribed mailboxes. */
 static void
-list_missing_parents(struct imapd *s, const char *pat, struct list_ctx *ctx)
+list_parent(struct imapd *s, struct list_ctx *ctx, struct list_pattern *lp, size_t k,
+	    struct buf *name)
 {
-	bool subscribed = (ctx->opts & LIST_SEL_SUBSCRIBED) != 0;
-	struct buf name;
+	struct list_parent *p = &ctx->parents[k];
 
-	if (!ctx->have_parents) {
-		each_new_ancestor(ctx, subscribed, add_missing_parent);
-		ctx->have_parents = true;
-	}
-	buf_init(&name, BUF_UNLIMITED);
-	for (size_t i = 0; i < ctx->nparents; i++) {
-		struct list_parent *p = &ctx->parents[i];
-		if (p->told)
-			continue;
-		buf_reset(&name);
-		if (buf_add(&name, ctx->list[p->box].name, p->len) < 0)
-			panic("imapd: list parent");
-		if (!list_match(pat, buf_cstr(&name)))
-			continue;
-		p->told = true;
-		if (subscribed)
-			list_reply(s, buf_cstr(&name), "\\NonExistent", true, ctx->opts);
-		else
-			list_reply(s, buf_cstr(&name), "\\Noselect \\HasChildren", false,
-				   ctx->opts);
-	}
-	buf_release(&name);
+	if (p->told)
+		return;
+	buf_reset(name);
+	if (buf_add(name, ctx->list[p->box].name, p->len) < 0)
+		panic("imapd: list parent");
+	if (!list_match(lp, buf_cstr(name)))
+		return;
+	p->told = true;
+	if (ctx->opts & LIST_SEL_SUBSCRIBED)
+		list_reply(s, buf_cstr(name), "\\NonExistent", true, ctx->opts);
+	else
+		list_reply(s, buf_cstr(name), "\\Noselect \\HasChildren", false, ctx->opts);
 }
 
 static void
@@ -339,43 +340,131 @@ list_ctx_clear(struct list_ctx *ctx)
 	free(ctx->told);
 }
 
+/* list[i], when it matches and was not told for an earlier pattern. */
 static void
-list_one_pattern(struct imapd *s, const char *pat, struct list_ctx *ctx)
+list_mailbox(struct imapd *s, struct list_ctx *ctx, struct list_pattern *lp, size_t i,
+	     struct buf *attrs)
 {
+	const struct store_mailbox_info *m = &ctx->list[i];
 	unsigned opts = ctx->opts;
-	struct buf attrs;
+	bool child_info = false;
 
-	buf_init(&attrs, 256);
-	for (size_t i = 0; i < ctx->n; i++) {
-		const struct store_mailbox_info *m = &ctx->list[i];
-		bool child_info = false;
-		if (ctx->told[i] || !list_match(pat, m->name))
-			continue;
-		if ((opts & LIST_SEL_SPECIAL) && m->special == STORE_SPECIAL_NONE)
-			continue;
-		if ((opts & LIST_SEL_SUBSCRIBED) && !m->subscribed) {
-			if (!(opts & LIST_SEL_RECURSIVE) || !has_subscribed_child(ctx, i))
-				continue;
-			child_info = true;
-		}
-		ctx->told[i] = true;
-		buf_reset(&attrs);
-		bool ok =
-		    buf_add_str(&attrs, m->has_children ? "\\HasChildren" : "\\HasNoChildren") == 0;
-		if (m->special != STORE_SPECIAL_NONE && !(opts & LIST_LSUB))
-			ok = ok && buf_printf(&attrs, " %s", store_special_name(m->special)) == 0;
-		if ((opts & (LIST_RET_SUBSCRIBED | LIST_SEL_SUBSCRIBED)) && m->subscribed &&
-		    !(opts & LIST_LSUB))
-			ok = ok && buf_add_str(&attrs, " \\Subscribed") == 0;
-		if (!ok)
-			panic("imapd: list attributes");
-		list_reply(s, m->name, buf_cstr(&attrs), child_info, opts);
-		if ((opts & LIST_RET_STATUS) && !child_info)
-			status_send(s, m->name, ctx->status, true);
+	if (ctx->told[i] || !list_match(lp, m->name))
+		return;
+	if ((opts & LIST_SEL_SPECIAL) && m->special == STORE_SPECIAL_NONE)
+		return;
+	if ((opts & LIST_SEL_SUBSCRIBED) && !m->subscribed) {
+		if (!(opts & LIST_SEL_RECURSIVE) || !has_subscribed_child(ctx, i))
+			return;
+		child_info = true;
 	}
-	buf_release(&attrs);
-	if (strchr(pat, '%') != NULL)
-		list_missing_parents(s, pat, ctx);
+	ctx->told[i] = true;
+	buf_reset(attrs);
+	bool ok = buf_add_str(attrs, m->has_children ? "\\HasChildren" : "\\HasNoChildren") == 0;
+	if (m->special != STORE_SPECIAL_NONE && !(opts & LIST_LSUB))
+		ok = ok && buf_printf(attrs, " %s", store_special_name(m->special)) == 0;
+	if ((opts & (LIST_RET_SUBSCRIBED | LIST_SEL_SUBSCRIBED)) && m->subscribed &&
+	    !(opts & LIST_LSUB))
+		ok = ok && buf_add_str(attrs, " \\Subscribed") == 0;
+	if (!ok)
+		panic("imapd: list attributes");
+	list_reply(s, m->name, buf_cstr(attrs), child_info, opts);
+	if ((opts & LIST_RET_STATUS) && !child_info)
+		status_send(s, m->name, ctx->status, true);
+}
+
+/* A LIST answered as the client reads it, as FETCH is: one answer may
+ * hold a million lines (10,000 folders, each with its missing parents).
+ * It stops while IMAPD_OUTPUT_HIGH bytes wait to be sent, and after
+ * LIST_STEP names matched, so that the worker's other sessions are
+ * served meanwhile; the commands after it wait. */
+#define LIST_STEP 4096
+
+struct imapd_list_job {
+	char *tag;
+	bool lsub;
+	struct store_mailbox_info *mailboxes;
+	struct list_ctx ctx;
+	struct list_pattern *pats;
+	size_t npats;
+	size_t p; /* the pattern being answered */
+	size_t i; /* its next mailbox, then its next parent (i - ctx.n) */
+	struct buf scratch;
+	struct event *again; /* after LIST_STEP names */
+};
+
+void
+imapd_list_free(struct imapd *s)
+{
+	struct imapd_list_job *job = s->list;
+
+	if (job == NULL)
+		return;
+	list_patterns_free(job->pats, job->npats);
+	list_ctx_clear(&job->ctx);
+	store_mailbox_list_free(&job->mailboxes, job->ctx.n);
+	buf_release(&job->scratch);
+	if (job->again != NULL)
+		event_free(job->again);
+	free(job->tag);
+	free(job);
+	s->list = NULL;
+	if (s->wait == IMAPD_WAIT_OUTPUT)
+		s->wait = IMAPD_WAIT_NONE;
+}
+
+/* Answer until done (true), or paused: the output is full, or LIST_STEP
+ * names were matched. */
+static bool
+list_run(struct imapd *s, struct imapd_list_job *job)
+{
+	struct list_ctx *ctx = &job->ctx;
+	size_t steps = 0;
+
+	for (; job->p < job->npats; job->p++, job->i = 0) {
+		struct list_pattern *lp = &job->pats[job->p];
+		size_t end = ctx->n + (lp->parents ? list_parents(ctx) : 0);
+		for (; job->i < end; job->i++) {
+			if (steps++ == LIST_STEP || imapd_output_high(s))
+				return false;
+			if (job->i < ctx->n)
+				list_mailbox(s, ctx, lp, job->i, &job->scratch);
+			else
+				list_parent(s, ctx, lp, job->i - ctx->n, &job->scratch);
+		}
+	}
+	return true;
+}
+
+static void
+list_again(evutil_socket_t fd, short what, void *arg)
+{
+	struct imapd *s = arg;
+
+	(void)fd;
+	(void)what;
+	imapd_list_continue(s);
+	imapd_resume(s);
+}
+
+void
+imapd_list_continue(struct imapd *s)
+{
+	struct imapd_list_job *job = s->list;
+
+	s->wait = IMAPD_WAIT_NONE;
+	if (job == NULL)
+		return;
+	if (!list_run(s, job)) {
+		s->wait = IMAPD_WAIT_OUTPUT;
+		/* Not held by the output: on again once the loop has served
+		 * the other events (imapd_drained goes on otherwise). */
+		if (!imapd_output_high(s))
+			event_active(job->again, EV_TIMEOUT, 0);
+		return;
+	}
+	imapd_tagged(s, job->tag, "OK", "%s completed", job->lsub ? "LSUB" : "LIST");
+	imapd_list_free(s);
 }
 
 /* Reference and pattern make one pattern (RFC 3501 6.3.8): the reference
@@ -454,7 +543,9 @@ list_common(struct imapd *s, const struct imap_command *cmd, bool lsub)
 	unsigned opts = lsub ? LIST_LSUB | LIST_SEL_SUBSCRIBED : 0, status = 0;
 	struct buf ref, pat;
 	struct store_mailbox_info *list = NULL;
-	struct list_ctx ctx = {0};
+	struct list_pattern *lps = NULL;
+	char **fulls = NULL;
+	struct imapd_list_job *job;
 	size_t count = 0;
 	const char *error;
 
@@ -506,27 +597,47 @@ list_common(struct imapd *s, const struct imap_command *cmd, bool lsub)
 		imapd_tagged(s, cmd->tag, "OK", "LIST completed");
 		goto out;
 	}
-	if (store_mailbox_list(s->su, &list, &count, &error) < 0) {
-		imapd_store_failed(s, cmd->tag, lsub ? "LSUB" : "LIST", error);
-		goto out;
-	}
-	ctx.list = list;
-	ctx.n = count;
-	ctx.opts = opts;
-	ctx.status = status;
-	ctx.told = xcalloc(count + 1, sizeof(*ctx.told));
+	fulls = xcalloc(npats, sizeof(*fulls));
 	for (size_t p = 0; p < npats; p++) {
 		if (pattern_arg(s, &pats[p], &pat) < 0) {
 			imapd_bad(s, cmd->tag, "Invalid mailbox pattern");
 			goto out;
 		}
-		char *full = list_pattern(&ref, &pat);
-		list_one_pattern(s, full, &ctx);
-		free(full);
+		fulls[p] = list_pattern(&ref, &pat);
 	}
-	imapd_tagged(s, cmd->tag, "OK", "%s completed", lsub ? "LSUB" : "LIST");
+	if (store_mailbox_list(s->su, &list, &count, &error) < 0) {
+		imapd_store_failed(s, cmd->tag, lsub ? "LSUB" : "LIST", error);
+		goto out;
+	}
+	/* The patterns take memory up to the longest name's length. */
+	size_t longest = 0;
+	for (size_t k = 0; k < count; k++)
+		longest = MAX(longest, strlen(list[k].name));
+	lps = xcalloc(npats, sizeof(*lps));
+	for (size_t p = 0; p < npats; p++) {
+		list_pattern_compile(fulls[p], longest, &lps[p]);
+		fulls[p] = NULL;
+	}
+	job = xcalloc(1, sizeof(*job));
+	job->tag = xstrdup(cmd->tag);
+	job->lsub = lsub;
+	job->mailboxes = list;
+	job->ctx = (struct list_ctx){.list = list, .n = count, .opts = opts, .status = status};
+	job->ctx.told = xcalloc(count + 1, sizeof(*job->ctx.told));
+	job->pats = lps;
+	job->npats = npats;
+	buf_init(&job->scratch, BUF_UNLIMITED);
+	job->again = event_new(s->conn->srv->base, -1, 0, list_again, s);
+	if (job->again == NULL)
+		fatal("imapd: event_new failed");
+	s->list = job;
+	list = NULL, lps = NULL;
+	imapd_list_continue(s);
 out:
-	list_ctx_clear(&ctx);
+	list_patterns_free(lps, npats);
+	for (size_t p = 0; fulls != NULL && p < npats; p++)
+		free(fulls[p]);
+	free(fulls);
 	store_mailbox_list_free(&list, count);
 	buf_release(&ref);
 	buf_release(&pat);

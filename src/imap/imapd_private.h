@@ -38,7 +38,8 @@
 /* A session in IDLE may stay silent this long (RFC 2177: clients
  * re-issue IDLE at least every 29 minutes). */
 #define IMAPD_IDLE_TIMEOUT (2 * 60 * 60)
-/* Output queued before a FETCH stops producing until the client reads. */
+/* Output queued before a FETCH or LIST stops producing until the client
+ * reads. */
 #define IMAPD_OUTPUT_HIGH (4 * 1024 * 1024)
 
 enum imapd_state {
@@ -54,7 +55,7 @@ enum imapd_wait {
 	IMAPD_WAIT_AUTH,   /* the password check */
 	IMAPD_WAIT_SASL,   /* a line: the client's SASL response */
 	IMAPD_WAIT_IDLE,   /* a line: DONE */
-	IMAPD_WAIT_OUTPUT, /* a FETCH goes on once output drains */
+	IMAPD_WAIT_OUTPUT, /* a FETCH or LIST goes on once output drains */
 	IMAPD_WAIT_APPEND, /* APPEND's job on the delivery pool */
 };
 
@@ -85,6 +86,7 @@ struct imapd_view {
 };
 
 struct imapd_fetch_job;
+struct imapd_list_job;
 struct imapd_append;
 
 struct imapd {
@@ -119,12 +121,15 @@ struct imapd {
 		struct timespec mtime;
 	} idle_probe; /* the index's -wal file as last seen */
 	struct imapd_fetch_job *job;
+	struct imapd_list_job *list;
 	struct imapd_append *append;
 };
 
 /* --- imapd.c ------------------------------------------------------------- */
 
 struct evbuffer *imapd_out(struct imapd *s);
+/* More than IMAPD_OUTPUT_HIGH waits to be sent. */
+bool imapd_output_high(struct imapd *s);
 void imapd_untagged(struct imapd *s, const char *fmt, ...) ATTR_PRINTF(2, 3);
 /* "tag OK/NO/BAD text": the command is done. */
 void imapd_tagged(struct imapd *s, const char *tag, const char *status, const char *fmt, ...)
@@ -174,6 +179,11 @@ int imapd_mailbox_arg(struct imapd *s, const char *tag, const struct imap_arg *a
 void imapd_put_mailbox(struct imapd *s, struct evbuffer *out, const char *name);
 void imapd_cmd_list(struct imapd *s, const struct imap_command *cmd);
 void imapd_cmd_lsub(struct imapd *s, const struct imap_command *cmd);
+/* Go on with a LIST or LSUB paused for output. */
+void imapd_list_continue(struct imapd *s);
+/* The session ends or stops: a paused LIST stays unanswered (its lines
+ * sent so far are whole). */
+void imapd_list_free(struct imapd *s);
 void imapd_cmd_namespace(struct imapd *s, const struct imap_command *cmd);
 void imapd_cmd_status(struct imapd *s, const struct imap_command *cmd);
 void imapd_cmd_create(struct imapd *s, const struct imap_command *cmd);

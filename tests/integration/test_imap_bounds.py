@@ -295,6 +295,49 @@ def test_list_many_folders_without_parents(imap1):
     r.close()
 
 
+def test_list_answer_is_paced(imap1):
+    """2000 folders 122 levels deep whose parents are no mailboxes: a LIST
+    with % answers 246,000 lines (40 MB). A client that does not read
+    them holds only the output bound in the worker, and another session
+    of the same worker is served meanwhile."""
+    names = [f"p{i:04d}." + ".".join("x" * 122) for i in range(2000)]
+    drop_folders(imap1, names)
+    r = RawImap(imap1.addr("imap"), timeout=120).login()
+    r.cmd("LIST \"\" INBOX")  # adopts the folders
+    before = worker_memory(imap1)
+    r.send(b'l LIST "" "%*"\r\n')
+    time.sleep(3)  # unread
+    assert_grew_less(before, worker_memory(imap1), 16 * MiB)
+    other = RawImap(imap1.addr("imap")).login()
+    _, ok = other.cmd("STATUS INBOX (MESSAGES)")
+    assert ok.startswith(b"t2 OK"), ok
+    other.close()
+    answer = read_until_tagged(r, "l")
+    lines = answer.split(b"\r\n")
+    assert lines[-2].startswith(b"l OK LIST"), lines[-2]
+    listed = lines[:-2]
+    # INBOX, the five special folders, each folder and its 122 parents.
+    assert len(listed) == 6 + 2000 * 123, len(listed)
+    assert len(set(listed)) == len(listed)
+    assert b'* LIST (\\Noselect \\HasChildren) "." p1999.' + b".".join([b"x"] * 121) in listed
+    assert b'* LIST (\\HasNoChildren) "." ' + names[-1].encode() in listed
+    r.close()
+
+
+def test_list_percent_after_star(imap1):
+    """'*' may take levels a later '%' leaves: "*.%" is any name below
+    another (RFC 9051 6.3.9); the missing parent "a" is below none."""
+    drop_folders(imap1, ["a.b.c", "a.b", "d"])
+    r = RawImap(imap1.addr("imap")).login()
+    untagged, ok = r.cmd('LIST "" "*.%"')
+    assert ok.startswith(b"t2 OK"), ok
+    assert untagged == [b'* LIST (\\HasChildren) "." a.b\r\n',
+                        b'* LIST (\\HasNoChildren) "." a.b.c\r\n'], untagged
+    untagged, ok = r.cmd('LIST "" "*b%"')
+    assert untagged == [b'* LIST (\\HasChildren) "." a.b\r\n'], untagged
+    r.close()
+
+
 def test_list_pattern_limit(imap1):
     r = RawImap(imap1.addr("imap")).login()
     untagged, ok = r.cmd("LIST \"\" (" + " ".join(["INBOX"] * 32) + ")")
