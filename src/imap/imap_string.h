@@ -2,7 +2,10 @@
  *
  * A value goes out as a quoted string when it can (no CR, LF or NUL; no
  * 8-bit byte unless UTF8=ACCEPT is in effect), otherwise as a literal
- * {n}CRLF followed by the bytes. NIL for an absent value. Pure.
+ * {n}CRLF followed by the bytes. NIL for an absent value. A string holds
+ * no NUL (RFC 9051 4.3: CHAR8 excludes it): a NUL of the value (a header
+ * field of a hostile message, for ENVELOPE) goes out as the byte 0x80, as
+ * Dovecot writes it. Pure.
  */
 #ifndef POSTERN_IMAP_STRING_H
 #define POSTERN_IMAP_STRING_H

@@ -21,8 +21,6 @@
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "mime/bodystructure.h"
-#include "mime/envelope.h"
-#include "mime/header.h"
 #include "mime/part.h"
 #include "mime/section.h"
 
@@ -35,10 +33,9 @@ struct loaded {
 	bool have, failed;
 	struct mime_message tree;
 	bool parsed;
-	bool shallow;	   /* tree holds the message's own header only */
-	bool shallow_ok;   /* this FETCH needs no part below the message */
+	bool shallow_ok;   /* this FETCH needs no part below the message: the
+			    * tree holds the message's own header only */
 	bool header_ok;	   /* ... nor anything past the message's header */
-	struct buf direct; /* a structure built without the cache */
 };
 
 /* A message whose response is open: its content items (RFC822.HEADER,
@@ -78,7 +75,6 @@ fetch_msg_free(struct fetch_msg **fmp)
 	if (fm->l.parsed)
 		mime_message_clear(&fm->l.tree);
 	buf_release(&fm->l.msg);
-	buf_release(&fm->l.direct);
 	free(fm);
 	*fmp = NULL;
 }
@@ -153,26 +149,15 @@ load(struct imapd *s, uint32_t uid, struct loaded *l)
 /* The part tree, parsed on first use: only as deep as the FETCH needs
  * (sections of the message itself need its header, not its parts). */
 static const struct mime_message *
-tree_of(struct loaded *l, bool deep)
+tree(struct loaded *l)
 {
 	static const struct mime_part_limits top = {.max_depth = 0, .max_parts = 1};
 
-	if (l->parsed && l->shallow && deep) {
-		mime_message_clear(&l->tree);
-		l->parsed = false;
-	}
 	if (!l->parsed) {
-		l->shallow = !deep && l->shallow_ok;
-		mime_message_parse(l->msg.data, l->msg.len, l->shallow ? &top : NULL, &l->tree);
+		mime_message_parse(l->msg.data, l->msg.len, l->shallow_ok ? &top : NULL, &l->tree);
 		l->parsed = true;
 	}
 	return &l->tree;
-}
-
-static const struct mime_message *
-tree(struct loaded *l)
-{
-	return tree_of(l, false);
 }
 
 static void
@@ -185,7 +170,7 @@ put_literal(struct evbuffer *out, const char *data, size_t len, bool binary)
 }
 
 /* The ENVELOPE/BODY/BODYSTRUCTURE text: from the row's cache, else built
- * (and the cache stored). */
+ * (and the cache stored; cache holds it for the message's other items). */
 static bool
 structure(struct imapd *s, const struct store_message *m, struct loaded *l,
 	  enum mime_cache_item item, struct buf *cache, const char **p_r, size_t *len_r)
@@ -196,29 +181,14 @@ structure(struct imapd *s, const struct store_message *m, struct loaded *l,
 		return true;
 	if (!load(s, m->uid, l))
 		return false;
-	if (cache->len == 0 && mime_cache_build(l->msg.data, l->msg.len, cache) == 0 &&
-	    store_message_set_cache(s->view->box, m->uid, buf_cstr(cache), &error) < 0)
-		conn_log(s->conn, LOG_LVL_WARNING, "%s: cache %u: %s", s->address, m->uid, error);
-	if (cache->len > 0 && mime_cache_get(buf_cstr(cache), item, p_r, len_r) == 0)
-		return true;
-	/* No cache for this message (an answer would hold a NUL byte, which the
-	 * index's text cannot): build the item itself. */
-	buf_reset(cache);
-	buf_reset(&l->direct);
-	if (item == MIME_CACHE_ENVELOPE) {
-		struct mime_header hdr;
-		mime_header_parse(l->msg.data, l->msg.len, NULL, &hdr);
-		int r = mime_envelope(&hdr, s->utf8, &l->direct);
-		mime_header_clear(&hdr);
-		if (r < 0)
+	if (cache->len == 0) {
+		if (mime_cache_build(l->msg.data, l->msg.len, cache) < 0)
 			return false;
-	} else if (mime_bodystructure(l->msg.data, l->msg.len, tree_of(l, true),
-				      item == MIME_CACHE_BODYSTRUCTURE, s->utf8, &l->direct) < 0) {
-		return false;
+		if (store_message_set_cache(s->view->box, m->uid, buf_cstr(cache), &error) < 0)
+			conn_log(s->conn, LOG_LVL_WARNING, "%s: cache %u: %s", s->address, m->uid,
+				 error);
 	}
-	*p_r = buf_cstr(&l->direct);
-	*len_r = l->direct.len;
-	return true;
+	return mime_cache_get(buf_cstr(cache), item, p_r, len_r) == 0;
 }
 
 static void
@@ -352,7 +322,6 @@ fetch_begin(struct imapd *s, struct imapd_fetch_job *job, uint32_t seq,
 
 	fm->head = out;
 	buf_init(&l->msg, BUF_UNLIMITED);
-	buf_init(&l->direct, BUF_UNLIMITED);
 	l->shallow_ok = true;
 	for (size_t i = 0; i < f->nsections; i++)
 		if (f->sections[i].part[0] != '\0' || f->sections[i].kind != IMAP_SECTION_BODY)

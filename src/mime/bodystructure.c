@@ -690,8 +690,6 @@ mime_bodystructure(const char *msg, size_t len, const struct mime_message *tree,
 static int
 cache_item(struct buf *out, const struct buf *item)
 {
-	if (memchr(buf_cstr(item), '\0', item->len) != NULL)
-		return -1; /* SQLite TEXT: no NUL */
 	if (buf_printf(out, "%zu\n", item->len) < 0 || buf_add(out, item->data, item->len) < 0)
 		return -1;
 	return buf_add_char(out, '\n');

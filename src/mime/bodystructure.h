@@ -54,9 +54,9 @@ enum mime_cache_item {
 	MIME_CACHE_BODYSTRUCTURE,
 };
 
-/* Append the cache string for msg (CRLF) to out. Returns 0, or -1 with out
- * unchanged when out is full or an item would hold a NUL (a header with a
- * NUL: do not cache, answer from mime_bodystructure/mime_envelope). */
+/* Append the cache string for msg (CRLF) to out (text: the items hold no
+ * NUL, see imap_string.h). Returns 0, or -1 with out unchanged when out is
+ * full. */
 int mime_cache_build(const char *msg, size_t len, struct buf *out);
 /* Find item in a cache string (NUL-terminated): 0 with *p_r and *len_r
  * pointing into cache, -1 (outputs untouched) when cache is not a valid

@@ -101,8 +101,9 @@ test_nstring_cap(void **state)
 	assert_string_equal(b.data, "\"abc\"");
 	buf_release(&b);
 	buf_init(&b, 64);
-	assert_int_equal(imap_append_nstring(&b, "a\0b", 3, false), 0);
-	assert_memory_equal(b.data, "{3}\r\na\0b", 8);
+	/* A NUL is no string's: 0x80 in its place. */
+	assert_int_equal(imap_append_nstring(&b, "a\0b\0", 4, true), 0);
+	assert_memory_equal(b.data, "{4}\r\na\x80" "b\x80", 9);
 	buf_release(&b);
 }
 
