@@ -21,15 +21,8 @@ imap_append_nstring(struct buf *out, const char *s, size_t len, bool utf8)
 			quotable = false;
 	}
 	if (!quotable) {
-		if (buf_printf(out, "{%zu}\r\n", len) < 0)
+		if (buf_printf(out, "{%zu}\r\n", len) < 0 || imap_append_nonul(out, s, len) < 0)
 			goto full;
-		for (const char *p = s, *end = s + len; p < end;) {
-			const char *nul = memchr(p, '\0', (size_t)(end - p));
-			size_t n = nul != NULL ? (size_t)(nul - p) : (size_t)(end - p);
-			if (buf_add(out, p, n) < 0 || (nul != NULL && buf_add_char(out, '\x80') < 0))
-				goto full;
-			p += n + (nul != NULL);
-		}
 		return 0;
 	}
 	if (buf_add_char(out, '"') < 0)
@@ -46,4 +39,21 @@ imap_append_nstring(struct buf *out, const char *s, size_t len, bool utf8)
 full:
 	buf_set_len(out, start);
 	return -1;
+}
+
+int
+imap_append_nonul(struct buf *out, const char *s, size_t len)
+{
+	size_t start = out->len;
+
+	for (const char *p = s, *end = s + len; p < end;) {
+		const char *nul = memchr(p, '\0', (size_t)(end - p));
+		size_t n = nul != NULL ? (size_t)(nul - p) : (size_t)(end - p);
+		if (buf_add(out, p, n) < 0 || (nul != NULL && buf_add_char(out, '\x80') < 0)) {
+			buf_set_len(out, start);
+			return -1;
+		}
+		p += n + (nul != NULL);
+	}
+	return 0;
 }

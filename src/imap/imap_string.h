@@ -18,5 +18,9 @@
  * bytes may be quoted (the client enabled UTF8=ACCEPT). Returns -1 when out
  * is full (out unchanged). */
 int imap_append_nstring(struct buf *out, const char *s, size_t len, bool utf8);
+/* Append s[0..len) with each NUL as 0x80: the bytes of a literal that is
+ * no literal8 (BODY[] of a message holding NULs, as Dovecot sends it).
+ * Returns -1 when out is full (out unchanged). */
+int imap_append_nonul(struct buf *out, const char *s, size_t len);
 
 #endif

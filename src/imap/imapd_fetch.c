@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "imap/imap_fetch.h"
+#include "imap/imap_string.h"
 #include "imap/imapd_private.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -160,13 +161,25 @@ tree(struct loaded *l)
 	return &l->tree;
 }
 
+/* A literal of data: for BINARY, ~{n} (literal8) when it holds a NUL;
+ * else {n}, which holds no NUL (RFC 9051 4.3): each goes out as 0x80, as
+ * Dovecot sends it (the size is the same). */
 static void
 put_literal(struct evbuffer *out, const char *data, size_t len, bool binary)
 {
-	bool nul = binary && memchr(data, '\0', len) != NULL;
+	bool nul = memchr(data, '\0', len) != NULL;
+	struct buf b;
 
-	evbuffer_add_printf(out, "%s{%zu}\r\n", nul ? "~" : "", len);
-	evbuffer_add(out, data, len);
+	evbuffer_add_printf(out, "%s{%zu}\r\n", nul && binary ? "~" : "", len);
+	if (!nul || binary) {
+		evbuffer_add(out, data, len);
+		return;
+	}
+	buf_init(&b, BUF_UNLIMITED);
+	if (imap_append_nonul(&b, data, len) < 0)
+		panic("imapd: literal");
+	evbuffer_add(out, b.data, b.len);
+	buf_release(&b);
 }
 
 /* The ENVELOPE/BODY/BODYSTRUCTURE text: from the row's cache, else built

@@ -314,14 +314,21 @@ def test_binary_and_partial(imap):
     assert b"Content-Transfer-Encoding: base64\r\n\r\n" in untagged[0]
 
 
+def appended_and_selected(imap, msg, binary=False):
+    """A session with msg APPENDed to INBOX (message 4) and INBOX selected
+    (its next command is tagged t3)."""
+    r = RawImap(imap.addr("imap")).login()
+    _, ok = r.append("INBOX", msg, binary=binary, tag="a")
+    assert b"APPENDUID" in ok, ok
+    r.cmd("SELECT INBOX")
+    return r
+
+
 def test_binary_of_an_unknown_encoding(imap):
     # As Dovecot answers: the items before the BINARY one are sent, the
     # response ends there, and the FETCH fails.
-    r = RawImap(imap.addr("imap")).login()
     msg = b"Subject: odd\r\nContent-Transfer-Encoding: x-odd\r\n\r\nbody\r\n"
-    _, ok = r.append("INBOX", msg, tag="a")
-    assert b"APPENDUID" in ok
-    r.cmd("SELECT INBOX")
+    r = appended_and_selected(imap, msg)
     untagged, no = r.cmd("FETCH 3:4 (UID BODY.PEEK[HEADER] BINARY.PEEK[1] BODY.PEEK[TEXT])")
     assert no.startswith(b"t3 NO [UNKNOWN-CTE]"), no
     assert len(untagged) == 2 and b"BINARY[1]" in untagged[0], untagged
@@ -338,16 +345,27 @@ def test_envelope_of_a_message_with_a_nul(imap):
     # A NUL byte in the Subject: no IMAP string may hold one; it goes out
     # as 0x80 (as Dovecot answers), the first FETCH from the message, the
     # second from the index's cache.
-    r = RawImap(imap.addr("imap")).login()
     msg = b"From: a@b.test\r\nSubject: x\x00y\r\n\r\nbody\r\n"
-    _, ok = r.append("INBOX", msg, binary=True, tag="a")
-    assert b"APPENDUID" in ok
-    r.cmd("SELECT INBOX")
+    r = appended_and_selected(imap, msg, binary=True)
     for _ in range(2):
         untagged, ok = r.cmd("FETCH 4 (ENVELOPE BODYSTRUCTURE)")
         assert b"OK" in ok
         assert b"{3}\r\nx\x80y" in untagged[0], untagged
         assert b"\x00" not in untagged[0]
+
+
+def test_body_of_a_message_with_a_nul(imap):
+    # A literal holds no NUL (RFC 9051 4.3): BODY[...] sends 0x80 in its
+    # place, as Dovecot does; BINARY[...] sends the bytes as a literal8.
+    msg = b"Subject: n\r\nContent-Transfer-Encoding: binary\r\n\r\na\x00b\r\n"
+    r = appended_and_selected(imap, msg, binary=True)
+    untagged, ok = r.cmd("FETCH 4 (BODY.PEEK[TEXT] BINARY.PEEK[1] RFC822.SIZE)")
+    assert ok.startswith(b"t3 OK"), ok
+    assert untagged == [b"* 4 FETCH (RFC822.SIZE %d BODY[TEXT] {5}\r\na\x80b\r\n"
+                        b" BINARY[1] ~{5}\r\na\x00b\r\n)\r\n" % len(msg)], untagged
+    untagged, ok = r.cmd("FETCH 4 (BODY.PEEK[])")
+    assert untagged == [b"* 4 FETCH (BODY[] {%d}\r\n%s)\r\n"
+                        % (len(msg), msg.replace(b"\x00", b"\x80"))], untagged
 
 
 def test_store_flags_and_keywords(imap):

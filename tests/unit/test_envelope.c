@@ -104,6 +104,10 @@ test_nstring_cap(void **state)
 	/* A NUL is no string's: 0x80 in its place. */
 	assert_int_equal(imap_append_nstring(&b, "a\0b\0", 4, true), 0);
 	assert_memory_equal(b.data, "{4}\r\na\x80" "b\x80", 9);
+	buf_reset(&b);
+	assert_int_equal(imap_append_nonul(&b, "\0\0x\0", 4), 0);
+	assert_memory_equal(b.data, "\x80\x80x\x80", 4);
+	assert_int_equal(b.len, 4);
 	buf_release(&b);
 }
 
