@@ -31,15 +31,16 @@ bit_set(uint64_t *set, size_t j)
 	set[j / 64] |= (uint64_t)1 << (j % 64);
 }
 
-/* The wildcards that may match nothing: set |= (set & wild) << 1. */
+/* to |= (from & mask) << 1: each bit of from at a token of mask moves on
+ * to the next position (to may be from). */
 static void
-close_empty(const struct imap_pattern *p, uint64_t *set)
+or_moved(uint64_t *to, const uint64_t *from, const uint64_t *mask, size_t words)
 {
 	uint64_t carry = 0;
 
-	for (size_t w = 0; w < p->words; w++) {
-		uint64_t moved = set[w] & p->wild[w];
-		set[w] |= moved << 1 | carry;
+	for (size_t w = 0; w < words; w++) {
+		uint64_t moved = from[w] & mask[w];
+		to[w] |= moved << 1 | carry;
 		carry = moved >> 63;
 	}
 }
@@ -57,7 +58,6 @@ imap_pattern_new(const char *pat, size_t len, char sep, size_t longest)
 		p->none = true;
 		return p;
 	}
-	p->literals = 0; /* counted again below, token by token */
 	/* Count the tokens and give each literal byte a class. */
 	for (size_t i = 0; i < len; i++) {
 		bool wild = pat[i] == '*' || pat[i] == '%';
@@ -79,7 +79,6 @@ imap_pattern_new(const char *pat, size_t len, char sep, size_t longest)
 	for (size_t i = 0; i < len; i++) {
 		if (pat[i] != '*' && pat[i] != '%') {
 			bit_set(p->lit + p->class[(uint8_t)pat[i]] * p->words, j++);
-			p->literals++;
 			continue;
 		}
 		/* A run of wildcards: '*' if it holds one, else '%'. */
@@ -116,25 +115,19 @@ imap_pattern_match(struct imap_pattern *p, const char *name)
 		return false;
 	memset(cur, 0, words * sizeof(*cur));
 	bit_set(cur, 0);
-	close_empty(p, cur);
+	or_moved(cur, cur, p->wild, words); /* wildcards may match nothing */
 	for (const char *c = name; *c != '\0'; c++) {
 		const uint64_t *lit = p->lit + p->class[(uint8_t)*c] * words;
 		bool any = false;
 		memset(next, 0, words * sizeof(*next));
-		if (p->class[(uint8_t)*c] != 0) {
-			uint64_t carry = 0;
-			for (size_t w = 0; w < words; w++) {
-				uint64_t moved = cur[w] & lit[w];
-				next[w] = moved << 1 | carry;
-				carry = moved >> 63;
-			}
-		}
+		if (p->class[(uint8_t)*c] != 0)
+			or_moved(next, cur, lit, words);
 		for (size_t w = 0; w < words; w++) {
 			next[w] |= cur[w] & p->star[w];
 			if (*c != p->sep)
 				next[w] |= cur[w] & p->pct[w];
 		}
-		close_empty(p, next);
+		or_moved(next, next, p->wild, words);
 		for (size_t w = 0; w < words && !any; w++)
 			any = next[w] != 0;
 		if (!any)

@@ -190,7 +190,7 @@ struct list_parent {
  * them once for all its patterns, so that a command costs O(n log n) in
  * the number of mailboxes (times the length of a name), not O(n^2). */
 struct list_ctx {
-	const struct store_mailbox_info *list; /* INBOX first, then in name order */
+	struct store_mailbox_info *list; /* INBOX first, then in name order */
 	size_t n;
 	unsigned opts, status;
 	bool *told;		/* list[i] was answered (for an earlier pattern) */
@@ -383,8 +383,7 @@ list_mailbox(struct imapd *s, struct list_ctx *ctx, struct list_pattern *lp, siz
 struct imapd_list_job {
 	char *tag;
 	bool lsub;
-	struct store_mailbox_info *mailboxes;
-	struct list_ctx ctx;
+	struct list_ctx ctx; /* owns the mailbox list */
 	struct list_pattern *pats;
 	size_t npats;
 	size_t p; /* the pattern being answered */
@@ -402,7 +401,7 @@ imapd_list_free(struct imapd *s)
 		return;
 	list_patterns_free(job->pats, job->npats);
 	list_ctx_clear(&job->ctx);
-	store_mailbox_list_free(&job->mailboxes, job->ctx.n);
+	store_mailbox_list_free(&job->ctx.list, job->ctx.n);
 	buf_release(&job->scratch);
 	if (job->again != NULL)
 		event_free(job->again);
@@ -621,7 +620,6 @@ list_common(struct imapd *s, const struct imap_command *cmd, bool lsub)
 	job = xcalloc(1, sizeof(*job));
 	job->tag = xstrdup(cmd->tag);
 	job->lsub = lsub;
-	job->mailboxes = list;
 	job->ctx = (struct list_ctx){.list = list, .n = count, .opts = opts, .status = status};
 	job->ctx.told = xcalloc(count + 1, sizeof(*job->ctx.told));
 	job->pats = lps;
