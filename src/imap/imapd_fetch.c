@@ -361,7 +361,6 @@ fetch_begin(struct imapd *s, struct imapd_fetch_job *job, uint32_t seq,
 		SEP();
 		evbuffer_add(out, "FLAGS ", 6);
 		imapd_put_flags(out, m->flags, m->keywords);
-		imapd_view_keywords(s, m->keywords);
 	}
 	if (f->items & IMAP_FETCH_INTERNALDATE) {
 		SEP();

@@ -81,6 +81,7 @@ struct imapd_view {
 	size_t count;	       /* messages in the view */
 	uint32_t first_unseen; /* at SELECT: its sequence number, 0: none */
 	char *keywords;	       /* space-separated keywords told in FLAGS */
+	uint32_t nkeywords;    /* how many */
 	uint32_t *saved;       /* SEARCHRES "$": ascending UIDs */
 	size_t nsaved;
 };
@@ -219,8 +220,9 @@ int imapd_view_vanished_since(struct imapd *s, uint64_t since, const struct imap
 uint32_t imapd_view_max_uid(const struct imapd_view *v);
 /* Flags list "(\Seen kw)" for a message. */
 void imapd_put_flags(struct evbuffer *out, unsigned flags, const char *keywords);
-/* Note keywords seen on a message: a new one sends "* FLAGS" again. */
-void imapd_view_keywords(struct imapd *s, const char *keywords);
+/* When the mailbox has used keywords the view has not told (a number
+ * other than the view's), read them and send "* FLAGS" again. */
+int imapd_view_keywords(struct imapd *s, const char **error_r);
 /* "* FLAGS" and "* OK [PERMANENTFLAGS]" of the selected mailbox. */
 void imapd_view_send_flags(struct imapd *s);
 /* The mailbox's HIGHESTMODSEQ now (status refreshed from the index). */

@@ -90,7 +90,9 @@ store_replies(struct imapd *s, const uint32_t *uids, size_t n, bool uid, bool si
 
 	if (n == 0)
 		return;
-	if (store_iter_init(v->box, uids[0], uids[n - 1], 0, &it, &error) < 0)
+	/* A keyword new to the mailbox is in FLAGS before it is in a FETCH. */
+	if (imapd_view_keywords(s, &error) < 0 ||
+	    store_iter_init(v->box, uids[0], uids[n - 1], 0, &it, &error) < 0)
 		goto fail;
 	struct evbuffer *out = imapd_out(s);
 	size_t j = 0, k = 0;
@@ -108,7 +110,6 @@ store_replies(struct imapd *s, const uint32_t *uids, size_t n, bool uid, bool si
 		if (seq == 0 || (k < nmodified && modified[k] == m->uid))
 			continue;
 		bool changed = m->modseq > before;
-		imapd_view_keywords(s, m->keywords);
 		/* .SILENT: the client knows what it asked for; CONDSTORE still
 		 * learns the new MODSEQ (RFC 7162 3.2). */
 		if (silent && (!s->condstore || !changed))
@@ -193,7 +194,10 @@ imapd_cmd_store(struct imapd *s, const struct imap_command *cmd, bool uid)
 	if (n > 0 &&
 	    store_flags_update(s->view->box, uids, n, fop, flags, kw.len > 0 ? buf_cstr(&kw) : NULL,
 			       unchanged, &modified, &nmodified, &error) < 0) {
-		imapd_store_failed(s, cmd->tag, "STORE", error);
+		if (errno == E2BIG)
+			imapd_tagged(s, cmd->tag, "NO", "[LIMIT] Too many keywords");
+		else
+			imapd_store_failed(s, cmd->tag, "STORE", error);
 		goto out;
 	}
 	store_replies(s, uids, n, uid, silent, before, modified, nmodified);
@@ -613,6 +617,8 @@ append_done(void *arg, bool cancelled)
 			imapd_tagged(s, ap->tag, "NO", "[OVERQUOTA] Quota exceeded");
 		else if (ap->err == ENOSPC)
 			imapd_tagged(s, ap->tag, "NO", "[UNAVAILABLE] Mail store full, try later");
+		else if (ap->err == E2BIG)
+			imapd_tagged(s, ap->tag, "NO", "[LIMIT] Too many keywords");
 		else
 			imapd_store_failed(s, ap->tag, "APPEND", ap->error);
 	} else {

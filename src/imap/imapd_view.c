@@ -58,55 +58,46 @@ imapd_view_send_flags(struct imapd *s)
 	if (v->readonly)
 		imapd_untagged(s, "OK [PERMANENTFLAGS ()] Read-only mailbox");
 	else
+		/* Without \* once the mailbox may use no new keyword (RFC 9051
+		 * 7.1: PERMANENTFLAGS). */
 		imapd_untagged(
 		    s,
-		    "OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft%s%s "
-		    "\\*)] Flags permitted",
-		    sp, kw);
+		    "OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft%s%s%s)]"
+		    " Flags permitted",
+		    sp, kw, v->nkeywords < STORE_MAILBOX_KEYWORDS_MAX ? " \\*" : "");
 }
 
-static bool
-keyword_known(const char *list, const char *kw, size_t len)
+/* Read the keywords the mailbox has used. */
+static int
+keywords_read(struct imapd_view *v, const char **error_r)
 {
-	for (const char *p = list; p != NULL && *p != '\0';) {
-		const char *e = strchr(p, ' ');
-		size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
-		if (n == len && strncasecmp(p, kw, len) == 0)
-			return true;
-		p = e != NULL ? e + 1 : NULL;
-	}
-	return false;
+	char *list;
+	uint32_t n;
+
+	if (store_mailbox_keywords(v->box, &list, &n, error_r) < 0)
+		return -1;
+	free(v->keywords);
+	v->keywords = list;
+	v->nkeywords = n;
+	return 0;
 }
 
-/* Add the keywords of a message to the mailbox's list; true when one was
- * new. */
-static bool
-keywords_merge(struct imapd_view *v, const char *keywords)
+int
+imapd_view_keywords(struct imapd *s, const char **error_r)
 {
-	bool added = false;
+	struct imapd_view *v = s->view;
+	uint32_t n;
 
-	for (const char *p = keywords; p != NULL && *p != '\0';) {
-		const char *e = strchr(p, ' ');
-		size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
-		if (n > 0 && !keyword_known(v->keywords, p, n)) {
-			size_t old = v->keywords != NULL ? strlen(v->keywords) : 0;
-			v->keywords = xreallocarray(v->keywords, old + n + 2, 1);
-			if (old > 0)
-				v->keywords[old++] = ' ';
-			memcpy(v->keywords + old, p, n);
-			v->keywords[old + n] = '\0';
-			added = true;
-		}
-		p = e != NULL ? e + 1 : NULL;
-	}
-	return added;
-}
-
-void
-imapd_view_keywords(struct imapd *s, const char *keywords)
-{
-	if (s->view != NULL && keywords_merge(s->view, keywords))
-		imapd_view_send_flags(s);
+	if (v == NULL)
+		return 0;
+	if (store_mailbox_keywords(v->box, NULL, &n, error_r) < 0)
+		return -1;
+	if (n == v->nkeywords)
+		return 0;
+	if (keywords_read(v, error_r) < 0)
+		return -1;
+	imapd_view_send_flags(s);
+	return 0;
 }
 
 static void
@@ -125,7 +116,6 @@ view_add(struct imapd_view *v, const struct store_message *m)
 		    (struct imapd_range){.uid = m->uid, .n = 1, .seq = (uint32_t)v->count + 1};
 	}
 	v->count++;
-	keywords_merge(v, m->keywords);
 	if (m->uid >= v->uidnext)
 		v->uidnext = m->uid + 1;
 }
@@ -150,7 +140,8 @@ imapd_view_open(struct imapd *s, const char *name, bool readonly, const char **e
 	v->uidnext = st.uidnext;
 	v->modseq = st.highestmodseq;
 	v->expunge_modseq = st.highestmodseq;
-	if (store_iter_init(v->box, 1, UINT32_MAX, 0, &it, error_r) < 0) {
+	if (keywords_read(v, error_r) < 0 ||
+	    store_iter_init(v->box, 1, UINT32_MAX, 0, &it, error_r) < 0) {
 		r = -1;
 	} else {
 		while ((r = store_iter_next(it, &m, error_r)) > 0) {
@@ -304,27 +295,14 @@ sync_new(struct imapd *s, const char **error_r)
 	struct store_iter *it;
 	const struct store_message *m;
 	size_t before = v->count;
-	bool new_keywords = false;
 	int r;
 
 	if (store_iter_init(v->box, v->uidnext, UINT32_MAX, 0, &it, error_r) < 0)
 		return -1;
-	while ((r = store_iter_next(it, &m, error_r)) > 0) {
-		if (m->uid < v->uidnext)
-			continue;
-		if (m->keywords[0] != '\0' && !new_keywords) {
-			char *old = v->keywords != NULL ? xstrdup(v->keywords) : NULL;
+	while ((r = store_iter_next(it, &m, error_r)) > 0)
+		if (m->uid >= v->uidnext)
 			view_add(v, m);
-			new_keywords =
-			    old == NULL ? v->keywords != NULL : strcmp(old, v->keywords) != 0;
-			free(old);
-		} else {
-			view_add(v, m);
-		}
-	}
 	store_iter_free(&it);
-	if (new_keywords)
-		imapd_view_send_flags(s);
 	if (v->count != before)
 		imapd_untagged(s, "%zu EXISTS", v->count);
 	return r;
@@ -346,7 +324,6 @@ sync_flags(struct imapd *s, uint32_t below_uid, const char **error_r)
 		uint32_t seq = imapd_view_seq(v, m->uid);
 		if (seq == 0)
 			continue;
-		imapd_view_keywords(s, m->keywords);
 		fetch_flags_reply(s, seq, m);
 	}
 	store_iter_free(&it);
@@ -389,6 +366,9 @@ imapd_view_sync(struct imapd *s, bool allow_expunge)
 		free(uids);
 		v->expunge_modseq = st.highestmodseq;
 	}
+	/* New keywords come first: FETCH FLAGS below may show them. */
+	if (st.keywords != v->nkeywords && imapd_view_keywords(s, &error) < 0)
+		goto fail;
 	uint32_t old_next = v->uidnext;
 	if (st.uidnext > v->uidnext && sync_new(s, &error) < 0)
 		goto fail;

@@ -42,9 +42,11 @@ check_msgs(struct store_user *user, const struct store_append_msg *msgs, size_t 
 		v[i].msg = &msgs[i];
 		if (!spool->finished)
 			return user_fail(user, error_r, EINVAL, "spool not finished");
-		if ((msgs[i].flags & ~STORE_FLAGS_ALL) != 0 ||
-		    store_keywords_normalize(msgs[i].keywords, &v[i].keywords) < 0)
-			return user_fail(user, error_r, EINVAL, "invalid flags or keywords");
+		if ((msgs[i].flags & ~STORE_FLAGS_ALL) != 0)
+			return user_fail(user, error_r, EINVAL, "invalid flags");
+		if (store_keywords_normalize(msgs[i].keywords, &v[i].keywords) < 0)
+			return user_fail(user, error_r, errno, "%s keywords",
+					 errno == E2BIG ? "too many" : "invalid");
 		size = spool->disk_size > UINT64_MAX - size ? UINT64_MAX : size + spool->disk_size;
 	}
 	*size_r = size;
@@ -119,6 +121,7 @@ commit(struct store_mailbox *box, const struct append_item *v, size_t n, uint32_
 		    .file = v[i].file,
 		    .flags = v[i].msg->flags,
 		    .keywords = v[i].keywords,
+		    .keywords_strict = true,
 		    .internal_date = date != 0 ? (int64_t)date : (int64_t)spool->received,
 		    .disk_size = spool->disk_size,
 		    .crlf_size = spool->crlf_size,

@@ -88,13 +88,33 @@ static const char *const migrations[] = {
     " UPDATE mailboxes SET message_count = message_count - 1 WHERE id = OLD.mailbox;"
     " UPDATE mailboxes SET message_count = message_count + 1 WHERE id = NEW.mailbox; END;"
     "CREATE INDEX messages_deleted ON messages (mailbox, uid) WHERE flags & 8 != 0;",
+    /* 4: the keywords each mailbox has used (its FLAGS list, capped at
+     * STORE_MAILBOX_KEYWORDS_MAX; was the union of every message's
+     * keywords, built at each SELECT), counted in the mailbox row. */
+    "CREATE TABLE keywords ("
+    " mailbox INTEGER NOT NULL,"
+    " name TEXT NOT NULL COLLATE NOCASE,"
+    " PRIMARY KEY (mailbox, name)) WITHOUT ROWID;"
+    "ALTER TABLE mailboxes ADD COLUMN keyword_count INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TRIGGER keyword_add AFTER INSERT ON keywords BEGIN"
+    " UPDATE mailboxes SET keyword_count = keyword_count + 1 WHERE id = NEW.mailbox; END;"
+    "CREATE TRIGGER keyword_del AFTER DELETE ON keywords BEGIN"
+    " UPDATE mailboxes SET keyword_count = keyword_count - 1 WHERE id = OLD.mailbox; END;"
+    "CREATE TRIGGER keyword_box_del AFTER DELETE ON mailboxes BEGIN"
+    " DELETE FROM keywords WHERE mailbox = OLD.id; END;"
+    "WITH RECURSIVE split(mailbox, word, rest) AS ("
+    " SELECT mailbox, '', keywords || ' ' FROM messages WHERE keywords != ''"
+    " UNION ALL SELECT mailbox, substr(rest, 1, instr(rest, ' ') - 1),"
+    " substr(rest, instr(rest, ' ') + 1) FROM split WHERE rest != '')"
+    " INSERT OR IGNORE INTO keywords (mailbox, name)"
+    " SELECT mailbox, word FROM split WHERE word != '';",
 };
 #define SCHEMA_VERSION ((int)N_ELEMENTS(migrations))
 _Static_assert(STORE_FLAG_DELETED == 8, "migration 3 and ST_DELETED_UIDS name \\Deleted as 8");
 
 #define MAILBOX_COLUMNS                                                                            \
 	"id, name, dir, uidvalidity, uidnext, highestmodseq, new_mtime, cur_mtime, special,"       \
-	" subscribed, deliver_mtime, message_count FROM mailboxes"
+	" subscribed, deliver_mtime, message_count, keyword_count FROM mailboxes"
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_MAILBOX_BY_NAME] = "SELECT " MAILBOX_COLUMNS " WHERE name = ?",
@@ -129,6 +149,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_COMMIT] = "COMMIT",
     [ST_DELETED_UIDS] = "SELECT uid FROM messages INDEXED BY messages_deleted"
 			" WHERE mailbox = ? AND flags & 8 != 0 ORDER BY uid",
+    [ST_KEYWORD_FIND] = "SELECT name FROM keywords WHERE mailbox = ? AND name = ?",
+    [ST_KEYWORD_ADD] = "INSERT INTO keywords (mailbox, name) VALUES (?, ?)",
+    [ST_KEYWORD_COUNT] = "SELECT keyword_count FROM mailboxes WHERE id = ?",
+    [ST_KEYWORD_LIST] = "SELECT name FROM keywords WHERE mailbox = ? ORDER BY name",
 };
 
 sqlite3_stmt *
@@ -305,6 +329,7 @@ mailbox_row_read(struct store_user *user, sqlite3_stmt *st, struct mailbox_row *
 	row->subscribed = sqlite3_column_int(st, 9) != 0;
 	row->deliver_mtime = sqlite3_column_int64(st, 10);
 	row->message_count = (uint32_t)sqlite3_column_int64(st, 11);
+	row->keyword_count = (uint32_t)sqlite3_column_int64(st, 12);
 	sqlite3_reset(st);
 	return 0;
 }
@@ -385,12 +410,30 @@ idx_modseq_next(struct store_user *user, int64_t box, uint64_t *modseq_r, const 
 	return step_done(user, st, error_r, "modseq");
 }
 
+static int msg_insert(struct store_user *user, int64_t box, const struct msg_add *m,
+		      const char *keywords, uint32_t *uid_r, const char **error_r);
+
 int
 idx_msg_add(struct store_user *user, int64_t box, const struct msg_add *m, uint32_t *uid_r,
 	    const char **error_r)
 {
+	char *kept;
+
+	if (idx_keywords_admit(user, box, m->keywords, m->keywords_strict, &kept, error_r) < 0)
+		return -1;
+	int ret = msg_insert(user, box, m, kept != NULL ? kept : m->keywords, uid_r, error_r);
+	free(kept);
+	return ret;
+}
+
+static int
+msg_insert(struct store_user *user, int64_t box, const struct msg_add *m, const char *keywords,
+	   uint32_t *uid_r, const char **error_r)
+{
 	sqlite3_stmt *st = idx_stmt(user, ST_MSG_BY_BASE);
 
+	if (keywords == NULL)
+		keywords = "";
 	if (st == NULL)
 		return user_db_fail(user, error_r, "message lookup");
 	sqlite3_bind_int64(st, 1, box);
@@ -408,7 +451,7 @@ idx_msg_add(struct store_user *user, int64_t box, const struct msg_add *m, uint3
 				       " cache = coalesce(?, cache) WHERE mailbox = ? AND uid = ?",
 				       -1, &up, NULL) != SQLITE_OK)
 			return user_db_fail(user, error_r, "message update");
-		sqlite3_bind_text(up, 1, m->keywords != NULL ? m->keywords : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(up, 1, keywords, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(up, 2, m->internal_date);
 		if (m->cache != NULL)
 			sqlite3_bind_text(up, 3, m->cache, -1, SQLITE_STATIC);
@@ -444,7 +487,7 @@ idx_msg_add(struct store_user *user, int64_t box, const struct msg_add *m, uint3
 	sqlite3_bind_text(st, 3, m->base, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, m->file, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 5, (int)(m->flags & STORE_FLAGS_ALL));
-	sqlite3_bind_text(st, 6, m->keywords != NULL ? m->keywords : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, keywords, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, modseq);
 	sqlite3_bind_int64(st, 8, m->internal_date);
 	sqlite3_bind_int64(st, 9, (int64_t)m->disk_size);

@@ -63,14 +63,15 @@ mailbox_reload(struct store_mailbox *box, const char **error_r)
 }
 
 /* The status from the mailbox row; reload: read the row again first (it
- * may have changed since box->row was read). The message count is kept in
- * the row by the index's triggers. */
+ * may have changed since box->row was read). The message and keyword
+ * counts are kept in the row by the index's triggers. */
 static int
 refresh_status(struct store_mailbox *box, bool reload, const char **error_r)
 {
 	if (reload && mailbox_reload(box, error_r) < 0)
 		return -1;
 	box->status.messages = box->row.message_count;
+	box->status.keywords = box->row.keyword_count;
 	box->status.uidvalidity = box->row.uidvalidity;
 	box->status.uidnext = box->row.uidnext;
 	box->status.highestmodseq = box->row.highestmodseq;
@@ -439,7 +440,7 @@ kwset_find(const struct kwset *s, const char *k)
 }
 
 /* Parse a space-separated list into s (added to what it holds); -1 on an
- * invalid keyword or too many. */
+ * invalid keyword (errno EINVAL) or too many (E2BIG). */
 static int
 kwset_parse(struct kwset *s, const char *text, bool remove)
 {
@@ -451,8 +452,10 @@ kwset_parse(struct kwset *s, const char *text, bool remove)
 			continue;
 		}
 		size_t len = strcspn(p, " ");
-		if (!keyword_valid(p, len))
+		if (!keyword_valid(p, len)) {
+			errno = EINVAL;
 			return -1;
+		}
 		char *k = xstrndup(p, len);
 		ssize_t at = kwset_find(s, k);
 		if (remove && at >= 0) {
@@ -463,6 +466,7 @@ kwset_parse(struct kwset *s, const char *text, bool remove)
 			free(k);
 		} else if (s->n == STORE_KEYWORDS_MAX) {
 			free(k);
+			errno = E2BIG;
 			return -1;
 		} else {
 			s->v[s->n++] = k;
@@ -598,7 +602,7 @@ store_flags_update(struct store_mailbox *box, const uint32_t *uids, size_t n,
 		   const char **error_r)
 {
 	struct store_user *user = box->user;
-	struct kwset given = {.n = 0};
+	char *given, *kept = NULL;
 	uint64_t modseq = 0;
 	int changed = 0;
 
@@ -608,13 +612,23 @@ store_flags_update(struct store_mailbox *box, const uint32_t *uids, size_t n,
 	}
 	if (box->readonly)
 		return user_fail(user, error_r, EROFS, "mailbox is read-only");
-	if ((flags & ~STORE_FLAGS_ALL) != 0 || kwset_parse(&given, keywords, false) < 0) {
-		kwset_release(&given);
-		return user_fail(user, error_r, EINVAL, "invalid flags or keywords");
-	}
-	kwset_release(&given);
-	if (idx_begin(user, error_r) < 0)
+	if ((flags & ~STORE_FLAGS_ALL) != 0)
+		return user_fail(user, error_r, EINVAL, "invalid flags");
+	if (store_keywords_normalize(keywords, &given) < 0)
+		return user_fail(user, error_r, errno, "%s keywords",
+				 errno == E2BIG ? "too many" : "invalid");
+	keywords = given;
+	if (idx_begin(user, error_r) < 0) {
+		free(given);
 		return -1;
+	}
+	/* The keywords given are used in the mailbox before any message
+	 * carries them (removing them uses none). */
+	if (op != STORE_FLAGS_REMOVE && n > 0 &&
+	    idx_keywords_admit(user, box->row.id, given, true, &kept, error_r) < 0)
+		goto fail;
+	if (kept != NULL)
+		keywords = kept;
 	for (size_t i = 0; i < n; i++) {
 		struct msg_row m;
 		int found = msg_get(box, uids[i], &m, error_r);
@@ -638,7 +652,7 @@ store_flags_update(struct store_mailbox *box, const uint32_t *uids, size_t n,
 		char *text = kwset_text(&kw);
 		kwset_release(&kw);
 		if (r < 0) {
-			user_fail(user, error_r, EINVAL, "too many keywords");
+			user_fail(user, error_r, E2BIG, "too many keywords on a message");
 		} else if (nf == m.flags && strcmp(text, m.keywords) == 0) {
 			r = 0;
 		} else {
@@ -655,10 +669,14 @@ store_flags_update(struct store_mailbox *box, const uint32_t *uids, size_t n,
 		goto fail;
 	if (idx_commit(user, error_r) < 0)
 		goto fail_nocommit;
+	free(given);
+	free(kept);
 	return changed;
 fail:
 	idx_rollback(user);
 fail_nocommit:
+	free(given);
+	free(kept);
 	if (modified_r != NULL) {
 		free(*modified_r);
 		*modified_r = NULL;

@@ -458,17 +458,22 @@ rename_inbox(struct store_user *user, const struct resolved *to, const char **er
 			user_db_fail(user, error_r, "message list");
 		goto out;
 	}
-	/* The messages keep their UIDs in the new mailbox; INBOX keeps its
-	 * UIDNEXT, so that no UID is used twice there. */
+	/* The messages keep their UIDs (and their keywords) in the new
+	 * mailbox; INBOX keeps its UIDNEXT, so that no UID is used twice
+	 * there. */
 	char *sql = xasprintf("INSERT OR REPLACE INTO expunged (mailbox, uid, modseq)"
 			      " SELECT %lld, uid, %llu FROM messages WHERE mailbox = %lld;"
 			      "UPDATE messages SET mailbox = %lld WHERE mailbox = %lld;"
+			      "INSERT OR IGNORE INTO keywords (mailbox, name)"
+			      " SELECT %lld, name FROM keywords WHERE mailbox = %lld;"
+			      "DELETE FROM keywords WHERE mailbox = %lld;"
 			      "UPDATE mailboxes SET uidnext = %lu, highestmodseq = %llu,"
 			      " new_mtime = 0, cur_mtime = 0 WHERE id = %lld;"
 			      "UPDATE mailboxes SET highestmodseq = highestmodseq + 1,"
 			      " new_mtime = 0, cur_mtime = 0 WHERE id = %lld;",
 			      (long long)inbox.id, (unsigned long long)inbox.highestmodseq + 1,
 			      (long long)inbox.id, (long long)to_id, (long long)inbox.id,
+			      (long long)to_id, (long long)inbox.id, (long long)inbox.id,
 			      (unsigned long)inbox.uidnext, (unsigned long long)inbox.highestmodseq,
 			      (long long)to_id, (long long)inbox.id);
 	ret = idx_exec(user, sql, error_r);

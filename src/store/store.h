@@ -58,6 +58,12 @@ struct store_spool;
 /* Longest keyword, and most keywords on one message. */
 #define STORE_KEYWORD_MAX 64
 #define STORE_KEYWORDS_MAX 64
+/* Most keywords one mailbox may use (its IMAP FLAGS list): a keyword new to
+ * a mailbox that has used this many is refused (APPEND, flag changes: E2BIG,
+ * as is a message with more than STORE_KEYWORDS_MAX) or left off the message
+ * (copies, moves and deliveries, which never fail for a keyword). Keywords
+ * stay used while the mailbox lives, as in other IMAP servers' lists. */
+#define STORE_MAILBOX_KEYWORDS_MAX 1000
 /* Spool files older than this are removed by store_cleanup_spool(). */
 #define STORE_SPOOL_STALE_SECS (36 * 60 * 60)
 /* Files in a mailbox's tmp/ older than this are removed when the mailbox is
@@ -306,6 +312,7 @@ struct store_status_info {
 	uint32_t uidnext;
 	uint64_t highestmodseq;
 	uint32_t messages;
+	uint32_t keywords; /* keywords the mailbox has used */
 };
 
 /* Select a mailbox. It is first synchronised with its Maildir: files the
@@ -328,6 +335,11 @@ int store_mailbox_sync(struct store_mailbox *box, const char **error_r);
 int store_mailbox_refresh(struct store_mailbox *box, const char **error_r);
 /* The status as of the last open or sync. */
 void store_mailbox_status(const struct store_mailbox *box, struct store_status_info *status_r);
+/* The keywords the mailbox has used, read now: space-separated in
+ * *list_r ("" when none; free it) unless list_r is NULL, their number in
+ * *count_r. Every keyword of one of its messages is among them. */
+int store_mailbox_keywords(struct store_mailbox *box, char **list_r, uint32_t *count_r,
+			   const char **error_r);
 /* The mailbox's name (normal form, UTF-8) as of the last open, sync or
  * refresh: a handle follows its mailbox when another session renames it.
  * Valid until the next sync or refresh of box. */
@@ -406,7 +418,10 @@ enum store_flags_op {
  * its file is renamed to carry the Maildir flags (moving to cur/). With
  * unchanged_since > 0 (CONDSTORE), a message whose MODSEQ is above it is
  * left alone and its UID added to *modified_r (may be NULL otherwise; free
- * *modified_r). Returns the number of messages changed. */
+ * *modified_r). Keywords new to the mailbox are refused (-1, E2BIG) past
+ * STORE_MAILBOX_KEYWORDS_MAX, as is a message left with more than
+ * STORE_KEYWORDS_MAX; nothing is changed then. Returns the number of
+ * messages changed. */
 int store_flags_update(struct store_mailbox *box, const uint32_t *uids, size_t n,
 		       enum store_flags_op op, unsigned flags, const char *keywords,
 		       uint64_t unchanged_since, uint32_t **modified_r, size_t *modified_count_r,
@@ -458,7 +473,8 @@ struct store_append_msg {
 /* APPEND (MULTIAPPEND): add n messages to the mailbox name, all or none
  * (one index transaction, files fsync'd and linked before it commits, links
  * removed when it fails). Messages with flags go to cur/, others to new/,
- * as delivery does; keywords are checked as delivery does (EINVAL).
+ * as delivery does; keywords are checked as delivery does (EINVAL; E2BIG
+ * when a message has too many or the mailbox may use no new one).
  * uids_r[n] gets their UIDs, ascending in message order (unless another
  * process picked a file up before the commit: it keeps the UID it got).
  * *uidvalidity_r (may be NULL) gets the mailbox's UIDVALIDITY. Fails with

@@ -55,6 +55,10 @@ enum stmt_id {
 	ST_USAGE,
 	ST_SET_MTIMES,
 	ST_DELETED_UIDS,
+	ST_KEYWORD_FIND,
+	ST_KEYWORD_ADD,
+	ST_KEYWORD_COUNT,
+	ST_KEYWORD_LIST,
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_COUNT
@@ -94,6 +98,7 @@ struct mailbox_row {
 	int64_t cur_mtime;
 	int64_t deliver_mtime;	/* ns, new/ after the last delivery's commit */
 	uint32_t message_count; /* kept by triggers on messages */
+	uint32_t keyword_count; /* kept by triggers on keywords */
 	enum store_special special;
 	bool subscribed;
 };
@@ -195,7 +200,8 @@ struct msg_add {
 	const char *base;
 	const char *file; /* "new/NAME" or "cur/NAME" */
 	unsigned flags;
-	const char *keywords;
+	const char *keywords; /* normal form (store_keywords_normalize), or NULL */
+	bool keywords_strict; /* E2BIG when one is too many for the mailbox */
 	int64_t internal_date;
 	uint64_t disk_size;
 	uint64_t crlf_size;
@@ -205,9 +211,18 @@ struct msg_add {
 /* Insert a message with the next UID and MODSEQ (inside a transaction).
  * When the mailbox already has this base (another process picked the file
  * up first), that row gets m's keywords, internal date and cache (which
- * the pickup could not know) and its UID is returned. */
+ * the pickup could not know) and its UID is returned. Its keywords are
+ * admitted to the mailbox first (idx_keywords_admit, strict as m says). */
 int idx_msg_add(struct store_user *user, int64_t box, const struct msg_add *m, uint32_t *uid_r,
 		const char **error_r);
+/* Make the keywords (space-separated, normal form) used in the mailbox
+ * (inside a transaction). A keyword new to a mailbox that has used
+ * STORE_MAILBOX_KEYWORDS_MAX is, when strict, refused (-1, E2BIG), else left
+ * off; one the mailbox has used in another case is spelt as it was first.
+ * *kept_r is then the keywords to store (free it); NULL when they are the
+ * ones given. */
+int idx_keywords_admit(struct store_user *user, int64_t box, const char *keywords, bool strict,
+		       char **kept_r, const char **error_r);
 /* Bump a mailbox's HIGHESTMODSEQ; returns the new value in *modseq_r. */
 int idx_modseq_next(struct store_user *user, int64_t box, uint64_t *modseq_r, const char **error_r);
 /* Delete a message row and remember the expunge at modseq. */

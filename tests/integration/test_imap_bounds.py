@@ -466,3 +466,57 @@ def test_select_after_delete_and_create_by_another_session(imap1):
     assert b"* 1 EXISTS\r\n" in untagged
     for x in (a, b, c):
         x.close()
+
+
+def test_keywords_per_mailbox_are_capped(imap1):
+    """A mailbox may use 1,000 keywords (as Cyrus caps its user flags): a
+    client adding new ones without end once made every STORE answer with
+    the whole growing FLAGS list (2,000 STOREs of 64 new keywords: minutes,
+    then a FLAGS line Python's imaplib refuses as over 1 MB). Past the cap a
+    new keyword is refused with NO [LIMIT] and PERMANENTFLAGS loses \\*;
+    keywords already used still go, and other sessions learn of new ones."""
+    drop_messages(imap1, 2)
+    a = RawImap(imap1.addr("imap")).login()
+    b = RawImap(imap1.addr("imap")).login()
+    untagged, ok = a.cmd("SELECT INBOX")
+    assert b"\\*)] Flags permitted" in b"".join(untagged), untagged
+    b.cmd("SELECT INBOX")
+    for i in range(20):
+        words = " ".join(f"K{k}" for k in range(i * 50, i * 50 + 50))
+        untagged, ok = a.cmd(f"STORE 1 FLAGS ({words})")
+        assert b" OK " in ok, ok
+        # A keyword new to the mailbox is in FLAGS before it is in a FETCH.
+        assert untagged[0].startswith(b"* FLAGS (")
+        assert re.search(rb" K%d[ )]" % (i * 50 + 49), untagged[0]), untagged[0]
+        assert untagged[2].startswith(b"* 1 FETCH (FLAGS (")
+    last = untagged[1]
+    assert last.startswith(b"* OK [PERMANENTFLAGS (") and b"\\*" not in last, last
+    untagged, ok = a.cmd("STORE 2 +FLAGS (\\Seen Brandnew)")
+    assert ok.endswith(b"NO [LIMIT] Too many keywords\r\n"), ok
+    assert untagged == []
+    untagged, ok = a.cmd("FETCH 2 FLAGS")
+    assert untagged == [b"* 2 FETCH (FLAGS ())\r\n"], untagged  # nothing changed
+    untagged, ok = a.cmd("STORE 2 +FLAGS (k7 \\Seen)")
+    assert b" OK " in ok and untagged == [b"* 2 FETCH (FLAGS (\\Seen K7))\r\n"], untagged
+    _, ok = a.cmd(b"APPEND INBOX (Brandnew) {7+}\r\nS: x\r\n\r\n")
+    assert ok.endswith(b"NO [LIMIT] Too many keywords\r\n"), ok
+    _, ok = a.cmd(b"APPEND INBOX (K999 $label) {7+}\r\nS: x\r\n\r\n")
+    assert ok.endswith(b"NO [LIMIT] Too many keywords\r\n"), ok
+    _, ok = a.cmd(b"APPEND INBOX (K999 k3) {7+}\r\nS: x\r\n\r\n")
+    assert b" OK [APPENDUID " in ok, ok
+    # The other session hears of them once, at its next command.
+    untagged, ok = b.cmd("NOOP")
+    flags = [l for l in untagged if l.startswith(b"* FLAGS (")]
+    assert len(flags) == 1 and flags[0].count(b" K") == 1000, untagged
+    assert [l for l in untagged if l.startswith(b"* OK [PERMANENTFLAGS")] == [last]
+    untagged, ok = b.cmd("NOOP")
+    assert not any(l.startswith(b"* FLAGS") for l in untagged), untagged
+    # A new session gets the whole list at SELECT, as clients expect.
+    c = client(imap1)
+    typ, _ = c.select("INBOX")
+    assert typ == "OK"
+    assert c.untagged_responses["FLAGS"][0].count(b" K") == 1000
+    c.logout()
+    for s in (a, b):
+        s.cmd("LOGOUT")
+        s.close()

@@ -428,7 +428,10 @@ test_count_migration(void **state)
 	snprintf(path, sizeof(path), "%s/mail/example.org/ivy/index.db", f->dir);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
-				      "DROP TRIGGER count_add; DROP TRIGGER count_del;"
+				      "DROP TRIGGER keyword_add; DROP TRIGGER keyword_del;"
+				      " DROP TRIGGER keyword_box_del; DROP TABLE keywords;"
+				      " ALTER TABLE mailboxes DROP COLUMN keyword_count;"
+				      " DROP TRIGGER count_add; DROP TRIGGER count_del;"
 				      " DROP TRIGGER count_move; DROP INDEX messages_deleted;"
 				      " ALTER TABLE mailboxes DROP COLUMN message_count;"
 				      " PRAGMA user_version = 2;",
