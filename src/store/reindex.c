@@ -59,6 +59,8 @@ reindex_mailboxes(struct store_user *user, struct store_reindex_report *rep, con
 		       " message_count = (SELECT count(*) FROM messages"
 		       " WHERE mailbox = mailboxes.id),"
 		       " keyword_count = (SELECT count(*) FROM keywords"
+		       " WHERE mailbox = mailboxes.id),"
+		       " bytes = (SELECT total(disk_size) FROM messages"
 		       " WHERE mailbox = mailboxes.id);"
 		       "UPDATE state SET usage_bytes = (SELECT total(disk_size) FROM messages),"
 		       " usage_messages = (SELECT count(*) FROM messages) WHERE id = 1;",

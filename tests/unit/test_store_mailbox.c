@@ -427,16 +427,19 @@ test_count_migration(void **state)
 		deliver_one(f->store, A, "Subject: x\n\nbody\n");
 	snprintf(path, sizeof(path), "%s/mail/example.org/ivy/index.db", f->dir);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
-				      "DROP TRIGGER keyword_add; DROP TRIGGER keyword_del;"
-				      " DROP TRIGGER keyword_box_del; DROP TABLE keywords;"
-				      " ALTER TABLE mailboxes DROP COLUMN keyword_count;"
-				      " DROP TRIGGER count_add; DROP TRIGGER count_del;"
-				      " DROP TRIGGER count_move; DROP INDEX messages_deleted;"
-				      " ALTER TABLE mailboxes DROP COLUMN message_count;"
-				      " PRAGMA user_version = 2;",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db,
+			 "DROP TRIGGER count_add; DROP TRIGGER count_del;"
+			 " DROP TRIGGER count_move; DROP TRIGGER bytes_upd;"
+			 " DROP INDEX messages_unseen; ALTER TABLE mailboxes DROP COLUMN bytes;"
+			 " DROP TRIGGER keyword_add; DROP TRIGGER keyword_del;"
+			 " DROP TRIGGER keyword_box_del; DROP TABLE keywords;"
+			 " ALTER TABLE mailboxes DROP COLUMN keyword_count;"
+			 " DROP INDEX messages_deleted;"
+			 " ALTER TABLE mailboxes DROP COLUMN message_count;"
+			 " PRAGMA user_version = 2;",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
 	sqlite3_close(db);
 
 	struct store_user *u = open_user(f);
@@ -459,6 +462,119 @@ test_count_migration(void **state)
 	store_user_close(&u);
 }
 
+/* STATUS's numbers (store_mailbox_info: messages, unseen, bytes) are what
+ * a count of the mailbox's rows gives, after every kind of change. */
+static void
+assert_info_counts(struct fixture *f, struct store_user *u, const char *name)
+{
+	struct store_mailbox_info info;
+	const char *error = NULL;
+	char path[512];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	assert_int_equal(store_mailbox_info(u, name, &info, &error), 0);
+	snprintf(path, sizeof(path), "%s/mail/example.org/ivy/index.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db,
+			       "SELECT count(*), total(flags & 1 = 0), total(disk_size)"
+			       " FROM messages JOIN mailboxes ON mailbox = mailboxes.id"
+			       " WHERE mailboxes.name = ?",
+			       -1, &st, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(info.messages, sqlite3_column_int64(st, 0));
+	assert_int_equal(info.unseen, (int64_t)sqlite3_column_double(st, 1));
+	assert_int_equal(info.bytes, (int64_t)sqlite3_column_double(st, 2));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	store_mailbox_info_release(&info);
+}
+
+static void
+test_status_counts(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	struct store_mailbox_info info;
+	struct store_copy_result res;
+	uint32_t uids[] = {1, 2, 3};
+
+	deliver_one(f->store, A, "Subject: 1\n\none\n");
+	deliver_one(f->store, A, "Subject: 2\n\ntwo, longer\n");
+	deliver_one(f->store, A, "Subject: 3\n\nthree, longer still\n");
+	struct store_user *u = open_user(f);
+	assert_int_equal(store_mailbox_info(u, "INBOX", &info, &error), 0);
+	assert_int_equal(info.messages, 3);
+	assert_int_equal(info.unseen, 3);
+	assert_true(info.bytes > 3 * 15);
+	store_mailbox_info_release(&info);
+	assert_info_counts(f, u, "INBOX");
+
+	struct store_mailbox *box;
+	assert_int_equal(store_mailbox_open(u, "INBOX", false, &box, &error), 0);
+	assert_int_equal(store_flags_update(box, uids, 2, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, 0,
+					    NULL, NULL, &error),
+			 2);
+	assert_int_equal(store_flags_update(box, uids, 1, STORE_FLAGS_REMOVE, STORE_FLAG_SEEN, NULL,
+					    0, NULL, NULL, &error),
+			 1);
+	assert_info_counts(f, u, "INBOX");
+	assert_int_equal(store_mailbox_info(u, "INBOX", &info, &error), 0);
+	assert_int_equal(info.unseen, 2);
+	store_mailbox_info_release(&info);
+
+	assert_int_equal(store_mailbox_create(u, "Box", STORE_SPECIAL_NONE, &error), 0);
+	assert_int_equal(store_copy(box, uids + 1, 1, "Box", true, 0, &res, &error), 0);
+	store_copy_result_free(&res);
+	assert_int_equal(store_copy(box, uids, 1, "Box", false, 0, &res, &error), 0);
+	store_copy_result_free(&res);
+	assert_info_counts(f, u, "INBOX");
+	assert_info_counts(f, u, "Box");
+	assert_int_equal(store_flags_update(box, uids + 2, 1, STORE_FLAGS_ADD, STORE_FLAG_DELETED,
+					    NULL, 0, NULL, NULL, &error),
+			 1);
+	assert_int_equal(store_expunge(box, NULL, 0, NULL, NULL, &error), 1);
+	assert_info_counts(f, u, "INBOX");
+	store_mailbox_close(&box);
+
+	assert_int_equal(store_mailbox_rename(u, "INBOX", "Old", &error), 0);
+	assert_info_counts(f, u, "INBOX");
+	assert_info_counts(f, u, "Old");
+	assert_int_equal(store_mailbox_info(u, "Old", &info, &error), 0);
+	assert_int_equal(info.messages, 1);
+	assert_int_equal(info.unseen, 1);
+	store_mailbox_info_release(&info);
+	store_user_close(&u);
+
+	/* An index of schema 4 gets the bytes of each mailbox. */
+	char path[512];
+	sqlite3 *db;
+	snprintf(path, sizeof(path), "%s/mail/example.org/ivy/index.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db,
+			 "DROP TRIGGER count_add; DROP TRIGGER count_del;"
+			 " DROP TRIGGER count_move; DROP TRIGGER bytes_upd;"
+			 " DROP INDEX messages_unseen; ALTER TABLE mailboxes DROP COLUMN bytes;"
+			 " PRAGMA user_version = 4;",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	u = open_user(f);
+	assert_info_counts(f, u, "Old");
+	assert_info_counts(f, u, "Box");
+	assert_int_equal(store_mailbox_info(u, "Box", &info, &error), 0);
+	assert_int_equal(info.messages, 2);
+	assert_true(info.bytes > 30);
+	store_mailbox_info_release(&info);
+	deliver_one(f->store, A, "Subject: 4\n\nfour\n");
+	assert_info_counts(f, u, "INBOX");
+	store_user_close(&u);
+}
+
 int
 main(void)
 {
@@ -467,6 +583,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_rename_inbox, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_count_migration, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_mailbox_limit, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_status_counts, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_content_crlf, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_flags_and_expunge, fixture_setup,
 					    fixture_teardown),
