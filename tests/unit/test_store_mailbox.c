@@ -20,6 +20,28 @@ open_user(struct fixture *f)
 	return u;
 }
 
+/* ivy's index, opened behind the store's back. */
+static sqlite3 *
+index_open(struct fixture *f)
+{
+	char path[512];
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/mail/example.org/ivy/index.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	return db;
+}
+
+static void
+index_exec(struct fixture *f, const char *sql)
+{
+	sqlite3 *db = index_open(f);
+
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
 static bool
 has_mailbox(struct store_user *u, const char *name, bool *children)
 {
@@ -392,21 +414,11 @@ test_mailbox_limit(void **state)
 	struct fixture *f = *state;
 	struct store_user *u = open_user(f);
 	const char *error = NULL;
-	char path[512];
-	sqlite3 *db;
 
 	/* Fill the index up to the limit behind the store's back. */
-	snprintf(path, sizeof(path), "%s/mail/example.org/ivy/index.db", f->dir);
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	assert_int_equal(
-	    sqlite3_exec(db,
-			 "WITH RECURSIVE n(i) AS (SELECT 7 UNION ALL SELECT i + 1 FROM n"
-			 " WHERE i < 10000) INSERT INTO mailboxes (name, dir, uidvalidity)"
-			 " SELECT 'F' || i, '.F' || i, 1 FROM n",
-			 NULL, NULL, NULL),
-	    SQLITE_OK);
-	sqlite3_close(db);
+	index_exec(f, "WITH RECURSIVE n(i) AS (SELECT 7 UNION ALL SELECT i + 1 FROM n"
+		      " WHERE i < 10000) INSERT INTO mailboxes (name, dir, uidvalidity)"
+		      " SELECT 'F' || i, '.F' || i, 1 FROM n");
 	assert_int_equal(store_mailbox_create(u, "OneTooMany", STORE_SPECIAL_NONE, &error), -1);
 	assert_int_equal(errno, EDQUOT);
 	store_user_close(&u);
@@ -420,27 +432,18 @@ test_count_migration(void **state)
 {
 	struct fixture *f = *state;
 	const char *error = NULL;
-	char path[512];
-	sqlite3 *db;
 
 	for (int i = 0; i < 3; i++)
 		deliver_one(f->store, A, "Subject: x\n\nbody\n");
-	snprintf(path, sizeof(path), "%s/mail/example.org/ivy/index.db", f->dir);
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(
-	    sqlite3_exec(db,
-			 "DROP TRIGGER count_add; DROP TRIGGER count_del;"
-			 " DROP TRIGGER count_move; DROP TRIGGER bytes_upd;"
-			 " DROP INDEX messages_unseen; ALTER TABLE mailboxes DROP COLUMN bytes;"
-			 " DROP TRIGGER keyword_add; DROP TRIGGER keyword_del;"
-			 " DROP TRIGGER keyword_box_del; DROP TABLE keywords;"
-			 " ALTER TABLE mailboxes DROP COLUMN keyword_count;"
-			 " DROP INDEX messages_deleted;"
-			 " ALTER TABLE mailboxes DROP COLUMN message_count;"
-			 " PRAGMA user_version = 2;",
-			 NULL, NULL, NULL),
-	    SQLITE_OK);
-	sqlite3_close(db);
+	index_exec(f, "DROP TRIGGER count_add; DROP TRIGGER count_del;"
+		      " DROP TRIGGER count_move; DROP TRIGGER bytes_upd;"
+		      " DROP INDEX messages_unseen; ALTER TABLE mailboxes DROP COLUMN bytes;"
+		      " DROP TRIGGER keyword_add; DROP TRIGGER keyword_del;"
+		      " DROP TRIGGER keyword_box_del; DROP TABLE keywords;"
+		      " ALTER TABLE mailboxes DROP COLUMN keyword_count;"
+		      " DROP INDEX messages_deleted;"
+		      " ALTER TABLE mailboxes DROP COLUMN message_count;"
+		      " PRAGMA user_version = 2;");
 
 	struct store_user *u = open_user(f);
 	struct store_mailbox *box;
@@ -469,13 +472,10 @@ assert_info_counts(struct fixture *f, struct store_user *u, const char *name)
 {
 	struct store_mailbox_info info;
 	const char *error = NULL;
-	char path[512];
-	sqlite3 *db;
 	sqlite3_stmt *st;
 
 	assert_int_equal(store_mailbox_info(u, name, &info, &error), 0);
-	snprintf(path, sizeof(path), "%s/mail/example.org/ivy/index.db", f->dir);
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3 *db = index_open(f);
 	assert_int_equal(
 	    sqlite3_prepare_v2(db,
 			       "SELECT count(*), total(flags & 1 = 0), total(disk_size)"
@@ -550,19 +550,10 @@ test_status_counts(void **state)
 	store_user_close(&u);
 
 	/* An index of schema 4 gets the bytes of each mailbox. */
-	char path[512];
-	sqlite3 *db;
-	snprintf(path, sizeof(path), "%s/mail/example.org/ivy/index.db", f->dir);
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(
-	    sqlite3_exec(db,
-			 "DROP TRIGGER count_add; DROP TRIGGER count_del;"
-			 " DROP TRIGGER count_move; DROP TRIGGER bytes_upd;"
-			 " DROP INDEX messages_unseen; ALTER TABLE mailboxes DROP COLUMN bytes;"
-			 " PRAGMA user_version = 4;",
-			 NULL, NULL, NULL),
-	    SQLITE_OK);
-	sqlite3_close(db);
+	index_exec(f, "DROP TRIGGER count_add; DROP TRIGGER count_del;"
+		      " DROP TRIGGER count_move; DROP TRIGGER bytes_upd;"
+		      " DROP INDEX messages_unseen; ALTER TABLE mailboxes DROP COLUMN bytes;"
+		      " PRAGMA user_version = 4;");
 	u = open_user(f);
 	assert_info_counts(f, u, "Old");
 	assert_info_counts(f, u, "Box");
