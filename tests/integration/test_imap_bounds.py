@@ -469,12 +469,12 @@ def test_select_after_delete_and_create_by_another_session(imap1):
 
 
 def test_keywords_per_mailbox_are_capped(imap1):
-    """A mailbox may use 1,000 keywords (as Cyrus caps its user flags): a
-    client adding new ones without end once made every STORE answer with
-    the whole growing FLAGS list (2,000 STOREs of 64 new keywords: minutes,
-    then a FLAGS line Python's imaplib refuses as over 1 MB). Past the cap a
-    new keyword is refused with NO [LIMIT] and PERMANENTFLAGS loses \\*;
-    keywords already used still go, and other sessions learn of new ones."""
+    """A mailbox may use 1,000 keywords: a client adding new ones without
+    end once made every STORE answer with the whole growing FLAGS list
+    (2,000 STOREs of 64 new keywords: minutes, then a FLAGS line Python's
+    imaplib refuses as over 1 MB). Past the cap a new keyword is refused
+    with NO [LIMIT] and PERMANENTFLAGS loses \\*; keywords already used
+    still go, and other sessions learn of new ones."""
     drop_messages(imap1, 2)
     a = RawImap(imap1.addr("imap")).login()
     b = RawImap(imap1.addr("imap")).login()
