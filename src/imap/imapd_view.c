@@ -67,9 +67,9 @@ imapd_view_send_flags(struct imapd *s)
 		    sp, kw, v->nkeywords < STORE_MAILBOX_KEYWORDS_MAX ? " \\*" : "");
 }
 
-/* Read the keywords the mailbox has used. */
+/* Read the keywords the mailbox has used; tell: send FLAGS with them. */
 static int
-keywords_read(struct imapd_view *v, const char **error_r)
+keywords_read(struct imapd *s, struct imapd_view *v, bool tell, const char **error_r)
 {
 	char *list;
 	uint32_t n;
@@ -79,6 +79,8 @@ keywords_read(struct imapd_view *v, const char **error_r)
 	free(v->keywords);
 	v->keywords = list;
 	v->nkeywords = n;
+	if (tell)
+		imapd_view_send_flags(s);
 	return 0;
 }
 
@@ -92,12 +94,7 @@ imapd_view_keywords(struct imapd *s, const char **error_r)
 		return 0;
 	if (store_mailbox_keywords(v->box, NULL, &n, error_r) < 0)
 		return -1;
-	if (n == v->nkeywords)
-		return 0;
-	if (keywords_read(v, error_r) < 0)
-		return -1;
-	imapd_view_send_flags(s);
-	return 0;
+	return n == v->nkeywords ? 0 : keywords_read(s, v, true, error_r);
 }
 
 static void
@@ -140,7 +137,7 @@ imapd_view_open(struct imapd *s, const char *name, bool readonly, const char **e
 	v->uidnext = st.uidnext;
 	v->modseq = st.highestmodseq;
 	v->expunge_modseq = st.highestmodseq;
-	if (keywords_read(v, error_r) < 0 ||
+	if (keywords_read(s, v, false, error_r) < 0 ||
 	    store_iter_init(v->box, 1, UINT32_MAX, 0, &it, error_r) < 0) {
 		r = -1;
 	} else {
@@ -367,7 +364,7 @@ imapd_view_sync(struct imapd *s, bool allow_expunge)
 		v->expunge_modseq = st.highestmodseq;
 	}
 	/* New keywords come first: FETCH FLAGS below may show them. */
-	if (st.keywords != v->nkeywords && imapd_view_keywords(s, &error) < 0)
+	if (st.keywords != v->nkeywords && keywords_read(s, v, true, &error) < 0)
 		goto fail;
 	uint32_t old_next = v->uidnext;
 	if (st.uidnext > v->uidnext && sync_new(s, &error) < 0)

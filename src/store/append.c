@@ -44,9 +44,8 @@ check_msgs(struct store_user *user, const struct store_append_msg *msgs, size_t 
 			return user_fail(user, error_r, EINVAL, "spool not finished");
 		if ((msgs[i].flags & ~STORE_FLAGS_ALL) != 0)
 			return user_fail(user, error_r, EINVAL, "invalid flags");
-		if (store_keywords_normalize(msgs[i].keywords, &v[i].keywords) < 0)
-			return user_fail(user, error_r, errno, "%s keywords",
-					 errno == E2BIG ? "too many" : "invalid");
+		if (user_keywords_normalize(user, msgs[i].keywords, &v[i].keywords, error_r) < 0)
+			return -1;
 		size = spool->disk_size > UINT64_MAX - size ? UINT64_MAX : size + spool->disk_size;
 	}
 	*size_r = size;

@@ -438,22 +438,6 @@ idx_modseq_next(struct store_user *user, int64_t box, uint64_t *modseq_r, const 
 	return step_done(user, st, error_r, "modseq");
 }
 
-static int msg_insert(struct store_user *user, int64_t box, const struct msg_add *m,
-		      const char *keywords, uint32_t *uid_r, const char **error_r);
-
-int
-idx_msg_add(struct store_user *user, int64_t box, const struct msg_add *m, uint32_t *uid_r,
-	    const char **error_r)
-{
-	char *kept;
-
-	if (idx_keywords_admit(user, box, m->keywords, m->keywords_strict, &kept, error_r) < 0)
-		return -1;
-	int ret = msg_insert(user, box, m, kept != NULL ? kept : m->keywords, uid_r, error_r);
-	free(kept);
-	return ret;
-}
-
 static int
 msg_insert(struct store_user *user, int64_t box, const struct msg_add *m, const char *keywords,
 	   uint32_t *uid_r, const char **error_r)
@@ -526,6 +510,19 @@ msg_insert(struct store_user *user, int64_t box, const struct msg_add *m, const 
 		return -1;
 	*uid_r = (uint32_t)uid;
 	return 0;
+}
+
+int
+idx_msg_add(struct store_user *user, int64_t box, const struct msg_add *m, uint32_t *uid_r,
+	    const char **error_r)
+{
+	char *kept;
+
+	if (idx_keywords_admit(user, box, m->keywords, m->keywords_strict, &kept, error_r) < 0)
+		return -1;
+	int ret = msg_insert(user, box, m, kept != NULL ? kept : m->keywords, uid_r, error_r);
+	free(kept);
+	return ret;
 }
 
 int

@@ -18,6 +18,14 @@
 #include "lib/log.h"
 #include "store/store_private.h"
 
+/* Add one word to a space-separated list. */
+static void
+words_add(struct buf *b, const char *p, size_t len)
+{
+	if ((b->len > 0 && buf_add_char(b, ' ') < 0) || buf_add(b, p, len) < 0)
+		panic("keywords: %zu bytes", b->len);
+}
+
 /* 1: the mailbox has used the keyword p[0..len), spelt as it was first
  * (added to out); 0: not; -1: error. */
 static int
@@ -33,9 +41,7 @@ keyword_used(struct store_user *user, int64_t box, const char *p, size_t len, st
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 0);
-		if ((out->len > 0 && buf_add_char(out, ' ') < 0) ||
-		    buf_add_str(out, name != NULL ? name : "") < 0)
-			panic("keywords: %zu bytes", out->len);
+		words_add(out, name != NULL ? name : "", (size_t)sqlite3_column_bytes(st, 0));
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -119,8 +125,7 @@ idx_keywords_admit(struct store_user *user, int64_t box, const char *keywords, b
 		if (keyword_add(user, box, word, len, error_r) < 0)
 			goto out;
 		count++;
-		if ((kept.len > 0 && buf_add_char(&kept, ' ') < 0) || buf_add(&kept, word, len) < 0)
-			panic("keywords: %zu bytes", kept.len);
+		words_add(&kept, word, len);
 	}
 	if (dropped || respelt)
 		*kept_r = buf_steal(&kept);
@@ -148,9 +153,7 @@ store_mailbox_keywords(struct store_mailbox *box, char **list_r, uint32_t *count
 	buf_init(&b, BUF_UNLIMITED);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 0);
-		if ((n > 0 && buf_add_char(&b, ' ') < 0) ||
-		    buf_add_str(&b, name != NULL ? name : "") < 0)
-			panic("keywords: %zu bytes", b.len);
+		words_add(&b, name != NULL ? name : "", (size_t)sqlite3_column_bytes(st, 0));
 		n++;
 	}
 	sqlite3_reset(st);

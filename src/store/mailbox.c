@@ -510,6 +510,15 @@ store_keywords_normalize(const char *in, char **out_r)
 	return 0;
 }
 
+int
+user_keywords_normalize(struct store_user *user, const char *in, char **out_r, const char **error_r)
+{
+	if (store_keywords_normalize(in, out_r) < 0)
+		return user_fail(user, error_r, errno, "%s keywords",
+				 errno == E2BIG ? "too many" : "invalid");
+	return 0;
+}
+
 /* The file name for new flags: cur/BASE:2,LETTERS. */
 static char *
 flagged_name(const char *base, const char *old_file, unsigned flags)
@@ -614,9 +623,8 @@ store_flags_update(struct store_mailbox *box, const uint32_t *uids, size_t n,
 		return user_fail(user, error_r, EROFS, "mailbox is read-only");
 	if ((flags & ~STORE_FLAGS_ALL) != 0)
 		return user_fail(user, error_r, EINVAL, "invalid flags");
-	if (store_keywords_normalize(keywords, &given) < 0)
-		return user_fail(user, error_r, errno, "%s keywords",
-				 errno == E2BIG ? "too many" : "invalid");
+	if (user_keywords_normalize(user, keywords, &given, error_r) < 0)
+		return -1;
 	keywords = given;
 	if (idx_begin(user, error_r) < 0) {
 		free(given);

@@ -215,6 +215,10 @@ struct msg_add {
  * admitted to the mailbox first (idx_keywords_admit, strict as m says). */
 int idx_msg_add(struct store_user *user, int64_t box, const struct msg_add *m, uint32_t *uid_r,
 		const char **error_r);
+/* store_keywords_normalize, failing as the user's handle does (errno
+ * EINVAL for an invalid keyword, E2BIG for more than STORE_KEYWORDS_MAX). */
+int user_keywords_normalize(struct store_user *user, const char *in, char **out_r,
+			    const char **error_r);
 /* Make the keywords (space-separated, normal form) used in the mailbox
  * (inside a transaction). A keyword new to a mailbox that has used
  * STORE_MAILBOX_KEYWORDS_MAX is, when strict, refused (-1, E2BIG), else left
