@@ -52,8 +52,10 @@ const char *queue_state_name(enum queue_state state);
 struct queue;
 
 /* Create path and its subdirectories (mode 0700) where missing, and when
- * uid is not (uid_t)-1 make them belong to uid:gid. For the master, before
- * it forks; the directories are needed before queue_open(). */
+ * uid is not (uid_t)-1 make them belong to uid:gid, through descriptors
+ * opened without following links: path may be a link only to a directory
+ * that is uid's already (lib/owner.h). For the master, before it forks;
+ * the directories are needed before queue_open(). */
 int queue_setup(const char *path, uid_t uid, gid_t gid, const char **error_r);
 
 /* Open the queue at path (normally QUEUE_DIR, relative to the data

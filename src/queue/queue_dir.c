@@ -12,6 +12,7 @@
 
 #include "lib/buf.h"
 #include "lib/log.h"
+#include "lib/owner.h"
 #include "lib/xalloc.h"
 #include "queue/queue.h"
 #include "queue/queue_private.h"
@@ -34,38 +35,56 @@ queue_state_name(enum queue_state state)
 	return (size_t)state < QUEUE_STATE_COUNT ? queue_dir_names[state] : "?";
 }
 
+/* Give the directory name in dir to uid:gid ((uid_t)-1: leave it) and
+ * close it; shown is its path for messages. */
+static int
+setup_dir(int dir, const char *name, const char *shown, uid_t uid, gid_t gid, int *fd_r,
+	  const char **error_r)
+{
+	char why[160];
+
+	if (mkdirat(dir, name, 0700) < 0 && errno != EEXIST) {
+		queue_error_set(error_r, "cannot create %s: %s", shown, strerror(errno));
+		return -1;
+	}
+	int fd = owner_give_at(dir, name, S_IFDIR, uid, gid, 0, why, sizeof(why));
+	if (fd < 0) {
+		queue_error_set(error_r, "%s: %s", shown, why);
+		return -1;
+	}
+	if (fd_r != NULL)
+		*fd_r = fd;
+	else
+		close(fd);
+	return 0;
+}
+
 int
 queue_setup(const char *path, uid_t uid, gid_t gid, const char **error_r)
 {
 	char sub[4096];
+	int root;
 
-	for (int i = -1; i < QDIR_COUNT; i++) {
-		const char *dir = path;
-		if (i >= 0) {
-			int n = snprintf(sub, sizeof(sub), "%s/%s", path, queue_dir_names[i]);
-			if (n < 0 || (size_t)n >= sizeof(sub)) {
-				queue_error_set(error_r, "queue path too long");
-				return -1;
-			}
-			dir = sub;
-		}
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-			queue_error_set(error_r, "cannot create %s: %s", dir, strerror(errno));
+	/* queue/ itself may be a symbolic link (to another disk) when what
+	 * it leads to is uid's already; the directories inside it may not
+	 * (queue_open refuses them). Nothing here follows a link further
+	 * than that: the master runs this as root in a directory that is
+	 * uid's (lib/owner.h). */
+	if (setup_dir(AT_FDCWD, path, path, uid, gid, &root, error_r) < 0)
+		return -1;
+	for (int i = 0; i < QDIR_COUNT; i++) {
+		int n = snprintf(sub, sizeof(sub), "%s/%s", path, queue_dir_names[i]);
+		if (n < 0 || (size_t)n >= sizeof(sub)) {
+			queue_error_set(error_r, "queue path too long");
+			close(root);
 			return -1;
 		}
-		/* queue/ itself may be a symbolic link (to another disk); the
-		 * directories inside it may not (queue_open refuses them). */
-		struct stat st;
-		if ((i < 0 ? stat(dir, &st) : lstat(dir, &st)) < 0 || !S_ISDIR(st.st_mode)) {
-			queue_error_set(error_r, "%s: not a directory", dir);
-			return -1;
-		}
-		if (uid != (uid_t)-1 && (st.st_uid != uid || st.st_gid != gid) &&
-		    chown(dir, uid, gid) < 0) {
-			queue_error_set(error_r, "cannot chown %s: %s", dir, strerror(errno));
+		if (setup_dir(root, queue_dir_names[i], sub, uid, gid, NULL, error_r) < 0) {
+			close(root);
 			return -1;
 		}
 	}
+	close(root);
 	return 0;
 }
 

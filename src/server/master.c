@@ -2,10 +2,8 @@
 #include "lib/common.h"
 
 #include <fcntl.h>
-#include <limits.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,8 +17,7 @@
 #include "lib/net.h"
 #include "lib/tls.h"
 #include "lib/xalloc.h"
-#include "queue/queue.h"
-#include "queue/submit.h"
+#include "server/datadir.h"
 #include "server/limits.h"
 #include "server/master.h"
 #include "server/privs.h"
@@ -160,77 +157,26 @@ listeners_open(const struct config *cfg, struct listener *old, size_t nold,
 	return 0;
 }
 
+/* The configured certificate, read as root (it may be root's alone); or
+ * the self-signed one in the data directory, made and read with the
+ * server user's rights (datadir.h). */
 static SSL_CTX *
 load_tls(const struct config *cfg, const struct master *m, const char **error_r)
 {
+	struct datadir_visit v;
 	char *cert = NULL, *key = NULL;
-	SSL_CTX *ctx;
+	SSL_CTX *ctx = NULL;
 
 	if (cfg->tls_cert != NULL)
 		return tls_server_ctx_new(cfg->tls_cert, cfg->tls_key, error_r);
-	if (tls_selfsigned_ensure(cfg->data_dir, cfg->hostname, &cert, &key, error_r) < 0)
+	if (datadir_enter(cfg->data_dir, m->root ? &m->privs : NULL, &v, error_r) < 0)
 		return NULL;
-	ctx = tls_server_ctx_new(cert, key, error_r);
+	if (tls_selfsigned_ensure(".", cfg->hostname, &cert, &key, error_r) >= 0)
+		ctx = tls_server_ctx_new(cert, key, error_r);
+	datadir_leave(&v);
 	free(cert);
 	free(key);
 	return ctx;
-}
-
-/* Create the data directory if needed; when running as root, make it and
- * the accounts database belong to the unprivileged user. */
-static void
-prepare_data_dir(const struct master *m, const char *dir)
-{
-	static const char *const owned[] = {"", "postern.db", "postern.db-wal", "postern.db-shm"};
-	struct stat st;
-
-	if (mkdir(dir, 0751) < 0 && errno != EEXIST)
-		fatal("data directory %s: %s", dir, strerror(errno));
-	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
-		fatal("data directory %s: not a directory", dir);
-	/* Other local users may pass through (to public/submit.sock) but
-	 * not list it; everything else in it is the server's alone. */
-	if ((st.st_mode & 07777) != 0751 && chmod(dir, (st.st_mode & 0750) | 0001) < 0)
-		fatal("data directory %s: %s", dir, strerror(errno));
-	for (size_t i = 1; i < N_ELEMENTS(owned); i++) {
-		char path[PATH_MAX];
-		if (snprintf(path, sizeof(path), "%s/%s", dir, owned[i]) >= (int)sizeof(path))
-			fatal("data directory path too long");
-		if (chmod(path, 0600) < 0 && errno != ENOENT)
-			fatal("chmod %s: %s", path, strerror(errno));
-	}
-	char queue[PATH_MAX];
-	const char *error;
-	if (snprintf(queue, sizeof(queue), "%s/%s", dir, QUEUE_DIR) >= (int)sizeof(queue))
-		fatal("data directory path too long");
-	if (queue_setup(queue, m->root ? m->privs.uid : (uid_t)-1,
-			m->root ? m->privs.gid : (gid_t)-1, &error) < 0)
-		fatal("queue %s: %s", queue, error);
-	/* Messages whose writing never finished were never acknowledged:
-	 * remove them before any worker writes. */
-	struct queue *q;
-	struct queue_recovery rec = {0};
-	if (queue_open(queue, &q, &error) < 0 || queue_recover(q, &rec, &error) < 0)
-		fatal("queue %s: %s", queue, error);
-	queue_close(&q);
-	/* The local submission socket's directory: reachable by every local
-	 * user (postern sendmail), writable by the server only. */
-	char pub[PATH_MAX];
-	if (snprintf(pub, sizeof(pub), "%s/%s", dir, SUBMIT_DIR) >= (int)sizeof(pub))
-		fatal("data directory path too long");
-	if ((mkdir(pub, 0755) < 0 && errno != EEXIST) || chmod(pub, 0755) < 0)
-		fatal("%s: %s", pub, strerror(errno));
-	if (m->root && lchown(pub, m->privs.uid, m->privs.gid) < 0)
-		fatal("chown %s: %s", pub, strerror(errno));
-	if (!m->root)
-		return;
-	for (size_t i = 0; i < N_ELEMENTS(owned); i++) {
-		char path[PATH_MAX];
-		if (snprintf(path, sizeof(path), "%s/%s", dir, owned[i]) >= (int)sizeof(path))
-			fatal("data directory path too long");
-		if (lchown(path, m->privs.uid, m->privs.gid) < 0 && errno != ENOENT)
-			fatal("chown %s: %s", path, strerror(errno));
-	}
 }
 
 static void
@@ -488,7 +434,7 @@ master_run(const struct cli *cli, struct config *cfg)
 	log_set_role("master");
 	if (m.root && privs_lookup(cfg->user, &m.privs, &error) < 0)
 		fatal("server.user '%s': %s", cfg->user, error);
-	prepare_data_dir(&m, cfg->data_dir);
+	datadir_prepare(cfg->data_dir, m.root ? &m.privs : NULL);
 	char *abs = realpath(cfg->data_dir, NULL);
 	if (abs == NULL)
 		fatal("data directory %s: %s", cfg->data_dir, strerror(errno));

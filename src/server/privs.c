@@ -1,4 +1,5 @@
-/* privs.c - looking up and dropping to the unprivileged user. */
+/* privs.c - looking up and dropping to the unprivileged user, for good
+ * (the children) or for a while (the master in the data directory). */
 #include "lib/common.h"
 
 #include <grp.h>
@@ -49,4 +50,26 @@ privs_drop(const struct privs *p)
 		panic("regained root after dropping privileges");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fatal("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
+}
+
+void
+privs_enter(const struct privs *p)
+{
+	if (setgroups(1, &p->gid) < 0)
+		fatal("setgroups(%lu): %s", (unsigned long)p->gid, strerror(errno));
+	if (setresgid((gid_t)-1, p->gid, (gid_t)-1) < 0)
+		fatal("setresgid(-1, %lu, -1): %s", (unsigned long)p->gid, strerror(errno));
+	if (setresuid((uid_t)-1, p->uid, (uid_t)-1) < 0)
+		fatal("setresuid(-1, %lu, -1): %s", (unsigned long)p->uid, strerror(errno));
+}
+
+void
+privs_leave(void)
+{
+	if (setresuid((uid_t)-1, 0, (uid_t)-1) < 0)
+		fatal("setresuid(-1, 0, -1): %s", strerror(errno));
+	if (setresgid((gid_t)-1, 0, (gid_t)-1) < 0)
+		fatal("setresgid(-1, 0, -1): %s", strerror(errno));
+	if (setgroups(0, NULL) < 0)
+		fatal("setgroups(0): %s", strerror(errno));
 }

@@ -18,4 +18,14 @@ int privs_lookup(const char *name, struct privs *p, const char **error_r);
  * Fatal when any step fails or root can be regained. */
 void privs_drop(const struct privs *p);
 
+/* Act with p's rights (groups, effective gid and uid) until privs_leave;
+ * the saved ids stay root's. For the master's work in the data directory,
+ * which is p's: a link p put there then leads nowhere p could not go
+ * itself. Fatal when a step fails. */
+void privs_enter(const struct privs *p);
+
+/* Back to root (effective ids 0, no supplementary groups: root needs none).
+ * Fatal when a step fails. */
+void privs_leave(void);
+
 #endif

@@ -611,7 +611,7 @@ store_flags_update(struct store_mailbox *box, const uint32_t *uids, size_t n,
 		   const char **error_r)
 {
 	struct store_user *user = box->user;
-	char *given, *kept = NULL;
+	char *given = NULL, *kept = NULL;
 	uint64_t modseq = 0;
 	int changed = 0;
 

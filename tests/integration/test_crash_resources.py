@@ -17,15 +17,18 @@ What the client side may see and what it proves:
 """
 import json
 import os
-import shutil
 import random
 import re
+import shutil
 import signal
+import smtplib
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -913,9 +916,108 @@ def test_no_network_facing_process_runs_as_root(postern_factory):
             if entry == "public" or path.is_symlink():
                 continue
             assert mode(path) & 0o077 == 0, (entry, oct(mode(path)))
-            # tls/ (the generated key) stays root's: the master reads it.
-            if entry != "tls":
-                assert os.stat(path).st_uid != 0, entry
+            assert os.stat(path).st_uid != 0, entry
     finally:
         for c in held:
             c.close()
+
+
+def owner_and_mode(path):
+    st = os.lstat(path)
+    return st.st_uid, st.st_gid, st.st_mode & 0o7777
+
+
+# What the service user can put in its data directory to lead root
+# elsewhere: each entry the master gives away or works in, as a link to
+# root's own directory or file (or a hard link to a file of root's).
+HIJACKS = [
+    ("queue", "dir", "symlink"),
+    ("queue/incoming", "dir", "symlink"),
+    ("public", "dir", "symlink"),
+    ("tls", "dir", "symlink"),
+    ("tls/selfsigned.key", "file", "symlink"),
+    ("postern.db-shm", "file", "symlink"),
+    ("postern.db-shm", "file", "hardlink"),
+]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs to be started as root")
+@pytest.mark.parametrize("entry,kind,link", HIJACKS,
+                         ids=[f"{e}-{l}" for e, _, l in HIJACKS])
+def test_root_follows_no_link_in_the_data_directory(postern_factory, tmp_path, entry, kind,
+                                                      link):
+    """The data directory is the service user's: whatever it links there,
+    root at the next start neither chowns, chmods nor writes what the link
+    leads to (the master gives entries away through descriptors opened
+    without following links, and works inside as that user)."""
+    p = postern_factory(services=["smtp", "imaps"])
+    setup_accounts(p.data)
+    p.start()
+    p.stop()
+    service_uid = os.stat(p.data).st_uid
+    assert service_uid != 0
+    # Root's own things, which the service user must never get.
+    victim = tmp_path / "root-only"
+    victim.mkdir(mode=0o700)
+    os.chmod(victim, 0o700)
+    secret = victim / "secret"
+    secret.write_text("root's\n")
+    os.chmod(secret, 0o640)
+    before = {path: owner_and_mode(path) for path in (victim, secret)}
+    target = p.data / entry
+    if target.is_dir():
+        shutil.rmtree(target)
+    elif target.exists() or target.is_symlink():
+        target.unlink()
+    if link == "hardlink":
+        os.link(secret, target)
+    else:
+        os.symlink(victim if kind == "dir" else secret, target)
+        os.lchown(target, service_uid, service_uid)
+    try:
+        p.start()
+        started = True
+    except AssertionError:
+        started = False
+    log = p.log_text()
+    p.stop()
+    assert {path: owner_and_mode(path) for path in (victim, secret)} == before, log
+    assert sorted(os.listdir(victim)) == ["secret"], log
+    assert secret.read_text() == "root's\n"
+    # The server refuses to start, and says which entry and why.
+    assert not started, log
+    assert entry in log and ("symbolic link" in log or "hard links" in log), log
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs to be started as root")
+def test_queue_may_be_a_link_to_the_service_users_directory(postern_factory, tmp_path):
+    """queue/ on another disk: a link to a directory the service user owns
+    is followed, and mail goes through it."""
+    p = postern_factory()
+    setup_accounts(p.data)
+    p.start()
+    p.stop()
+    uid, gid = os.stat(p.data).st_uid, os.stat(p.data).st_gid
+    # Somewhere the service user can reach (pytest's directories are
+    # root's 0700).
+    elsewhere = Path(tempfile.mkdtemp(prefix="postern-queue-", dir="/tmp"))
+    try:
+        shutil.copytree(p.data / "queue", elsewhere / "queue", symlinks=True)
+        for root, dirs, files in os.walk(elsewhere):
+            for name in dirs + files:
+                os.lchown(os.path.join(root, name), uid, gid)
+        os.chown(elsewhere, uid, gid)
+        shutil.rmtree(p.data / "queue")
+        os.symlink(elsewhere / "queue", p.data / "queue")
+        p.start()
+        assert queued(elsewhere) == []
+        with smtplib.SMTP(*p.addr("submission")) as s:
+            s.login("alice@example.test", PASSWORD)
+            s.sendmail("alice@example.test", ["someone@remote.test"],
+                       b"From: alice@example.test\r\nTo: someone@remote.test\r\n"
+                       b"Subject: via the link\r\n\r\nhello\r\n")
+        assert wait_for(lambda: queued(elsewhere), 10)
+        assert os.path.islink(p.data / "queue")
+        p.stop()
+    finally:
+        shutil.rmtree(elsewhere)
