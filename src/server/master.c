@@ -221,6 +221,17 @@ spawn_worker(struct master *m, unsigned index)
 		m->base = NULL;
 		if (chdir(m->srv.cfg->data_dir) < 0)
 			fatal("chdir %s: %s", m->srv.cfg->data_dir, strerror(errno));
+		/* Out of the session of the terminal the master may have
+		 * (postern serve run by hand as root): a child taken over
+		 * could otherwise push input into the administrator's shell
+		 * (TIOCSTI works only on the caller's controlling terminal).
+		 * Standard input is not read; the log may still go to the
+		 * terminal. */
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (setsid() < 0 || null < 0 || dup2(null, STDIN_FILENO) < 0)
+			fatal("detaching from the terminal: %s", strerror(errno));
+		if (null != STDIN_FILENO)
+			close(null);
 		if (m->root)
 			privs_drop(&m->privs);
 		/* Die with the master, whatever kills it. Set after the

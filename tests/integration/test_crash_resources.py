@@ -24,6 +24,7 @@ import signal
 import smtplib
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -920,6 +921,54 @@ def test_no_network_facing_process_runs_as_root(postern_factory):
     finally:
         for c in held:
             c.close()
+
+
+# Runs a command on a new pseudo-terminal, its controlling terminal (as
+# `postern serve` typed in a root shell), and copies what it writes out.
+ON_A_TERMINAL = """
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+while True:
+    try:
+        data = os.read(fd, 65536)
+    except OSError:
+        break
+    if not data:
+        break
+    os.write(1, data)
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+
+
+def controlling_tty(pid):
+    """tty_nr and session of /proc/PID/stat (after the command's parens)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[4]), int(fields[3])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs to be started as root")
+def test_children_leave_the_terminal(postern_factory):
+    """Started by hand from a root shell, the master has that terminal; a
+    worker taken over must not be able to push input into it (TIOCSTI
+    needs it to be the caller's controlling terminal): every child is in
+    a session of its own, without a terminal, and reads /dev/null."""
+    p = postern_factory(wrapper=[sys.executable, "-c", ON_A_TERMINAL])
+    p.start()
+    assert wait_for(lambda: p.runner() is not None, 10)
+    master = p.master()
+    tty, _ = controlling_tty(master)
+    assert tty != 0  # the test gave the master a terminal
+    kids = p.children()
+    assert len(kids) == 3
+    for pid in kids:
+        tty, session = controlling_tty(pid)
+        assert tty == 0 and session == pid, (pid, tty, session)
+        assert os.readlink(f"/proc/{pid}/fd/0") == "/dev/null"
+    # The log still reaches the terminal (and through it the log file).
+    assert "postern starting" in p.log_text()
 
 
 def owner_and_mode(path):
