@@ -607,7 +607,12 @@ config_load_file(struct config *cfg, const char *path, const char **error_r)
 
 	if (fd < 0)
 		return set_error(cfg, error_r, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CONFIG_FILE_MAX) {
+	if (fstat(fd, &st) < 0) {
+		int saved = errno;
+		close(fd);
+		return set_error(cfg, error_r, "%s: %s", path, strerror(saved));
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > CONFIG_FILE_MAX) {
 		int saved = errno;
 		close(fd);
 		if (!S_ISREG(st.st_mode))
@@ -689,6 +694,10 @@ config_finish(struct config *cfg, uid_t euid, const char **error_r)
 	if ((cfg->delivery_relayhost_user == NULL) != (cfg->delivery_relayhost_password == NULL))
 		return set_error(cfg, error_r, "delivery.relayhost_user and "
 				 "delivery.relayhost_password must be set together");
+	/* Without a relay host they would be offered to every exchanger. */
+	if (cfg->delivery_relayhost_user != NULL && cfg->delivery_relayhost == NULL)
+		return set_error(cfg, error_r, "delivery.relayhost_user and "
+				 "delivery.relayhost_password need delivery.relayhost");
 	if (cfg->delivery_concurrency == 0 || cfg->delivery_destination_concurrency == 0)
 		return set_error(cfg, error_r, "delivery.concurrency and "
 				 "delivery.destination_concurrency: at least 1");
@@ -790,7 +799,13 @@ config_print(const struct config *cfg, FILE *out)
 			section = k->name;
 		}
 		fprintf(out, "# %s\n%s =", k->help, dot + 1);
-		print_typed((const char *)cfg + k->offset, k->type, out);
+		/* A password is not shown (postern check may be run where others
+		 * see the output): only whether it is set. */
+		if (k->offset == offsetof(struct config, delivery_relayhost_password))
+			fputs(cfg->delivery_relayhost_password != NULL ? " (set, not shown)\n" : "\n",
+			      out);
+		else
+			print_typed((const char *)cfg + k->offset, k->type, out);
 	}
 	for (size_t s = 0; s < SVC_COUNT; s++) {
 		const struct service_config *svc = &cfg->svc[s];

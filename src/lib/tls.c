@@ -321,10 +321,28 @@ ssl_new(SSL_CTX *ctx, evutil_socket_t fd, const char **error_r)
 static int
 ssl_set_peer_name(SSL *ssl, const char *servername, const char **error_r)
 {
+	char literal[INET6_ADDRSTRLEN];
+	size_t len = servername != NULL ? strlen(servername) : 0;
 	int ok;
 
 	if (servername == NULL)
 		return 0;
+	/* An address literal ("[192.0.2.1]", "[IPv6:2001:db8::1]", RFC 5321
+	 * 4.1.3) names its address. */
+	if (len > 2 && servername[0] == '[' && servername[len - 1] == ']') {
+		const char *a = servername + 1;
+		len -= 2;
+		if (len > 5 && strncasecmp(a, "IPv6:", 5) == 0) {
+			a += 5;
+			len -= 5;
+		}
+		if (len < sizeof(literal)) {
+			memcpy(literal, a, len);
+			literal[len] = '\0';
+			if (tls_is_ip_literal(literal))
+				servername = literal;
+		}
+	}
 	if (tls_is_ip_literal(servername)) {
 		/* RFC 6066: no IP addresses in SNI. */
 		ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), servername);

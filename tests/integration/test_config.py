@@ -54,6 +54,8 @@ def test_file_errors_name_file_line_and_key(tmp_path):
         ("[log]\nlevel = loud\n", ":2: log.level"),
         ("[server]\ngrace = 5 minutes\n", ":2: server.grace"),
         ("[tls]\ncert = /x.pem\n", "tls.cert and tls.key must be set together"),
+        ("[delivery]\nrelayhost_user = u\nrelayhost_password = p\n",
+         "delivery.relayhost_user and delivery.relayhost_password need delivery.relayhost"),
     ]:
         conf.write_text(text)
         r = run_cli("check", "-c", conf, data=tmp_path)
@@ -84,3 +86,13 @@ def test_help_for_every_command():
 def test_unknown_command():
     r = run_cli("frobnicate")
     assert r.returncode == 2 and "unknown command 'frobnicate'" in r.stderr
+
+
+def test_check_does_not_show_the_relay_password(tmp_path):
+    r = run_cli("check", "-o", "delivery.relayhost=[192.0.2.1]:587",
+                "-o", "delivery.relayhost_user=me", "-o", "delivery.relayhost_password=s3cret!",
+                data=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "relayhost_user = me" in r.stdout
+    assert "relayhost_password = (set, not shown)" in r.stdout
+    assert "s3cret" not in r.stdout + r.stderr

@@ -6,8 +6,11 @@ import email.policy
 import os
 import signal
 import smtplib
+import shutil
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 
 import pytest
@@ -436,3 +439,92 @@ def test_queue_flush_wakes_the_runner(mta, fakes, port):
     assert r.returncode == 0, r.stderr
     assert len(f.wait_acked(1)) == 1
     assert queue_empty(p)
+
+
+# An address that is not loopback, on the loopback interface of a network
+# namespace of the test's own (nothing leaves the machine).
+NETNS_ADDR = "192.0.2.25"
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None,
+                    reason="needs root and unshare for a network namespace")
+def test_relay_credentials_need_a_verified_certificate():
+    """Credentials for the relay host go only over TLS whose certificate
+    verified for the host's name (or on loopback): run in a network
+    namespace where the relay host has an address that is not loopback."""
+    r = subprocess.run(
+        ["unshare", "--net", "sh", "-c",
+         f"ip link set lo up && ip addr add {NETNS_ADDR}/32 dev lo && "
+         f"exec {sys.executable} -m pytest -q -p no:cacheprovider "
+         f"{__file__}::test_in_netns_relay_credentials"],
+        env={**os.environ, "POSTERN_IN_NETNS": "1"}, capture_output=True, text=True,
+        timeout=120)
+    assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout + r.stderr
+
+
+def signed_cert(tmp, ip):
+    """A test CA and a certificate for the address ip signed by it."""
+    ca_key, ca_crt = tmp / "ca.key", tmp / "ca.crt"
+    key, csr, crt, ext = tmp / "leaf.key", tmp / "leaf.csr", tmp / "leaf.crt", tmp / "leaf.ext"
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True)
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes", "-days", "2", "-subj", "/CN=postern test CA", "-keyout", str(ca_key),
+        "-out", str(ca_crt), "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign")
+    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-subj", "/CN=relay", "-keyout", str(key), "-out", str(csr))
+    ext.write_text(f"subjectAltName=IP:{ip}\n")
+    run("openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key),
+        "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(crt))
+    return ca_crt, (crt, key)
+
+
+@pytest.mark.skipif(os.environ.get("POSTERN_IN_NETNS") != "1",
+                    reason="run by test_relay_credentials_need_a_verified_certificate")
+def test_in_netns_relay_credentials(postern_factory, tmp_path):
+    ca, leaf = signed_cert(tmp_path, NETNS_ADDR)
+    # The runner's CA store, where the service user can read it (pytest's
+    # directories are root's 0700).
+    store = tempfile.mkdtemp(prefix="postern-ca-", dir="/tmp")
+    os.chmod(store, 0o755)
+    shutil.copy(ca, store)
+    os.environ["SSL_CERT_FILE"] = os.path.join(store, "ca.crt")
+    port = free_port_on([NETNS_ADDR])
+    try:
+        relay_credentials_scenario(postern_factory, tmp_path, port, leaf)
+    finally:
+        shutil.rmtree(store)
+
+
+def relay_credentials_scenario(postern_factory, tmp_path, port, leaf):
+    creds = ("relayuser", "relay secret")
+    # A relay host (or whoever answers in its place) with a certificate
+    # that does not verify: the password is not sent, the mail waits.
+    f = FakeMX(NETNS_ADDR, port, tls=make_cert(tmp_path, "impostor"), auth=creds)
+    try:
+        p = postern_factory(options={
+            "delivery.relayhost": f"[{NETNS_ADDR}]:{port}",
+            "delivery.relayhost_user": creds[0], "delivery.relayhost_password": creds[1],
+            "delivery.retry_min": "1s", "delivery.retry_max": "2s",
+            "delivery.scan_interval": "1s", "smtpd.relay_networks": "127.0.0.0/8"})
+        setup_accounts(p.data)
+        p.start()
+        send(p, ["x@elsewhere.test"], subject="smarthost")
+        assert wait_for(lambda: "its certificate did not verify" in p.log_text(), 15), \
+            p.log_text()
+        assert "not sending credentials to" in p.log_text()
+        assert f.logins == [] and f.messages == []
+        assert queued(p.data)
+    finally:
+        f.close()
+    # The real one, its certificate issued for the address by a CA the
+    # runner trusts ([address] is checked as an IP address): AUTH, sent.
+    f = FakeMX(NETNS_ADDR, port, tls=leaf, auth=creds)
+    try:
+        got = f.wait_acked(1, timeout=30)
+        assert len(got) == 1, p.log_text()
+        assert f.logins == [creds]
+        assert got[0].tls
+        assert queue_empty(p)
+    finally:
+        f.close()
