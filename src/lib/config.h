@@ -83,6 +83,8 @@ struct config {
 	unsigned delivery_tls;           /* DELIVERY_TLS_*: outbound STARTTLS policy */
 	unsigned delivery_concurrency;   /* connections at once, all destinations */
 	unsigned delivery_destination_concurrency; /* connections at once per destination */
+	unsigned delivery_mx_address_limit; /* addresses tried per attempt; 0 = all */
+	unsigned delivery_mx_session_limit; /* answered connections per attempt; 0 = all */
 	unsigned delivery_connect_timeout; /* seconds */
 	unsigned delivery_retry_min;     /* first retry after this many seconds ... */
 	unsigned delivery_retry_max;     /* ... doubling up to this */

@@ -354,6 +354,8 @@ conn_ready(struct smtpc *c, const struct smtpc_error *error, void *arg)
 	enum smtpc_error_kind kind = error->kind;
 	rc->last_error = error->reply; /* error belongs to c */
 	rc->have_error = true;
+	if (kind != SMTPC_ERR_CONNECT)
+		rc->sessions++;
 	smtpc_free(c);
 	rc->c = NULL;
 	if (kind == SMTPC_ERR_TLS && r->cfg->delivery_tls == DELIVERY_TLS_MAY && !rc->plain) {
@@ -376,10 +378,19 @@ conn_connect(struct rconn *rc)
 		rc->host++;
 		rc->addr = 0;
 	}
-	if (rc->host >= route->nhosts) {
+	/* Each attempt walks a bounded part of the route, as Postfix's
+	 * smtp_mx_address_limit and smtp_mx_session_limit: a domain whose
+	 * 32 exchangers of 16 addresses each lead to one tarpit would
+	 * otherwise hold a connection slot for days. */
+	unsigned addr_limit = r->cfg->delivery_mx_address_limit;
+	unsigned session_limit = r->cfg->delivery_mx_session_limit;
+	if (rc->host >= route->nhosts || (addr_limit != 0 && !rc->plain && rc->addrs_tried >= addr_limit) ||
+	    (session_limit != 0 && rc->sessions >= session_limit)) {
 		conn_exhausted(rc);
 		return;
 	}
+	if (!rc->plain)
+		rc->addrs_tried++;
 	const struct dns_host *h = &route->hosts[rc->host];
 	struct sockaddr_storage sa = h->addrs[rc->addr];
 	socklen_t len;
@@ -506,6 +517,7 @@ conn_done(struct smtpc *c, const struct smtpc_result *result, void *arg)
 	if (lost_early(result)) {
 		rc->last_error = result->replies[0];
 		rc->have_error = true;
+		rc->sessions++;
 		smtpc_free(c);
 		rc->c = NULL;
 		rc->addr++;
@@ -525,6 +537,8 @@ conn_done(struct smtpc *c, const struct smtpc_result *result, void *arg)
 		conn_close(rc, result->usable);
 		return;
 	}
+	/* The next request starts its walk here, on this session. */
+	rc->addrs_tried = rc->sessions = 1;
 	if ((rc->req = pop_waiting(d)) != NULL) {
 		conn_send(rc);
 		return;

@@ -97,6 +97,8 @@ struct rconn {
 	struct rreq *req;     /* the transaction in progress, or the one to send */
 	size_t host, addr;    /* position in the route */
 	bool plain;	      /* retrying this address without STARTTLS */
+	unsigned addrs_tried; /* for the request in hand (delivery.mx_address_limit) */
+	unsigned sessions;    /* ... and answered connections (delivery.mx_session_limit) */
 	struct smtpc_msg msg; /* the transaction being sent */
 	struct smtpc_rcpt *rcpts;
 	struct buf converted;	       /* 7-bit copy of the content, when needed */

@@ -536,6 +536,42 @@ dns_query_finish(struct dns_query *q, enum dns_status status)
 /* All hosts are done (or out of time): settle their statuses, then the
  * route's: OK with any address, else a temporary failure before a
  * permanent one. The error text names the first host that failed. */
+static bool
+same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			      &((const struct sockaddr_in6 *)b)->sin6_addr,
+			      sizeof(struct in6_addr)) == 0;
+	return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+	       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+}
+
+/* Drop from each host the addresses an earlier host (or itself, earlier)
+ * has: many MX names leading to one address are tried at it once. */
+static void
+dns_hosts_dedup(struct dns_route *route)
+{
+	for (size_t i = 0; i < route->nhosts; i++) {
+		struct dns_host *h = &route->hosts[i];
+		size_t kept = 0;
+		for (size_t a = 0; a < h->naddrs; a++) {
+			bool seen = false;
+			for (size_t j = 0; j <= i && !seen; j++) {
+				const struct dns_host *o = &route->hosts[j];
+				size_t upto = j < i ? o->naddrs : kept;
+				for (size_t b = 0; b < upto && !seen; b++)
+					seen = same_address(&h->addrs[a], &o->addrs[b]);
+			}
+			if (!seen)
+				h->addrs[kept++] = h->addrs[a];
+		}
+		h->naddrs = kept;
+	}
+}
+
 static void
 dns_hosts_finish(struct dns_query *q)
 {
@@ -543,6 +579,7 @@ dns_hosts_finish(struct dns_query *q)
 	size_t temp = SIZE_MAX, none = SIZE_MAX;
 	bool ok = false;
 
+	dns_hosts_dedup(route);
 	for (size_t i = 0; i < route->nhosts; i++) {
 		struct dns_host *h = &route->hosts[i];
 		if (h->naddrs > 0) {

@@ -4,9 +4,10 @@ retries, bounces, converts 8-bit mail, does STARTTLS, and survives kill -9."""
 import email
 import email.policy
 import os
+import re
+import shutil
 import signal
 import smtplib
-import shutil
 import socket
 import subprocess
 import sys
@@ -24,6 +25,7 @@ HOSTS = {
     "mx1": "127.0.0.2", "up": "127.0.0.3", "aonly": "127.0.0.4", "down": "127.0.0.5",
     "tls": "127.0.0.6", "seven": "127.0.0.7", "retry": "127.0.0.8", "fail": "127.0.0.9",
     "kill": "127.0.0.10",
+    "busy1": "127.0.0.31", "busy2": "127.0.0.32", "busy3": "127.0.0.33", "busy4": "127.0.0.34",
 }
 
 RECORDS = [
@@ -48,6 +50,18 @@ RECORDS = [
     "unreachable.test. MX 10 down.multi.test.",
     "six.test. MX 10 mx.six.test.",
     "mx.six.test. AAAA ::1",
+    # Seven exchangers where nothing listens; four that answer 421; three
+    # names for two addresses.
+    *[f"many.test. MX {i}0 m{i}.many.test." for i in range(1, 8)],
+    *[f"m{i}.many.test. A 127.0.0.4{i}" for i in range(1, 8)],
+    *[f"busy.test. MX {i}0 b{i}.busy.test." for i in range(1, 5)],
+    *[f"b{i}.busy.test. A {HOSTS[f'busy{i}']}" for i in range(1, 5)],
+    "dup.test. MX 10 d1.dup.test.",
+    "dup.test. MX 20 d2.dup.test.",
+    "dup.test. MX 30 d3.dup.test.",
+    "d1.dup.test. A 127.0.0.48",
+    "d2.dup.test. A 127.0.0.48",
+    "d3.dup.test. A 127.0.0.49",
 ]
 
 
@@ -439,6 +453,26 @@ def test_queue_flush_wakes_the_runner(mta, fakes, port):
     assert r.returncode == 0, r.stderr
     assert len(f.wait_acked(1)) == 1
     assert queue_empty(p)
+
+
+def test_an_attempt_walks_a_bounded_part_of_the_route(mta, fakes, port):
+    """As Postfix's smtp_mx_address_limit (5) and smtp_mx_session_limit
+    (2): a domain whose exchangers all lead to a tarpit cannot hold a
+    connection slot while every one of its up to 512 addresses is tried;
+    and an address named by several exchangers is tried once."""
+    busy = [fakes(f"busy{i}", port, greeting=(421, "4.3.2 busy")) for i in range(1, 5)]
+    p = mta(**{"delivery.retry_min": "1h", "delivery.retry_max": "2h"})
+    send(p, ["a@many.test"], subject="many")
+    send(p, ["b@busy.test"], subject="busy")
+    send(p, ["c@dup.test"], subject="dup")
+    assert wait_for(lambda: p.log_text().count("status=deferred") >= 3, 30), p.log_text()
+    log = p.log_text()
+    tried = re.findall(r"(m\d)\.many\.test\[port \d+\]: connect failed", log)
+    assert tried == ["m1", "m2", "m3", "m4", "m5"], log
+    assert [f.connections for f in busy] == [1, 1, 0, 0]
+    dup = re.findall(r"(d\d)\.dup\.test\[port \d+\]: connect failed", log)
+    assert dup == ["d1", "d3"], log
+    assert len(queued(p.data)) == 3
 
 
 # An address that is not loopback, on the loopback interface of a network
