@@ -53,6 +53,8 @@ static const struct key_def global_keys[] = {
 	{"tls.cert", KEY_STRING, offsetof(struct config, tls_cert), NULL,
 	 "certificate chain, PEM (default: self-signed, generated in the data directory)"},
 	{"tls.key", KEY_STRING, offsetof(struct config, tls_key), NULL, "private key, PEM"},
+	{"tls.handshake_timeout", KEY_DURATION, offsetof(struct config, tls_handshake_timeout),
+	 "60s", "longest TLS handshake (implicit TLS and STARTTLS), whatever the idle time-out"},
 	{"smtpd.max_message_size", KEY_SIZE, offsetof(struct config, smtpd_max_message_size), "50M",
 	 "largest message accepted (announced with EHLO SIZE); 552 5.3.4 beyond"},
 	{"smtpd.max_recipients", KEY_UINT, offsetof(struct config, smtpd_max_recipients), "1000",
@@ -720,6 +722,8 @@ config_finish(struct config *cfg, uid_t euid, const char **error_r)
 		return set_error(cfg, error_r, "smtpd.relay_networks: %s", *error_r);
 	if (cfg->delivery_scan_interval == 0)
 		return set_error(cfg, error_r, "delivery.scan_interval: must not be 0");
+	if (cfg->tls_handshake_timeout == 0)
+		return set_error(cfg, error_r, "tls.handshake_timeout: must not be 0");
 	for (size_t s = 0; s < SVC_COUNT; s++) {
 		struct service_config *svc = &cfg->svc[s];
 		if (svc->listen_set)

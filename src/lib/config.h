@@ -57,6 +57,7 @@ struct config {
 	bool log_syslog;      /* log.syslog */
 	char *tls_cert;       /* tls.cert; NULL = generated self-signed in data_dir */
 	char *tls_key;        /* tls.key */
+	unsigned tls_handshake_timeout; /* seconds a client has to finish its TLS handshake */
 	struct service_config svc[SVC_COUNT];
 
 	/* [smtpd]: the SMTP server on smtp, submission and smtps */

@@ -19,8 +19,6 @@
 
 /* Time a peer gets to accept our output before we give up on it. */
 #define CONN_WRITE_TIMEOUT 300
-/* Time a client gets for the implicit TLS handshake. */
-#define CONN_HANDSHAKE_TIMEOUT 60
 /* Input held while the session does not take it (it waits for a password
  * check or a delivery): reading stops beyond this. Above the longest line a
  * session needs whole (smtpd.max_line is at most 1 MiB). */
@@ -52,6 +50,16 @@ set_timeouts(struct conn *c, unsigned read_seconds)
 	struct timeval rd = {.tv_sec = read_seconds}, wr = {.tv_sec = CONN_WRITE_TIMEOUT};
 
 	bufferevent_set_timeouts(c->bev, read_seconds ? &rd : NULL, &wr);
+}
+
+/* The time a client gets for a TLS handshake: tls.handshake_timeout, or
+ * the idle time-out when shorter (0, no idle time-out, is not shorter). */
+static unsigned
+handshake_timeout(const struct conn *c)
+{
+	unsigned idle = c->scfg->idle_timeout, limit = c->srv->cfg->tls_handshake_timeout;
+
+	return idle != 0 && idle < limit ? idle : limit;
 }
 
 static void
@@ -211,7 +219,7 @@ accepted(struct listener *l, int fd, struct sockaddr *sa, bool handed)
 			return;
 		}
 		c->tls = true;
-		attach(c, bev, MIN(scfg->idle_timeout, CONN_HANDSHAKE_TIMEOUT));
+		attach(c, bev, handshake_timeout(c));
 		return; /* started once the handshake completes (conn_event_cb) */
 	}
 	struct bufferevent *bev = tls_plain_socket(srv->base, fd);
@@ -370,7 +378,8 @@ starttls_done(struct bufferevent *bev, size_t discarded, const char *error, void
 		conn_log(c, LOG_LVL_NOTICE,
 			 "discarded %zu bytes of plaintext pipelined after STARTTLS", discarded);
 	c->tls = true;
-	attach(c, bev, c->scfg->idle_timeout);
+	/* The idle time-out again once the handshake is done (conn_event_cb). */
+	attach(c, bev, handshake_timeout(c));
 }
 
 int

@@ -499,9 +499,11 @@ send_dsn(struct rmsg *m, const bool *which, enum dsn_action action, time_t now)
 			d->remote_mta = rc->remote;
 			d->will_retry_until = env->arrival + (time_t)r->cfg->delivery_max_lifetime;
 		}
-		/* "550 5.1.1 text": the enhanced code is the status. */
+		/* "550 5.1.1 text": the enhanced code is the status, when its
+		 * class is the reply's (a "550 2.0.0" must not report success). */
 		const char *sp = d->diagnostic != NULL ? strchr(d->diagnostic, ' ') : NULL;
-		if (sp != NULL && sp[1] >= '2' && sp[1] <= '5' && sp[2] == '.') {
+		if (sp != NULL && sp[1] >= '2' && sp[1] <= '5' && sp[2] == '.' &&
+		    sp[1] == d->diagnostic[0]) {
 			size_t k = strcspn(sp + 1, " ");
 			statuses[i] = xstrndup(sp + 1, k);
 			d->status = statuses[i];

@@ -219,6 +219,19 @@ def test_permanent_failure_sends_a_dsn(mta, fakes, port):
     assert queue_empty(p)
 
 
+def test_remote_enhanced_code_of_another_class_is_not_the_status(mta, fakes, port):
+    """A refusal whose enhanced code claims success ("550 2.0.0") reports
+    the failure's own class in the DSN, not the remote's word."""
+    fakes("fail", port, rcpt_reply=lambda a: (550, "2.0.0 delivered, honest"))
+    p = mta()
+    send(p, ["bob@fail.test"], subject="lying code", rcpt_options=["NOTIFY=FAILURE"])
+    [dsn] = dsns(p)
+    _, groups = report_fields(dsn)
+    assert groups[1]["Action"] == "failed" and groups[1]["Status"] == "5.0.0"
+    assert "550 2.0.0 delivered, honest" in groups[1]["Diagnostic-Code"]
+    assert queue_empty(p)
+
+
 def test_no_bounce_to_the_null_sender(mta, fakes, port):
     f = fakes("fail", port, rcpt_reply=lambda a: (550, "5.1.1 no"))
     p = mta()

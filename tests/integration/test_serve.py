@@ -1,5 +1,6 @@
 """postern serve: listeners, process model, signals, limits, reload, TLS
 material, configuration errors."""
+import imaplib
 import os
 import select
 import signal
@@ -231,6 +232,35 @@ def test_idle_timeout(postern_factory):
         t0 = time.monotonic()
         assert s.recv(100) == b""
         assert 0.5 < time.monotonic() - t0 < 5
+
+
+def test_tls_handshake_time_limit(postern_factory):
+    """A client that never finishes its TLS handshake is let go after
+    tls.handshake_timeout, even where sessions may idle long (STARTTLS) or
+    for ever (idle_timeout 0); once the handshake is done, the idle time-out
+    rules again."""
+    p = postern_factory(options={"tls.handshake_timeout": "2s", "imaps.idle_timeout": "0",
+                                 "imap.idle_timeout": "30m"}).start()
+    # Implicit TLS: connected, and never a ClientHello.
+    with socket.create_connection(p.addr("imaps"), timeout=10) as s:
+        t0 = time.monotonic()
+        assert s.recv(100) == b""
+        assert 1.5 < time.monotonic() - t0 < 6
+    # STARTTLS answered, then silence.
+    with socket.create_connection(p.addr("imap"), timeout=10) as s:
+        f = s.makefile("rb")
+        assert f.readline().startswith(b"* OK")
+        s.sendall(b"a STARTTLS\r\n")
+        assert f.readline().startswith(b"a OK")
+        t0 = time.monotonic()
+        assert s.recv(100) == b""
+        assert 1.5 < time.monotonic() - t0 < 6
+    # Handshake done: the session idles past the handshake limit.
+    c = imaplib.IMAP4(*p.addr("imap"), timeout=10)
+    c.starttls(ssl_context=tls_client_context())
+    time.sleep(3)
+    assert c.noop()[0] == "OK"
+    c.logout()
 
 
 def test_sighup_reload_keeps_listeners_and_adds_new(postern_factory, tmp_path):
