@@ -106,10 +106,33 @@ queue_text_valid(const char *s, size_t len, size_t max)
 	return true;
 }
 
+/* A path the SMTP client can write between "<" and ">" as it is: outside
+ * a quoted string no space, '<' or '>' (a sender "a@b> AUTH=<x@y>" given
+ * to postern sendmail would add parameters to the next hop's MAIL), and
+ * every quoted string closed. */
+static bool
+path_text_valid(const char *s, size_t len)
+{
+	bool quoted = false;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (quoted && c == '\\' && i + 1 < len)
+			i++;
+		else if (c == '"')
+			quoted = !quoted;
+		else if (!quoted && (c == ' ' || c == '<' || c == '>'))
+			return false;
+	}
+	return !quoted;
+}
+
 bool
 queue_addr_valid(const char *s, size_t len, bool may_be_empty)
 {
-	return len == 0 ? may_be_empty : queue_text_valid(s, len, QUEUE_ADDR_MAX);
+	if (len == 0)
+		return may_be_empty;
+	return queue_text_valid(s, len, QUEUE_ADDR_MAX) && path_text_valid(s, len);
 }
 
 /* xtext (RFC 3461) and utf-8-addr-xtext (RFC 6533): no space or control. */

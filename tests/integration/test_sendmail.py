@@ -245,6 +245,19 @@ def test_exit_codes(env):
         assert r.returncode == EX_USAGE, (args, r.stderr)
     r = sendmail(env, "bad address@", stdin="x\n")
     assert r.returncode == EX_DATAERR, r.stderr
+    # Words that would become parameters of the next hop's MAIL or RCPT.
+    for args in (["-f", "a@example.org> AUTH=<x@example.org>", "b@example.net"],
+                 ["-f", "<a@example.org> SIZE=1>", "b@example.net"],
+                 ["-f", '"unclosed@example.org', "b@example.net"],
+                 ["b@example.net> NOTIFY=NEVER"]):
+        r = sendmail(env, *args, stdin="x\n")
+        assert r.returncode == EX_DATAERR, (args, r.stderr)
+    # A quoted local part may hold them: it is written as it is, quoted.
+    r = sendmail(env, "-f", '"a b>c"@example.org', "b@example.net", stdin="x\n")
+    assert r.returncode == 0, r.stderr
+    [qid] = queued(env)
+    assert '"a b>c"@example.org' in (env["data"] / "queue" / "incoming" / qid).read_text()
+    postern(env, "queue", "delete", qid)
     r = sendmail(env, "a@example.net", stdin="x" * 30000 + "\n")
     assert r.returncode == EX_DATAERR
     assert b"larger than" in r.stderr
