@@ -151,7 +151,9 @@ sendmail_add_rcpts(struct sendmail *sm, const char *list, size_t len, struct sub
 	for (size_t i = 0; i <= len && rc == 0; i++) {
 		char c = i < len ? list[i] : ',';
 		if (quoted) {
-			if (c == '\\')
+			/* A backslash at the very end escapes nothing: the end of
+			 * the list still closes the last element. */
+			if (c == '\\' && i + 1 < len)
 				i++;
 			else if (c == '"')
 				quoted = false;

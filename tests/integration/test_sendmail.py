@@ -245,6 +245,10 @@ def test_exit_codes(env):
         assert r.returncode == EX_USAGE, (args, r.stderr)
     r = sendmail(env, "bad address@", stdin="x\n")
     assert r.returncode == EX_DATAERR, r.stderr
+    # A list ending inside a quoted string (with a backslash): an error,
+    # never a recipient dropped in silence.
+    r = sendmail(env, "-t", stdin='To: a@example.net, "b\\\n\nx\n')
+    assert r.returncode == EX_DATAERR, r.stderr
     # Words that would become parameters of the next hop's MAIL or RCPT.
     for args in (["-f", "a@example.org> AUTH=<x@example.org>", "b@example.net"],
                  ["-f", "<a@example.org> SIZE=1>", "b@example.net"],
