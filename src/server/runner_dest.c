@@ -3,10 +3,12 @@
 #include "lib/common.h"
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <time.h>
 
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/net.h"
 #include "lib/xalloc.h"
 #include "mime/downgrade.h"
 #include "server/runner_private.h"
@@ -227,6 +229,76 @@ route_failed(struct rdest *d)
 	fail_waiting(d, &reply);
 }
 
+/* Is a (4 or 16 bytes) an address of this machine's interfaces? */
+static bool
+address_is_local(const uint8_t *a, size_t n)
+{
+	struct ifaddrs *all;
+	bool found = false;
+
+	if ((n == 4 && a[0] == 127) || (n == 16 && IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)a)))
+		return true;
+	if (getifaddrs(&all) < 0)
+		return false;
+	for (struct ifaddrs *i = all; i != NULL && !found; i = i->ifa_next) {
+		uint8_t b[16];
+		if (i->ifa_addr != NULL && net_addr_bytes(i->ifa_addr, b) == n)
+			found = memcmp(a, b, n) == 0;
+	}
+	freeifaddrs(all);
+	return found;
+}
+
+/* Does host h, at port, lead to this server: an address and port one of
+ * its listeners has (any local address for a listener on "*")? */
+static bool
+host_is_self(const struct config *cfg, unsigned port, const struct dns_host *h)
+{
+	for (size_t k = 0; k < h->naddrs; k++) {
+		uint8_t a[16];
+		size_t n = net_addr_bytes((const struct sockaddr *)&h->addrs[k], a);
+		for (size_t s = 0; s < SVC_COUNT; s++) {
+			const struct service_config *svc = &cfg->svc[s];
+			for (size_t i = 0; i < svc->listen_count; i++) {
+				const struct listen_addr *l = &svc->listen[i];
+				uint8_t b[16];
+				int family;
+				if (l->port != port)
+					continue;
+				if (strcmp(l->host, "*") == 0) {
+					if (address_is_local(a, n))
+						return true;
+				} else if ((family = net_ip_parse(l->host, b)) != 0 &&
+					   (family == AF_INET ? 4u : 16u) == n && memcmp(a, b, n) == 0) {
+					return true;
+				}
+			}
+		}
+	}
+	return false;
+}
+
+/* RFC 5321 5.1: an exchanger that is this server, and every one of equal
+ * or lower preference, are dropped (mail sent there would come back).
+ * Returns false when none is left: the mail would loop. */
+static bool
+route_cut_self(const struct config *cfg, unsigned port, const char *lookup,
+	       struct dns_route *route)
+{
+	for (size_t i = 0; i < route->nhosts; i++) {
+		if (!host_is_self(cfg, port, &route->hosts[i]))
+			continue;
+		size_t cut = i;
+		while (cut > 0 && route->hosts[cut - 1].pref == route->hosts[i].pref)
+			cut--;
+		log_info("route for %s: %s[port %u] is this server: %zu exchanger%s before it",
+			 lookup, route->hosts[i].name, port, cut, cut == 1 ? "" : "s");
+		route->nhosts = cut;
+		break;
+	}
+	return route->nhosts > 0;
+}
+
 static void
 route_done(const struct dns_route *route, void *arg)
 {
@@ -240,6 +312,15 @@ route_done(const struct dns_route *route, void *arg)
 	if (route->nhosts > 0)
 		memcpy(d->route->hosts, route->hosts, route->nhosts * sizeof(*route->hosts));
 	d->route_time = time(NULL);
+	if (d->route->status == DNS_OK && !route_cut_self(d->r->cfg, d->port, d->lookup, d->route)) {
+		struct smtpc_reply reply;
+		char text[300];
+		(void)snprintf(text, sizeof(text), "mail for %s loops back to myself", d->lookup);
+		generated_reply(&reply, 554, "5.4.6", text);
+		log_info("route for %s: %s", d->lookup, text);
+		route_free(&d->route);
+		fail_waiting(d, &reply);
+	}
 	dest_dispatch(d);
 	dest_maybe_free(d);
 }

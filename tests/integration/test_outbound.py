@@ -62,6 +62,12 @@ RECORDS = [
     "d1.dup.test. A 127.0.0.48",
     "d2.dup.test. A 127.0.0.48",
     "d3.dup.test. A 127.0.0.49",
+    # This server (when delivery.port is its own SMTP port), alone and
+    # after another exchanger.
+    "loop.test. MX 10 mx.loop.test.",
+    "mx.loop.test. A 127.0.0.1",
+    "halfloop.test. MX 10 mx1.remote.test.",
+    "halfloop.test. MX 20 mx.loop.test.",
 ]
 
 
@@ -486,6 +492,31 @@ def test_an_attempt_walks_a_bounded_part_of_the_route(mta, fakes, port):
     dup = re.findall(r"(d\d)\.dup\.test\[port \d+\]: connect failed", log)
     assert dup == ["d1", "d3"], log
     assert len(queued(p.data)) == 3
+
+
+def test_exchanger_that_is_this_server(postern_factory, dns, port):
+    """RFC 5321 5.1: an exchanger that is this server (one of its listening
+    addresses, at the port mail goes to) and those of equal or lower
+    preference are not tried; with none left the mail bounces as a loop
+    instead of being sent to itself until the hop count ends it."""
+    p = postern_factory(options=outbound_options(dns, port))
+    p.options["delivery.port"] = str(p.ports["smtp"])
+    setup_accounts(p.data)
+    p.start()
+    send(p, ["x@loop.test"], subject="loop")
+    [dsn] = dsns(p)
+    _, groups = report_fields(dsn)
+    assert groups[1]["Action"] == "failed" and groups[1]["Status"] == "5.4.6"
+    assert "mail for loop.test loops back to myself" in groups[1]["Diagnostic-Code"]
+    # An exchanger preferred to this server still gets the mail.
+    f = FakeMX(HOSTS["mx1"], p.ports["smtp"])
+    try:
+        send(p, ["y@halfloop.test"], subject="half")
+        assert len(f.wait_acked(1)) == 1
+    finally:
+        f.close()
+    assert "mx.loop.test[port" in p.log_text() and "is this server" in p.log_text()
+    assert queue_empty(p)
 
 
 # An address that is not loopback, on the loopback interface of a network
