@@ -806,14 +806,17 @@ config_print(const struct config *cfg, FILE *out)
 			fprintf(out, "%s[%.*s]\n", i ? "\n" : "", (int)slen, k->name);
 			section = k->name;
 		}
-		fprintf(out, "# %s\n%s =", k->help, dot + 1);
 		/* A password is not shown (postern check may be run where others
-		 * see the output): only whether it is set. */
-		if (k->offset == offsetof(struct config, delivery_relayhost_password))
-			fputs(cfg->delivery_relayhost_password != NULL ? " (set, not shown)\n" : "\n",
-			      out);
-		else
-			print_typed((const char *)cfg + k->offset, k->type, out);
+		 * see the output), only whether it is set: as a comment, so that
+		 * the output read back as a configuration does not take the words
+		 * for the password. */
+		if (k->offset == offsetof(struct config, delivery_relayhost_password) &&
+		    cfg->delivery_relayhost_password != NULL) {
+			fprintf(out, "# %s\n# %s = (set, not shown)\n", k->help, dot + 1);
+			continue;
+		}
+		fprintf(out, "# %s\n%s =", k->help, dot + 1);
+		print_typed((const char *)cfg + k->offset, k->type, out);
 	}
 	for (size_t s = 0; s < SVC_COUNT; s++) {
 		const struct service_config *svc = &cfg->svc[s];

@@ -94,5 +94,12 @@ def test_check_does_not_show_the_relay_password(tmp_path):
                 data=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "relayhost_user = me" in r.stdout
-    assert "relayhost_password = (set, not shown)" in r.stdout
+    assert "# relayhost_password = (set, not shown)" in r.stdout
     assert "s3cret" not in r.stdout + r.stderr
+    # Read back as a configuration, the output has no password (a clear
+    # error), not the words in its place.
+    conf = tmp_path / "from-check.conf"
+    conf.write_text(r.stdout)
+    r = run_cli("check", "-c", conf, data=tmp_path)
+    assert r.returncode == 1
+    assert "relayhost_user and delivery.relayhost_password must be set together" in r.stderr
