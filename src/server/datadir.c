@@ -14,16 +14,15 @@
 #include "queue/submit.h"
 #include "server/datadir.h"
 
-/* Give name in dir (shown as top/sub/name) to p, when it exists, with mode
- * (0: leave it). Returns the open descriptor, or -1 when there is no such
- * entry. */
+/* Give name in dir (shown as top/sub/name), when it exists, to uid:gid
+ * ((uid_t)-1: leave the owner) with mode (0: leave it). Returns the open
+ * descriptor, or -1 when there is no such entry. */
 static int
-give(int dir, const char *top, const char *sub, const char *name, mode_t type,
-     const struct privs *p, mode_t mode)
+give(int dir, const char *top, const char *sub, const char *name, mode_t type, uid_t uid,
+     gid_t gid, mode_t mode)
 {
 	char why[160];
-	int fd = owner_give_at(dir, name, type, p != NULL ? p->uid : (uid_t)-1,
-			       p != NULL ? p->gid : (gid_t)-1, mode, why, sizeof(why));
+	int fd = owner_give_at(dir, name, type, uid, gid, mode, why, sizeof(why));
 
 	if (fd < 0 && errno != ENOENT)
 		fatal("data directory %s: %s%s%s: %s", top, sub, *sub != '\0' ? "/" : "", name,
@@ -33,9 +32,9 @@ give(int dir, const char *top, const char *sub, const char *name, mode_t type,
 
 static void
 give_and_close(int dir, const char *top, const char *sub, const char *name, mode_t type,
-	       const struct privs *p, mode_t mode)
+	       uid_t uid, gid_t gid, mode_t mode)
 {
-	int fd = give(dir, top, sub, name, type, p, mode);
+	int fd = give(dir, top, sub, name, type, uid, gid, mode);
 
 	if (fd >= 0)
 		close(fd);
@@ -46,13 +45,14 @@ datadir_prepare(const char *dir, const struct privs *p)
 {
 	static const char *const db[] = {"postern.db", "postern.db-wal", "postern.db-shm"};
 	static const char *const tls[] = {TLS_SELFSIGNED_KEY, TLS_SELFSIGNED_CERT};
+	uid_t uid = p != NULL ? p->uid : (uid_t)-1;
+	gid_t gid = p != NULL ? p->gid : (gid_t)-1;
 	struct stat st;
 	char why[160];
 
 	if (mkdir(dir, 0751) < 0 && errno != EEXIST)
 		fatal("data directory %s: %s", dir, strerror(errno));
-	int top = owner_give_at(AT_FDCWD, dir, S_IFDIR, p != NULL ? p->uid : (uid_t)-1,
-				p != NULL ? p->gid : (gid_t)-1, 0, why, sizeof(why));
+	int top = owner_give_at(AT_FDCWD, dir, S_IFDIR, uid, gid, 0, why, sizeof(why));
 	if (top < 0)
 		fatal("data directory %s: %s", dir, why);
 	/* Other local users may pass through (to public/submit.sock) but
@@ -63,37 +63,36 @@ datadir_prepare(const char *dir, const struct privs *p)
 	/* What root made before the first start (postern user add, say) is
 	 * given to the server's user. */
 	for (size_t i = 0; i < N_ELEMENTS(db); i++)
-		give_and_close(top, dir, "", db[i], S_IFREG, p, 0600);
-	give_and_close(top, dir, "", SUBMIT_DIR, S_IFDIR, p, 0755);
-	int t = give(top, dir, "", TLS_SELFSIGNED_DIR, S_IFDIR, p, 0);
+		give_and_close(top, dir, "", db[i], S_IFREG, uid, gid, 0600);
+	int t = give(top, dir, "", TLS_SELFSIGNED_DIR, S_IFDIR, uid, gid, 0);
 	if (t >= 0) {
 		for (size_t i = 0; i < N_ELEMENTS(tls); i++)
-			give_and_close(t, dir, TLS_SELFSIGNED_DIR, tls[i], S_IFREG, p, 0);
+			give_and_close(t, dir, TLS_SELFSIGNED_DIR, tls[i], S_IFREG, uid, gid, 0);
 		close(t);
 	}
+	/* The local submission socket's directory: reachable by every local
+	 * user (postern sendmail), writable by the server only. */
+	if (mkdirat(top, SUBMIT_DIR, 0755) < 0 && errno != EEXIST)
+		fatal("data directory %s: %s: %s", dir, SUBMIT_DIR, strerror(errno));
+	give_and_close(top, dir, "", SUBMIT_DIR, S_IFDIR, uid, gid, 0755);
 	close(top);
-	/* queue_setup gives queue/ and its directories away safely itself. */
+	/* queue_setup gives queue/ and its directories away safely itself;
+	 * the recovery runs with the user's rights. */
 	struct datadir_visit v;
 	const char *error;
 	if (datadir_enter(dir, NULL, &v, &error) < 0)
 		fatal("data directory %s", error);
-	if (queue_setup(QUEUE_DIR, p != NULL ? p->uid : (uid_t)-1, p != NULL ? p->gid : (gid_t)-1,
-			&error) < 0)
+	if (queue_setup(QUEUE_DIR, uid, gid, &error) < 0)
 		fatal("data directory %s: queue: %s", dir, error);
-	if (p != NULL)
+	if (p != NULL) {
 		privs_enter(p);
+		v.entered = true;
+	}
 	struct queue *q;
 	struct queue_recovery rec = {0};
 	if (queue_open(QUEUE_DIR, &q, &error) < 0 || queue_recover(q, &rec, &error) < 0)
 		fatal("data directory %s: queue: %s", dir, error);
 	queue_close(&q);
-	/* The local submission socket's directory: reachable by every local
-	 * user (postern sendmail), writable by the server only. */
-	if (mkdir(SUBMIT_DIR, 0755) < 0 && errno != EEXIST)
-		fatal("data directory %s: %s: %s", dir, SUBMIT_DIR, strerror(errno));
-	give_and_close(AT_FDCWD, dir, "", SUBMIT_DIR, S_IFDIR, NULL, 0755);
-	if (p != NULL)
-		privs_leave();
 	datadir_leave(&v);
 }
 

@@ -249,31 +249,39 @@ address_is_local(const uint8_t *a, size_t n)
 	return found;
 }
 
-/* Does host h, at port, lead to this server: an address and port one of
- * its listeners has (any local address for a listener on "*")? */
+/* Has a listener of this server address a (n bytes) at port (any local
+ * address for a listener on "*")? */
+static bool
+listens_at(const struct config *cfg, unsigned port, const uint8_t *a, size_t n)
+{
+	bool wildcard = false;
+
+	for (size_t s = 0; s < SVC_COUNT; s++) {
+		for (size_t i = 0; i < cfg->svc[s].listen_count; i++) {
+			const struct listen_addr *l = &cfg->svc[s].listen[i];
+			uint8_t b[16];
+			int family;
+			if (l->port != port)
+				continue;
+			if (strcmp(l->host, "*") == 0)
+				wildcard = true;
+			else if ((family = net_ip_parse(l->host, b)) != 0 &&
+				 (family == AF_INET ? 4u : 16u) == n && memcmp(a, b, n) == 0)
+				return true;
+		}
+	}
+	return wildcard && address_is_local(a, n);
+}
+
+/* Does host h, at port, lead to this server? */
 static bool
 host_is_self(const struct config *cfg, unsigned port, const struct dns_host *h)
 {
 	for (size_t k = 0; k < h->naddrs; k++) {
 		uint8_t a[16];
 		size_t n = net_addr_bytes((const struct sockaddr *)&h->addrs[k], a);
-		for (size_t s = 0; s < SVC_COUNT; s++) {
-			const struct service_config *svc = &cfg->svc[s];
-			for (size_t i = 0; i < svc->listen_count; i++) {
-				const struct listen_addr *l = &svc->listen[i];
-				uint8_t b[16];
-				int family;
-				if (l->port != port)
-					continue;
-				if (strcmp(l->host, "*") == 0) {
-					if (address_is_local(a, n))
-						return true;
-				} else if ((family = net_ip_parse(l->host, b)) != 0 &&
-					   (family == AF_INET ? 4u : 16u) == n && memcmp(a, b, n) == 0) {
-					return true;
-				}
-			}
-		}
+		if (n > 0 && listens_at(cfg, port, a, n))
+			return true;
 	}
 	return false;
 }

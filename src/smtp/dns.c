@@ -23,6 +23,7 @@
 #include <unbound.h>
 
 #include "lib/log.h"
+#include "lib/net.h"
 #include "lib/xalloc.h"
 #include "smtp/dns.h"
 
@@ -536,17 +537,18 @@ dns_query_finish(struct dns_query *q, enum dns_status status)
 /* All hosts are done (or out of time): settle their statuses, then the
  * route's: OK with any address, else a temporary failure before a
  * permanent one. The error text names the first host that failed. */
+/* Is the address of sa among the first n addresses of h? */
 static bool
-same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+host_has(const struct dns_host *h, size_t n, const struct sockaddr_storage *sa)
 {
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET6)
-		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-			      &((const struct sockaddr_in6 *)b)->sin6_addr,
-			      sizeof(struct in6_addr)) == 0;
-	return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-	       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	uint8_t x[16], y[16];
+	size_t len = net_addr_bytes((const struct sockaddr *)sa, x);
+
+	for (size_t i = 0; i < n; i++)
+		if (net_addr_bytes((const struct sockaddr *)&h->addrs[i], y) == len &&
+		    memcmp(x, y, len) == 0)
+			return true;
+	return false;
 }
 
 /* Drop from each host the addresses an earlier host (or itself, earlier)
@@ -558,13 +560,9 @@ dns_hosts_dedup(struct dns_route *route)
 		struct dns_host *h = &route->hosts[i];
 		size_t kept = 0;
 		for (size_t a = 0; a < h->naddrs; a++) {
-			bool seen = false;
-			for (size_t j = 0; j <= i && !seen; j++) {
-				const struct dns_host *o = &route->hosts[j];
-				size_t upto = j < i ? o->naddrs : kept;
-				for (size_t b = 0; b < upto && !seen; b++)
-					seen = same_address(&h->addrs[a], &o->addrs[b]);
-			}
+			bool seen = host_has(h, kept, &h->addrs[a]);
+			for (size_t j = 0; j < i && !seen; j++)
+				seen = host_has(&route->hosts[j], route->hosts[j].naddrs, &h->addrs[a]);
 			if (!seen)
 				h->addrs[kept++] = h->addrs[a];
 		}

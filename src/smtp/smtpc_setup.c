@@ -76,15 +76,17 @@ start_auth(struct smtpc *c)
 	/* Credentials go only where they cannot be read on the way, nor
 	 * taken by whoever answers in the relay host's place: over TLS with
 	 * a certificate verified for its name, or on loopback. */
-	if (!c->loopback && !(c->peer.tls && tls_peer_verified(c->bev, &why))) {
-		if (!c->peer.tls)
+	if (!c->loopback && !c->peer.tls_verified) {
+		if (!c->peer.tls) {
 			(void)snprintf(text, sizeof(text),
 				       "not sending credentials to %s without TLS", c->peer.name);
-		else
+		} else {
+			(void)tls_peer_verified(c->bev, &why); /* false: asked for its reason */
 			(void)snprintf(text, sizeof(text),
 				       "not sending credentials to %s: its certificate did not "
 				       "verify (%s)",
 				       c->peer.name, why);
+		}
 		smtpc_setup_error(c, SMTPC_ERR_PROTOCOL, "AUTH", text);
 		return;
 	}
