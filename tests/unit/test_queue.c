@@ -1,6 +1,7 @@
 /* test_queue.c - the relay queue on disk: writing and committing, reading
  * back every field and the content, durable state updates, scan order,
- * locking, hold/release/flush/delete, listing, corrupt files, recovery. */
+ * locking, hold/release/flush/delete, listing, corrupt files, recovery
+ * (the directories themselves: test_queue_setup.c). */
 #include "lib/common.h"
 
 #include <setjmp.h>
@@ -949,40 +950,6 @@ test_recovery(void **state)
 	qt_free(&t);
 }
 
-static void
-test_setup_and_open(void **state)
-{
-	struct qt *t = qt_new();
-	struct queue *q;
-	const char *error;
-
-	/* setup is idempotent; open fails clearly without the directories. */
-	assert_int_equal(queue_setup(t->qpath, (uid_t)-1, (gid_t)-1, &error), 0);
-	char *missing = xasprintf("%s/nowhere", t->dir);
-	assert_int_equal(queue_open(missing, &q, &error), -1);
-	assert_contains(error, "nowhere");
-	char *sub = xasprintf("%s/state", t->qpath);
-	assert_int_equal(rmdir(sub), 0);
-	assert_int_equal(queue_open(t->qpath, &q, &error), -1);
-	assert_contains(error, "state");
-	assert_int_equal(queue_setup(t->qpath, getuid(), getgid(), &error), 0);
-	assert_int_equal(queue_open(t->qpath, &q, &error), 0);
-	queue_close(&q);
-	assert_null(q);
-	queue_close(&q);
-	/* A file where a directory belongs. */
-	assert_int_equal(rmdir(sub), 0);
-	int fd = open(sub, O_WRONLY | O_CREAT, 0600);
-	close(fd);
-	assert_int_equal(queue_setup(t->qpath, (uid_t)-1, (gid_t)-1, &error), -1);
-	assert_contains(error, "not a directory");
-	assert_int_equal(unlink(sub), 0);
-	assert_int_equal(mkdir(sub, 0700), 0);
-	free(sub);
-	free(missing);
-	qt_free(&t);
-}
-
 int
 main(void)
 {
@@ -1000,7 +967,6 @@ main(void)
 		cmocka_unit_test(test_info_format_golden),
 		cmocka_unit_test_teardown(test_corrupt, qt_cleanup),
 		cmocka_unit_test_teardown(test_recovery, qt_cleanup),
-		cmocka_unit_test_teardown(test_setup_and_open, qt_cleanup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
