@@ -61,6 +61,14 @@ qt_free(struct qt **tp)
 	assert_int_equal(ret, 0);
 }
 
+/* Fail unless part is in s. */
+static inline void
+assert_contains(const char *s, const char *part)
+{
+	if (strstr(s, part) == NULL)
+		fail_msg("'%s' does not contain '%s'", s, part);
+}
+
 /* cmocka teardown for every test that uses qt_new(). */
 static inline int
 qt_cleanup(void **state)

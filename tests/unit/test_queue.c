@@ -26,13 +26,6 @@ id_clock(void)
 	return ts.tv_sec;
 }
 
-static void
-assert_contains(const char *s, const char *part)
-{
-	if (strstr(s, part) == NULL)
-		fail_msg("'%s' does not contain '%s'", s, part);
-}
-
 /* With POSTERN_QUEUE_SEEDS set, committed files are copied there: the
  * fuzz target's seed corpus comes from real written files. */
 static void

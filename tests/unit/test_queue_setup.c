@@ -10,13 +10,6 @@
 #include "queue_testlib.h"
 
 static void
-assert_contains(const char *s, const char *part)
-{
-	if (strstr(s, part) == NULL)
-		fail_msg("'%s' does not contain '%s'", s, part);
-}
-
-static void
 test_setup_and_open(void **state)
 {
 	struct qt *t = qt_new();

@@ -22,13 +22,6 @@
 #include "queue/submit.h"
 #include "queue_testlib.h"
 
-static void
-assert_contains(const char *s, const char *part)
-{
-	if (strstr(s, part) == NULL)
-		fail_msg("'%s' does not contain '%s'", s, part);
-}
-
 /* ---- codec ---- */
 
 static void
