@@ -30,6 +30,16 @@ give(int dir, const char *top, const char *sub, const char *name, mode_t type, u
 	return fd;
 }
 
+/* Go on in the visit with p's rights (none given: root's). */
+static void
+visit_as(struct datadir_visit *v, const struct privs *p)
+{
+	if (p != NULL) {
+		privs_enter(p);
+		v->entered = true;
+	}
+}
+
 static void
 give_and_close(int dir, const char *top, const char *sub, const char *name, mode_t type,
 	       uid_t uid, gid_t gid, mode_t mode)
@@ -84,10 +94,7 @@ datadir_prepare(const char *dir, const struct privs *p)
 		fatal("data directory %s", error);
 	if (queue_setup(QUEUE_DIR, uid, gid, &error) < 0)
 		fatal("data directory %s: queue: %s", dir, error);
-	if (p != NULL) {
-		privs_enter(p);
-		v.entered = true;
-	}
+	visit_as(&v, p);
 	struct queue *q;
 	struct queue_recovery rec = {0};
 	if (queue_open(QUEUE_DIR, &q, &error) < 0 || queue_recover(q, &rec, &error) < 0)
@@ -121,10 +128,7 @@ datadir_enter(const char *dir, const struct privs *p, struct datadir_visit *v,
 		return -1;
 	}
 	close(fd);
-	if (p != NULL) {
-		privs_enter(p);
-		v->entered = true;
-	}
+	visit_as(v, p);
 	return 0;
 }
 

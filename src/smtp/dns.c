@@ -534,9 +534,6 @@ dns_query_finish(struct dns_query *q, enum dns_status status)
 	event_active(q->done, 0, 0);
 }
 
-/* All hosts are done (or out of time): settle their statuses, then the
- * route's: OK with any address, else a temporary failure before a
- * permanent one. The error text names the first host that failed. */
 /* Is the address of sa among the first n addresses of h? */
 static bool
 host_has(const struct dns_host *h, size_t n, const struct sockaddr_storage *sa)
@@ -570,6 +567,9 @@ dns_hosts_dedup(struct dns_route *route)
 	}
 }
 
+/* All hosts are done (or out of time): settle their statuses, then the
+ * route's: OK with any address, else a temporary failure before a
+ * permanent one. The error text names the first host that failed. */
 static void
 dns_hosts_finish(struct dns_query *q)
 {
