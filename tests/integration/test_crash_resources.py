@@ -843,7 +843,9 @@ def test_testssl(postern_factory, tmp_path):
                if i["severity"] in ("HIGH", "CRITICAL")]
         assert bad == [], (svc, bad)
         sev = Counter(i["severity"] for i in items)
-        report.append(f"{svc}: {dict(sev)}")
+        notes = sorted({f'{i["id"]} {i["severity"]}: {i["finding"][:100]}' for i in items
+                        if i["severity"] in ("LOW", "MEDIUM", "WARN")})
+        report.append(f"{svc}: {dict(sev)} {notes}")
     print("\ntestssl: " + "; ".join(report))
 
 
